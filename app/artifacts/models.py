@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Double,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base
+
+
+class Artifact(Base):
+    """An immutable artifact version — a dataset version or a model version — and its composition.
+
+    The composition columns are derived state, maintained by the propagation engine; everything
+    else is what a pipeline declared.
+    """
+
+    __tablename__ = "artifacts"
+    __table_args__ = (
+        UniqueConstraint("kind", "namespace", "name", "version"),
+        CheckConstraint("kind IN ('dataset', 'model')", name="kind"),
+        CheckConstraint("size IS NULL OR size >= 0", name="size_non_negative"),
+        CheckConstraint(
+            "origin_human IS NULL OR origin_human BETWEEN 0 AND 1", name="origin_human_fraction"
+        ),
+        CheckConstraint(
+            "origin_synthetic IS NULL OR origin_synthetic BETWEEN 0 AND 1",
+            name="origin_synthetic_fraction",
+        ),
+        CheckConstraint(
+            "origin_unknown IS NULL OR origin_unknown BETWEEN 0 AND 1",
+            name="origin_unknown_fraction",
+        ),
+        CheckConstraint(
+            "origin_synthetic_depth IS NULL OR origin_synthetic_depth >= 1",
+            name="origin_synthetic_depth",
+        ),
+        CheckConstraint(
+            "(origin_human IS NULL) = (origin_synthetic IS NULL)"
+            " AND (origin_human IS NULL) = (origin_unknown IS NULL)",
+            name="origin_complete",
+        ),
+        CheckConstraint("kind = 'dataset' OR origin_human IS NULL", name="origin_on_datasets"),
+        CheckConstraint("total_amount IS NULL OR total_amount >= 0", name="total_non_negative"),
+        Index("ix_artifacts_listing", "kind", "namespace", "name", "created_at", "id"),
+        Index("ix_artifacts_created", "kind", "created_at", "id"),
+        Index(
+            "ix_artifacts_stale",
+            "id",
+            postgresql_where="composition_stale",
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(16))
+    namespace: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    version: Mapped[str] = mapped_column(Text)
+    size: Mapped[float | None] = mapped_column(Double)
+    uri: Mapped[str | None] = mapped_column(Text)
+    checksum: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    facets: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+
+    origin_human: Mapped[float | None] = mapped_column(Double)
+    origin_synthetic: Mapped[float | None] = mapped_column(Double)
+    origin_unknown: Mapped[float | None] = mapped_column(Double)
+    origin_synthetic_depth: Mapped[int | None] = mapped_column(Integer)
+    origin_digital_source_type: Mapped[str | None] = mapped_column(Text)
+
+    composition: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    total_amount: Mapped[float | None] = mapped_column(Double)
+    weights_assumed: Mapped[bool] = mapped_column(default=False, server_default="false")
+    human_fraction: Mapped[float] = mapped_column(Double)
+    synthetic_fraction: Mapped[float] = mapped_column(Double)
+    unknown_fraction: Mapped[float] = mapped_column(Double)
+    composition_stale: Mapped[bool] = mapped_column(default=False, server_default="false")
+
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.clock_timestamp()
+    )
+    composition_updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.clock_timestamp()
+    )

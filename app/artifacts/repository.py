@@ -1,0 +1,123 @@
+"""SQL for artifact versions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Select, select, tuple_
+from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.orm import Session
+
+from app.artifacts.models import Artifact
+
+
+def get(session: Session, artifact_id: uuid.UUID, kind: str | None = None) -> Artifact | None:
+    artifact = session.get(Artifact, artifact_id)
+    if artifact is None or (kind is not None and artifact.kind != kind):
+        return None
+    return artifact
+
+
+def by_natural_key(
+    session: Session, kind: str, namespace: str, name: str, version: str
+) -> Artifact | None:
+    return session.scalars(
+        select(Artifact).where(
+            Artifact.kind == kind,
+            Artifact.namespace == namespace,
+            Artifact.name == name,
+            Artifact.version == version,
+        )
+    ).one_or_none()
+
+
+def newest(
+    session: Session, kind: str, namespace: str, name: str, *, excluding: str | None = None
+) -> Artifact | None:
+    query = select(Artifact).where(
+        Artifact.kind == kind, Artifact.namespace == namespace, Artifact.name == name
+    )
+    if excluding is not None:
+        query = query.where(Artifact.version != excluding)
+    return session.scalars(
+        query.order_by(Artifact.created_at.desc(), Artifact.id.desc()).limit(1)
+    ).first()
+
+
+def listing(
+    kind: str,
+    *,
+    namespace: str | None,
+    name: str | None,
+    version: str | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Select[Artifact]:
+    query = select(Artifact).where(Artifact.kind == kind)
+    if namespace is not None:
+        query = query.where(Artifact.namespace == namespace)
+    if name is not None:
+        query = query.where(Artifact.name == name)
+    if version is not None:
+        query = query.where(Artifact.version == version)
+    if after is not None:
+        query = query.where(tuple_(Artifact.created_at, Artifact.id) < tuple_(*after))
+    return query.order_by(Artifact.created_at.desc(), Artifact.id.desc()).limit(limit)
+
+
+def page(
+    session: Session,
+    kind: str,
+    *,
+    namespace: str | None,
+    name: str | None,
+    version: str | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[Artifact]:
+    query = listing(kind, namespace=namespace, name=name, version=version, after=after, limit=limit)
+    return session.scalars(query).all()
+
+
+def many(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Artifact]:
+    if not ids:
+        return {}
+    rows = session.scalars(select(Artifact).where(Artifact.id.in_(ids))).all()
+    return {a.id: a for a in rows}
+
+
+def many_by_natural_key(
+    session: Session, kind: str, keys: Sequence[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], Artifact]:
+    if not keys:
+        return {}
+    rows = session.scalars(
+        select(Artifact).where(
+            Artifact.kind == kind,
+            tuple_(Artifact.namespace, Artifact.name, Artifact.version).in_(keys),
+        )
+    ).all()
+    return {(a.namespace, a.name, a.version): a for a in rows}
+
+
+def add(session: Session, artifact: Artifact) -> Artifact:
+    session.add(artifact)
+    session.flush()
+    return artifact
+
+
+def newest_many(
+    session: Session, kind: str, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], Artifact]:
+    """The newest version of each (namespace, name), in one query."""
+    if not keys:
+        return {}
+    rows = session.scalars(
+        select(Artifact)
+        .where(Artifact.kind == kind, tuple_(Artifact.namespace, Artifact.name).in_(keys))
+        .ext(distinct_on(Artifact.namespace, Artifact.name))
+        .order_by(Artifact.namespace, Artifact.name, Artifact.created_at.desc(), Artifact.id.desc())
+    ).all()
+    return {(a.namespace, a.name): a for a in rows}

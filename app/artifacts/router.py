@@ -1,0 +1,165 @@
+"""/api/v1/datasets and /api/v1/models."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Response, status
+from sqlalchemy.orm import Session
+
+from app.artifacts import repository, service
+from app.artifacts.models import Artifact
+from app.artifacts.schemas import (
+    DatasetCreate,
+    DatasetRead,
+    ModelCreate,
+    ModelRead,
+    OriginUpdate,
+)
+from app.db import get_session
+from app.lineage import service as lineage_service
+from app.lineage.schemas import LineageGraph
+from app.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from app.training import repository as training_repository
+
+router = APIRouter(prefix="/api/v1")
+
+SessionDep = Annotated[Session, Depends(get_session)]
+Direction = Annotated[Literal["upstream", "downstream"], Query()]
+Depth = Annotated[int, Query(ge=0, le=1000, description="Hops to follow.")]
+KeyPart = Annotated[str | None, Query(min_length=1, max_length=2048)]
+
+
+def created(response: Response, is_new: bool) -> None:
+    response.status_code = status.HTTP_201_CREATED if is_new else status.HTTP_200_OK
+
+
+@router.post(
+    "/datasets",
+    response_model=DatasetRead,
+    status_code=201,
+    summary="Record a dataset version with its origin, size and parents",
+    responses={200: {"description": "The identical version was already recorded"}},
+)
+def create_dataset(body: DatasetCreate, session: SessionDep, response: Response) -> DatasetRead:
+    artifact, is_new = service.register_dataset(session, body)
+    created(response, is_new)
+    return service.dataset_read(artifact)
+
+
+@router.get("/datasets", response_model=Page[DatasetRead], summary="Dataset versions, newest first")
+def list_datasets(
+    session: SessionDep,
+    namespace: KeyPart = None,
+    name: KeyPart = None,
+    version: KeyPart = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[DatasetRead]:
+    rows = repository.page(
+        session,
+        "dataset",
+        namespace=namespace,
+        name=name,
+        version=version,
+        after=decode_cursor(cursor) if cursor else None,
+        limit=limit + 1,
+    )
+    items = [service.dataset_read(a) for a in rows[:limit]]
+    next_cursor = (
+        encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
+    )
+    return Page[DatasetRead](items=items, next_cursor=next_cursor)
+
+
+@router.get("/datasets/{dataset_id}", response_model=DatasetRead, summary="One dataset version")
+def get_dataset(dataset_id: uuid.UUID, session: SessionDep) -> DatasetRead:
+    return service.dataset_read(service.get_or_404(session, dataset_id, "dataset"))
+
+
+@router.put(
+    "/datasets/{dataset_id}/origin",
+    response_model=DatasetRead,
+    summary="Correct a dataset version's declared origin; every descendant is recomputed",
+)
+def correct_origin(dataset_id: uuid.UUID, body: OriginUpdate, session: SessionDep) -> DatasetRead:
+    artifact = service.correct_origin(session, dataset_id, body, body.reason)
+    return service.dataset_read(artifact)
+
+
+@router.get(
+    "/datasets/{dataset_id}/lineage",
+    response_model=LineageGraph,
+    summary="The ancestry or descendants of a dataset version",
+)
+def dataset_lineage(
+    dataset_id: uuid.UUID,
+    session: SessionDep,
+    direction: Direction = "upstream",
+    depth: Depth = 20,
+) -> LineageGraph:
+    return lineage_service.lineage(session, dataset_id, "dataset", direction, depth)
+
+
+@router.post(
+    "/models",
+    response_model=ModelRead,
+    status_code=201,
+    summary="Record a model version with its training set (this records its training run)",
+    responses={200: {"description": "The identical version was already recorded"}},
+)
+def create_model(body: ModelCreate, session: SessionDep, response: Response) -> ModelRead:
+    artifact, is_new = service.register_model(session, body)
+    created(response, is_new)
+    return model_read(session, artifact)
+
+
+def model_read(session: Session, artifact: Artifact) -> ModelRead:
+    run = training_repository.by_models(session, [artifact.id]).get(artifact.id)
+    return service.model_read(artifact, run.id if run else None)
+
+
+@router.get("/models", response_model=Page[ModelRead], summary="Model versions, newest first")
+def list_models(
+    session: SessionDep,
+    namespace: KeyPart = None,
+    name: KeyPart = None,
+    version: KeyPart = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[ModelRead]:
+    rows = repository.page(
+        session,
+        "model",
+        namespace=namespace,
+        name=name,
+        version=version,
+        after=decode_cursor(cursor) if cursor else None,
+        limit=limit + 1,
+    )
+    runs = training_repository.by_models(session, [a.id for a in rows[:limit]])
+    items = [service.model_read(a, runs[a.id].id if a.id in runs else None) for a in rows[:limit]]
+    next_cursor = (
+        encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
+    )
+    return Page[ModelRead](items=items, next_cursor=next_cursor)
+
+
+@router.get("/models/{model_id}", response_model=ModelRead, summary="One model version")
+def get_model(model_id: uuid.UUID, session: SessionDep) -> ModelRead:
+    return model_read(session, service.get_or_404(session, model_id, "model"))
+
+
+@router.get(
+    "/models/{model_id}/lineage",
+    response_model=LineageGraph,
+    summary="The ancestry or descendants of a model version",
+)
+def model_lineage(
+    model_id: uuid.UUID,
+    session: SessionDep,
+    direction: Direction = "upstream",
+    depth: Depth = 20,
+) -> LineageGraph:
+    return lineage_service.lineage(session, model_id, "model", direction, depth)

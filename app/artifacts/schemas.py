@@ -1,0 +1,159 @@
+"""Request and response bodies for dataset and model versions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Kind = Literal["dataset", "model"]
+Text = Annotated[str, Field(min_length=1, max_length=2048)]
+Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ArtifactRef(Strict):
+    """An existing artifact version, by server id or by natural key."""
+
+    id: uuid.UUID | None = None
+    namespace: Text | None = None
+    name: Text | None = None
+    version: Text | None = None
+
+    @model_validator(mode="after")
+    def _id_or_natural_key(self) -> Self:
+        natural = (self.namespace, self.name, self.version)
+        if self.id is None and any(part is None for part in natural):
+            raise ValueError("give either `id` or all of `namespace`, `name` and `version`")
+        if self.id is not None and any(part is not None for part in natural):
+            raise ValueError("give either `id` or the natural key, not both")
+        return self
+
+    def label(self) -> str:
+        if self.id is not None:
+            return str(self.id)
+        return f"{self.namespace}/{self.name}@{self.version}"
+
+
+class OriginIn(Strict):
+    """Where data that enters from outside comes from; omitted fractions are 0, and an
+    omitted `unknown` takes what the others leave."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    human: Fraction | None = None
+    synthetic: Fraction | None = None
+    unknown: Fraction | None = None
+    synthetic_depth: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    digital_source_type: str | None = Field(default=None, alias="digitalSourceType", max_length=512)
+
+
+class OriginRead(BaseModel):
+    human: float
+    synthetic: float
+    unknown: float
+    synthetic_depth: int
+    digitalSourceType: str | None = None
+
+
+class ParentIn(ArtifactRef):
+    relation: Literal["derived_from", "generated_by", "used"]
+    amount: Amount | None = None
+    kind: Kind | None = Field(
+        default=None,
+        description="Needed only for `used` parents named by natural key (default dataset).",
+    )
+
+
+class DatasetCreate(Strict):
+    namespace: Text
+    name: Text
+    version: Text
+    size: Amount | None = None
+    uri: Text | None = None
+    checksum: Annotated[str, Field(max_length=512)] | None = None
+    description: Annotated[str, Field(max_length=10_000)] | None = None
+    origin: OriginIn | None = None
+    parents: Annotated[list[ParentIn], Field(max_length=10_000)] = []
+
+
+class TrainingSetItem(ArtifactRef):
+    amount: Amount | None = None
+
+
+class BaseModelRef(ArtifactRef):
+    amount: Amount | None = None
+
+
+class ModelCreate(Strict):
+    namespace: Text
+    name: Text
+    version: Text
+    description: Annotated[str, Field(max_length=10_000)] | None = None
+    training_set: Annotated[list[TrainingSetItem], Field(max_length=100_000)] = []
+    base_model: BaseModelRef | None = None
+
+
+class CompositionRead(BaseModel):
+    human_fraction: float
+    synthetic_fraction: float
+    unknown_fraction: float
+    depth_histogram: dict[str, float]
+    max_depth: int
+    mean_synthetic_depth: float
+    depth_load: float
+    total_amount: float | None
+    weights_assumed: bool = False
+    stale: bool = Field(
+        default=False,
+        description="True while a correction upstream is still being propagated to this node.",
+    )
+
+
+class Contributor(BaseModel):
+    id: uuid.UUID
+    kind: Kind
+    namespace: str
+    name: str
+    version: str
+    synthetic_share: float = Field(
+        description="Fraction of this node's synthetic mass that enters the graph here."
+    )
+    synthetic_fraction: float
+
+
+class CompositionDetail(CompositionRead):
+    contributors: list[Contributor]
+
+
+class ArtifactRead(BaseModel):
+    id: uuid.UUID
+    kind: Kind
+    namespace: str
+    name: str
+    version: str
+    created_at: datetime
+    description: str | None = None
+    composition: CompositionRead
+
+
+class DatasetRead(ArtifactRead):
+    size: float | None
+    uri: str | None
+    checksum: str | None
+    origin: OriginRead | None
+    facets: dict[str, Any] = {}
+
+
+class ModelRead(ArtifactRead):
+    training_run_id: uuid.UUID | None = None
+
+
+class OriginUpdate(OriginIn):
+    reason: Annotated[str, Field(max_length=2000)] | None = None

@@ -1,0 +1,368 @@
+"""Registering and reading dataset and model versions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.artifacts import repository
+from app.artifacts.models import Artifact
+from app.artifacts.schemas import (
+    ArtifactRef,
+    CompositionRead,
+    DatasetCreate,
+    DatasetRead,
+    ModelCreate,
+    ModelRead,
+    OriginIn,
+    OriginRead,
+)
+from app.composition import service as composition_service
+from app.composition.core import Composition
+from app.composition.origin import Origin, OriginInvalid, resolve_origin
+from app.db import lock_lineage_writes
+from app.errors import Conflict, InvalidInput, NotFound
+from app.lineage import repository as edge_repository
+from app.lineage.models import Edge
+
+# The kinds an edge joins, child first; None where any kind may stand.
+RELATION_KINDS: dict[str, tuple[str | None, str | None]] = {
+    "trained_on": ("model", "dataset"),
+    "fine_tuned_from": ("model", "model"),
+    "generated_by": ("dataset", "model"),
+    "derived_from": ("dataset", "dataset"),
+    "used": (None, None),
+}
+
+
+def label(artifact: Artifact) -> str:
+    return f"{artifact.kind} {artifact.namespace}/{artifact.name}@{artifact.version}"
+
+
+def resolve(session: Session, ref: ArtifactRef, kind: str | None, *, field: str) -> Artifact:
+    """The artifact a reference names, or a 404 that names what is missing."""
+    wanted = kind or "dataset"
+    if ref.id is not None:
+        found = repository.get(session, ref.id)
+        if found is None or (kind is not None and found.kind != kind):
+            raise NotFound(f"No {wanted} version has id {ref.id}.", missing={"id": str(ref.id)})
+        return found
+    assert ref.namespace is not None and ref.name is not None and ref.version is not None
+    found = repository.by_natural_key(session, wanted, ref.namespace, ref.name, ref.version)
+    if found is None:
+        raise NotFound(
+            f"No {wanted} version {ref.namespace}/{ref.name}@{ref.version} is recorded"
+            f" (referenced by {field}).",
+            missing={
+                "kind": wanted,
+                "namespace": ref.namespace,
+                "name": ref.name,
+                "version": ref.version,
+            },
+        )
+    return found
+
+
+def origin_of(declared: OriginIn | None, *, field: str = "origin") -> Origin | None:
+    if declared is None:
+        return None
+    try:
+        return resolve_origin(
+            human=declared.human,
+            synthetic=declared.synthetic,
+            unknown=declared.unknown,
+            synthetic_depth=declared.synthetic_depth,
+            digital_source_type=declared.digital_source_type,
+        )
+    except OriginInvalid as exc:
+        raise InvalidInput(
+            str(exc), errors=[{"loc": f"body.{field}", "msg": str(exc), "type": "value_error"}]
+        ) from exc
+
+
+def origin_columns(origin: Origin | None) -> dict[str, Any]:
+    if origin is None:
+        return {
+            "origin_human": None,
+            "origin_synthetic": None,
+            "origin_unknown": None,
+            "origin_synthetic_depth": None,
+            "origin_digital_source_type": None,
+        }
+    return {
+        "origin_human": origin.human,
+        "origin_synthetic": origin.synthetic,
+        "origin_unknown": origin.unknown,
+        "origin_synthetic_depth": origin.synthetic_depth,
+        "origin_digital_source_type": origin.digital_source_type,
+    }
+
+
+def new_artifact(kind: str, namespace: str, name: str, version: str, **values: Any) -> Artifact:
+    """A fresh artifact whose composition the propagation engine fills in before commit."""
+    placeholder = Composition.all_unknown()
+    return Artifact(
+        kind=kind,
+        namespace=namespace,
+        name=name,
+        version=version,
+        composition=placeholder.to_json(),
+        human_fraction=0.0,
+        synthetic_fraction=0.0,
+        unknown_fraction=1.0,
+        **values,
+    )
+
+
+@dataclass(frozen=True)
+class PlannedEdge:
+    parent: Artifact
+    relation: str
+    amount: float | None
+
+
+def check_unique_parents(planned: Sequence[PlannedEdge], field: str) -> None:
+    seen: set[tuple[uuid.UUID, str]] = set()
+    for index, edge in enumerate(planned):
+        key = (edge.parent.id, edge.relation)
+        if key in seen:
+            raise InvalidInput(
+                f"{label(edge.parent)} is listed twice as `{edge.relation}`.",
+                errors=[
+                    {
+                        "loc": f"body.{field}.{index}",
+                        "msg": "duplicate parent",
+                        "type": "value_error",
+                    }
+                ],
+            )
+        seen.add(key)
+
+
+def differences(
+    existing: Artifact, declared: dict[str, Any], planned: Sequence[PlannedEdge], session: Session
+) -> dict[str, Any]:
+    """What a re-posted version says differently from the recorded one (empty: the same)."""
+    diff: dict[str, Any] = {}
+    for key, value in declared.items():
+        current = getattr(existing, key)
+        if current != value and not (
+            isinstance(current, float) and isinstance(value, float) and abs(current - value) < 1e-12
+        ):
+            diff[key] = {"recorded": current, "posted": value}
+    recorded = {
+        (e.parent_id, e.relation): e.amount for e in edge_repository.incoming(session, existing.id)
+    }
+    for edge in planned:
+        derivation = (edge.parent.id, edge.relation)
+        if derivation not in recorded:
+            diff.setdefault("parents", []).append(
+                {"parent": label(edge.parent), "relation": edge.relation, "recorded": None}
+            )
+        elif recorded[derivation] != edge.amount:
+            diff.setdefault("parents", []).append(
+                {
+                    "parent": label(edge.parent),
+                    "relation": edge.relation,
+                    "recorded_amount": recorded[derivation],
+                    "posted_amount": edge.amount,
+                }
+            )
+    return diff
+
+
+def conflict(existing: Artifact, diff: dict[str, Any], hint: str = "") -> Conflict:
+    fields = ", ".join(sorted(diff))
+    return Conflict(
+        f"{label(existing)} is already recorded with a different {fields}; versions are"
+        f" immutable, so record a new version{hint}.",
+        differences=diff,
+        existing_id=str(existing.id),
+    )
+
+
+def register(
+    session: Session,
+    kind: str,
+    key: tuple[str, str, str],
+    declared: dict[str, Any],
+    planned: Sequence[PlannedEdge],
+    *,
+    hint: str = "",
+) -> tuple[Artifact, bool]:
+    """Record a version with its parents, or return the identical one already recorded."""
+    existing = repository.by_natural_key(session, kind, *key)
+    if existing is not None:
+        diff = differences(existing, declared, planned, session)
+        if diff:
+            raise conflict(existing, diff, hint)
+        return existing, False
+    artifact = repository.add(session, new_artifact(kind, *key, **declared))
+    edge_repository.add(
+        session,
+        [
+            Edge(child_id=artifact.id, parent_id=e.parent.id, relation=e.relation, amount=e.amount)
+            for e in planned
+        ],
+    )
+    composition_service.lineage_changed(session, [artifact.id], cause=f"{label(artifact)} recorded")
+    session.refresh(artifact)
+    return artifact, True
+
+
+def register_dataset(session: Session, body: DatasetCreate) -> tuple[Artifact, bool]:
+    lock_lineage_writes(session)
+    origin = origin_of(body.origin)
+    planned = []
+    for index, parent in enumerate(body.parents):
+        parent_kind = RELATION_KINDS[parent.relation][1] or parent.kind or "dataset"
+        if parent.kind is not None and parent.kind != parent_kind:
+            raise InvalidInput(
+                f"A `{parent.relation}` parent of a dataset is a {parent_kind},"
+                f" not a {parent.kind}.",
+                errors=[
+                    {
+                        "loc": f"body.parents.{index}.kind",
+                        "msg": "wrong kind",
+                        "type": "value_error",
+                    }
+                ],
+            )
+        found = resolve(session, parent, parent_kind, field=f"parents[{index}]")
+        planned.append(PlannedEdge(found, parent.relation, parent.amount))
+    check_unique_parents(planned, "parents")
+    declared = {
+        "size": body.size,
+        "uri": body.uri,
+        "checksum": body.checksum,
+        "description": body.description,
+        **origin_columns(origin),
+    }
+    return register(
+        session,
+        "dataset",
+        (body.namespace, body.name, body.version),
+        declared,
+        planned,
+        hint=" (or correct its origin with PUT /api/v1/datasets/{id}/origin)",
+    )
+
+
+def register_model(session: Session, body: ModelCreate) -> tuple[Artifact, bool]:
+    lock_lineage_writes(session)
+    planned = [
+        PlannedEdge(
+            resolve(session, item, "dataset", field=f"training_set[{index}]"),
+            "trained_on",
+            item.amount,
+        )
+        for index, item in enumerate(body.training_set)
+    ]
+    if body.base_model is not None:
+        base = resolve(session, body.base_model, "model", field="base_model")
+        planned.append(PlannedEdge(base, "fine_tuned_from", body.base_model.amount))
+    check_unique_parents(planned, "training_set")
+    return register(
+        session,
+        "model",
+        (body.namespace, body.name, body.version),
+        {"description": body.description},
+        planned,
+    )
+
+
+def correct_origin(
+    session: Session, dataset_id: uuid.UUID, declared: OriginIn, reason: str | None
+) -> Artifact:
+    """Replace a dataset version's declared origin and propagate to every descendant."""
+    lock_lineage_writes(session)
+    artifact = repository.get(session, dataset_id, "dataset")
+    if artifact is None:
+        raise NotFound(f"No dataset version has id {dataset_id}.", missing={"id": str(dataset_id)})
+    origin = origin_of(declared)
+    columns = origin_columns(origin)
+    if all(getattr(artifact, k) == v for k, v in columns.items()):
+        return artifact
+    for key, value in columns.items():
+        setattr(artifact, key, value)
+    session.flush()
+    why = f"origin of {label(artifact)} corrected" + (f": {reason}" if reason else "")
+    composition_service.lineage_changed(session, [artifact.id], cause=why)
+    session.refresh(artifact)
+    return artifact
+
+
+def composition_summary(
+    composition: Composition, total_amount: float | None, *, weights_assumed: bool, stale: bool
+) -> CompositionRead:
+    return CompositionRead.model_validate(
+        {
+            **composition.summary(total_amount),
+            "weights_assumed": weights_assumed,
+            "stale": stale,
+        }
+    )
+
+
+def composition_read(artifact: Artifact) -> CompositionRead:
+    return composition_summary(
+        Composition.from_json(artifact.composition),
+        artifact.total_amount,
+        weights_assumed=artifact.weights_assumed,
+        stale=artifact.composition_stale,
+    )
+
+
+def origin_read(artifact: Artifact) -> OriginRead | None:
+    if artifact.origin_human is None:
+        return None
+    return OriginRead(
+        human=artifact.origin_human,
+        synthetic=artifact.origin_synthetic or 0.0,
+        unknown=artifact.origin_unknown or 0.0,
+        synthetic_depth=artifact.origin_synthetic_depth or 1,
+        digitalSourceType=artifact.origin_digital_source_type,
+    )
+
+
+def dataset_read(artifact: Artifact) -> DatasetRead:
+    return DatasetRead(
+        id=artifact.id,
+        kind="dataset",
+        namespace=artifact.namespace,
+        name=artifact.name,
+        version=artifact.version,
+        created_at=artifact.created_at,
+        description=artifact.description,
+        composition=composition_read(artifact),
+        size=artifact.size,
+        uri=artifact.uri,
+        checksum=artifact.checksum,
+        origin=origin_read(artifact),
+        facets=artifact.facets or {},
+    )
+
+
+def model_read(artifact: Artifact, training_run_id: uuid.UUID | None = None) -> ModelRead:
+    return ModelRead(
+        id=artifact.id,
+        kind="model",
+        namespace=artifact.namespace,
+        name=artifact.name,
+        version=artifact.version,
+        created_at=artifact.created_at,
+        description=artifact.description,
+        composition=composition_read(artifact),
+        training_run_id=training_run_id,
+    )
+
+
+def get_or_404(session: Session, artifact_id: uuid.UUID, kind: str) -> Artifact:
+    artifact = repository.get(session, artifact_id, kind)
+    if artifact is None:
+        raise NotFound(f"No {kind} version has id {artifact_id}.", missing={"id": str(artifact_id)})
+    return artifact

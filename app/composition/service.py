@@ -1,0 +1,200 @@
+"""The propagation engine: keep every stored composition equal to a from-scratch computation.
+
+Every write that adds a node or an edge, or corrects an origin or a size, ends by calling
+:func:`recompute_from` with the nodes it touched, under the lineage write lock. It loads their
+descendant subgraph with one recursive query, recomputes it in topological order in memory with
+the pure core, and writes the results back in bulk. A subgraph larger than the configured inline
+limit is marked stale and finished by a worker (:func:`run_pending_job`), so a read never presents
+a stale composition as current.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import func
+from sqlalchemy.orm import Session
+
+from app.composition import repository
+from app.composition.core import (
+    Composition,
+    Kind,
+    NodeComposition,
+    ParentContribution,
+    Relation,
+    compose,
+)
+from app.db import lock_lineage_writes
+
+log = logging.getLogger("headwater.propagation")
+
+
+@dataclass
+class Recomputed:
+    """What a propagation did: the nodes it recomputed and the model versions among them."""
+
+    nodes: int = 0
+    changed: int = 0
+    models: list[uuid.UUID] = field(default_factory=list)
+    job_id: uuid.UUID | None = None
+
+
+def contribution(edge: repository.IncomingEdge, parent: NodeComposition) -> ParentContribution:
+    is_dataset = edge.parent.kind == "dataset"
+    return ParentContribution(
+        relation=cast(Relation, edge.relation),
+        composition=parent.composition,
+        amount=edge.amount,
+        parent_size=edge.parent.size if is_dataset else None,
+        parent_total_amount=None if is_dataset else parent.total_amount,
+    )
+
+
+def stored(state: repository.NodeState) -> NodeComposition:
+    return NodeComposition(
+        composition=Composition.from_json(state.composition),
+        total_amount=state.total_amount,
+        weights_assumed=state.weights_assumed,
+    )
+
+
+def columns(result: NodeComposition, *, stale: bool = False) -> dict[str, Any]:
+    """The stored form of a node's composition (JSON plus the figures lists filter on)."""
+    c = result.composition
+    return {
+        "composition": c.to_json(),
+        "total_amount": result.total_amount,
+        "weights_assumed": result.weights_assumed,
+        "human_fraction": c.human_fraction,
+        "synthetic_fraction": c.synthetic_fraction,
+        "unknown_fraction": c.unknown_fraction,
+        "stale": stale,
+    }
+
+
+def topological_order(
+    ids: Iterable[uuid.UUID], edges: Sequence[repository.IncomingEdge]
+) -> list[uuid.UUID]:
+    members = set(ids)
+    indegree: dict[uuid.UUID, int] = dict.fromkeys(members, 0)
+    children: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for edge in edges:
+        if edge.parent_id in members:
+            indegree[edge.child_id] += 1
+            children[edge.parent_id].append(edge.child_id)
+    queue = deque(sorted(n for n, d in indegree.items() if d == 0))
+    order: list[uuid.UUID] = []
+    while queue:
+        node = queue.popleft()
+        order.append(node)
+        for child in children[node]:
+            indegree[child] -= 1
+            if indegree[child] == 0:
+                queue.append(child)
+    if len(order) != len(members):  # the write lock and the cycle check make this unreachable
+        raise RuntimeError("lineage graph has a cycle")
+    return order
+
+
+def recompute_from(
+    session: Session,
+    roots: Sequence[uuid.UUID],
+    *,
+    inline_limit: int | None = None,
+    cause: str = "lineage changed",
+) -> Recomputed:
+    """Recompute ``roots`` and every descendant. The caller holds the lineage write lock."""
+    if not roots:
+        return Recomputed()
+    nodes = repository.load_descendants(session, roots)
+    if inline_limit is not None and len(nodes) > inline_limit:
+        repository.mark_stale(session, [n.id for n in nodes])
+        job_id = repository.enqueue_job(session, roots, cause, len(nodes))
+        log.info(
+            "propagation deferred",
+            extra={"job_id": str(job_id), "nodes": len(nodes), "cause": cause},
+        )
+        return Recomputed(nodes=len(nodes), job_id=job_id)
+
+    by_id = {n.id: n for n in nodes}
+    incoming = repository.load_incoming(session, list(by_id))
+    edges_into: dict[uuid.UUID, list[repository.IncomingEdge]] = defaultdict(list)
+    for edge in incoming:
+        edges_into[edge.child_id].append(edge)
+
+    fresh: dict[uuid.UUID, NodeComposition] = {}
+    stale: dict[uuid.UUID, bool] = {}
+    rows: list[dict[str, Any]] = []
+    result = Recomputed(nodes=len(nodes))
+    for node_id in topological_order(by_id, incoming):
+        node = by_id[node_id]
+        parents: list[ParentContribution] = []
+        node_stale = False
+        for edge in edges_into[node_id]:
+            if edge.parent_id in fresh:
+                parent = fresh[edge.parent_id]
+                node_stale |= stale[edge.parent_id]
+            else:
+                parent = stored(edge.parent)
+                node_stale |= edge.parent.stale
+            parents.append(contribution(edge, parent))
+        computed = compose(cast(Kind, node.kind), node.size, node.origin, parents)
+        fresh[node_id] = computed
+        stale[node_id] = node_stale
+        row = columns(computed, stale=node_stale)
+        if (
+            row["composition"] != node.composition
+            or row["total_amount"] != node.total_amount
+            or row["weights_assumed"] != node.weights_assumed
+            or node_stale != node.stale
+        ):
+            rows.append({"id": str(node_id), **row})
+        if node.kind == "model":
+            result.models.append(node_id)
+    repository.write_compositions(session, rows)
+    # the bulk UPDATE bypasses the ORM: objects already loaded must reload what it wrote
+    session.expire_all()
+    result.changed = len(rows)
+    return result
+
+
+def run_pending_job(session: Session) -> Recomputed | None:
+    """Finish the oldest deferred propagation, in this session's transaction.
+
+    The job row stays locked and pending until the transaction commits, so a crash part-way
+    leaves it pending for the next worker: nothing is half-done.
+    """
+    job = repository.claim_job(session)
+    if job is None:
+        return None
+    lock_lineage_writes(session)
+    job.started_at = func.clock_timestamp()
+    outcome = recompute_from(session, job.roots, cause=job.cause)
+    job.status = "done"
+    job.nodes_done = outcome.nodes
+    job.finished_at = func.clock_timestamp()
+    session.flush()
+    outcome.job_id = job.id
+    log.info(
+        "propagation finished",
+        extra={"job_id": str(job.id), "nodes": outcome.nodes, "changed": outcome.changed},
+    )
+    return outcome
+
+
+def lineage_changed(session: Session, roots: Sequence[uuid.UUID], *, cause: str) -> Recomputed:
+    """After a lineage write: bring every composition and training run downstream up to date."""
+    from app.config import get_settings
+    from app.training import service as training_service
+
+    outcome = recompute_from(
+        session, roots, inline_limit=get_settings().propagation_inline_limit, cause=cause
+    )
+    if outcome.models:
+        training_service.refresh(session, outcome.models, cause=cause)
+    return outcome

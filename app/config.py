@@ -1,0 +1,36 @@
+"""Settings from the environment (prefix ``HEADWATER_``, plus ``DATABASE_URL``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HEADWATER_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "HEADWATER_DATABASE_URL"),
+        description="PostgreSQL URL; unset means an embedded PostgreSQL in data_dir.",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    data_dir: Path = Path(".headwater")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    propagation_inline_limit: int = Field(
+        default=20_000,
+        ge=1,
+        description="Corrections touching more descendants than this finish in the background.",
+    )
+    default_policy: str = "default"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,71 @@
+"""The store: declarative base, engine, one transaction per request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from fastapi import Request
+from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# One key for every write that adds edges or changes compositions: it serializes the cycle check
+# and propagation across processes, which is what keeps stored compositions exact.
+LINEAGE_WRITE_LOCK = 0x4E4144574154  # "HWATER" in spirit; any constant works
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def normalize_url(url: str) -> str:
+    """Accept the URL forms people paste (postgres://, postgresql://) and use psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@dataclass
+class Database:
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @classmethod
+    def connect(cls, url: str, *, pool_size: int = 10) -> Database:
+        engine = create_engine(
+            normalize_url(url),
+            pool_size=pool_size,
+            max_overflow=20,
+            pool_pre_ping=True,
+        )
+        return cls(engine, sessionmaker(engine, expire_on_commit=False))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One request, one transaction: commit on success, roll back on any exception."""
+    database: Database = request.app.state.database
+    with database.sessions() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def lock_lineage_writes(session: Session) -> None:
+    """Hold the lineage write lock until the transaction ends."""
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LINEAGE_WRITE_LOCK})

@@ -1,0 +1,48 @@
+"""The embedded PostgreSQL used when no DATABASE_URL is configured.
+
+The server (PyPI ``pgserver``) runs in a process session of its own inside the data directory,
+so it outlives a service that was killed; a later start reuses it, and a clean stop shuts it down.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("headwater.embedded")
+
+
+class EmbeddedPostgres:
+    def __init__(self, data_dir: Path) -> None:
+        self.pgdata = (data_dir / "postgres").resolve()
+        self._server: Any = None
+        self.started_here = False
+
+    def running(self) -> bool:
+        from pgserver.utils import PostmasterInfo
+
+        info = PostmasterInfo.read_from_pgdata(self.pgdata)
+        return info is not None and bool(info.is_running())
+
+    def start(self) -> str:
+        """Start the server, or reuse the one already running on this data directory."""
+        import pgserver
+
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        self.started_here = not self.running()
+        self._server = pgserver.get_server(self.pgdata, cleanup_mode=None)
+        uri: str = self._server.get_uri()
+        log.info("embedded PostgreSQL ready", extra={"pgdata": str(self.pgdata)})
+        return uri
+
+    def stop(self, *, only_if_started_here: bool = False) -> None:
+        if self._server is None or (only_if_started_here and not self.started_here):
+            return
+        from pgserver._commands import pg_ctl
+
+        try:
+            pg_ctl(["-w", "stop"], pgdata=self.pgdata, user=self._server.system_user)
+        finally:
+            self._server = None
+            log.info("embedded PostgreSQL stopped", extra={"pgdata": str(self.pgdata)})

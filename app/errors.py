@@ -1,0 +1,113 @@
+"""Domain errors that carry their HTTP status, rendered as RFC 9457 problem documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "/api/v1/problems/"
+
+
+class ProblemError(Exception):
+    """An error a client can act on; ``slug`` names its problem type."""
+
+    status: int = 400
+    slug: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+
+class NotFound(ProblemError):
+    status = 404
+    slug = "not-found"
+    title = "Not found"
+
+
+class Conflict(ProblemError):
+    status = 409
+    slug = "conflict"
+    title = "Conflict"
+
+
+class CycleRefused(Conflict):
+    slug = "cycle"
+    title = "Edge would close a cycle"
+
+
+class InvalidInput(ProblemError):
+    status = 422
+    slug = "invalid-input"
+    title = "Invalid input"
+
+
+class PayloadTooLarge(ProblemError):
+    status = 413
+    slug = "payload-too-large"
+    title = "Payload too large"
+
+
+def problem(status: int, title: str, detail: str, slug: str, **extensions: Any) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **extensions,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def validation_errors(errors: Any) -> list[dict[str, Any]]:
+    return [
+        {"loc": _location(tuple(e.get("loc", ()))), "msg": e.get("msg", ""), "type": e.get("type")}
+        for e in errors
+    ]
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
+        return problem(exc.status, exc.title, exc.detail, exc.slug, **exc.extensions)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = validation_errors(exc.errors())
+        fields = ", ".join(sorted({e["loc"] for e in errors})) or "the request"
+        return problem(
+            422,
+            "Invalid request",
+            f"The request is not valid: check {fields}.",
+            "validation",
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        titles = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}
+        title = titles.get(exc.status_code, "HTTP error")
+        return problem(
+            exc.status_code,
+            title,
+            str(exc.detail),
+            title.lower().replace(" ", "-"),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        import logging
+
+        logging.getLogger("headwater").exception("unhandled error", exc_info=exc)
+        return problem(500, "Internal error", "The service failed; it has been logged.", "internal")

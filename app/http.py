@@ -1,0 +1,156 @@
+"""ASGI middleware: request bodies (size limit, gzip) and one log line per request."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+import zlib
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import problem
+
+log = logging.getLogger("headwater.http")
+
+
+class TooLarge(Exception):
+    pass
+
+
+class BadEncoding(Exception):
+    pass
+
+
+class RequestBodyMiddleware:
+    """Refuse bodies over ``max_bytes`` (413), before and after gzip decoding, and decode
+    ``Content-Encoding: gzip`` as the OpenLineage clients send it when compression is on."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self.too_large(scope, receive, send)
+            return
+        encoding = headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("identity", "gzip"):
+            response = problem(
+                415,
+                "Unsupported content encoding",
+                f"Content-Encoding {encoding!r} is not supported; send identity or gzip.",
+                "unsupported-encoding",
+            )
+            await response(scope, receive, send)
+            return
+        try:
+            body = await self.read(receive)
+            if encoding == "gzip":
+                body = self.gunzip(body)
+        except TooLarge:
+            await self.too_large(scope, receive, send)
+            return
+        except BadEncoding:
+            response = problem(
+                400,
+                "Malformed body",
+                "The body says Content-Encoding gzip but is not valid gzip data.",
+                "bad-encoding",
+            )
+            await response(scope, receive, send)
+            return
+        if encoding == "gzip":
+            scope = dict(scope)
+            scope["headers"] = [
+                (k, v)
+                for k, v in scope["headers"]
+                if k.lower() not in (b"content-encoding", b"content-length")
+            ] + [(b"content-length", str(len(body)).encode())]
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def read(self, receive: Receive) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise TooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    def gunzip(self, body: bytes) -> bytes:
+        decoder = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            out = decoder.decompress(body, self.max_bytes + 1)
+        except zlib.error as exc:
+            raise BadEncoding from exc
+        if len(out) > self.max_bytes or decoder.unconsumed_tail:
+            raise TooLarge
+        return out
+
+    async def too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem(
+            413,
+            "Payload too large",
+            f"The request body is over the limit of {self.max_bytes} bytes"
+            " (HEADWATER_MAX_BODY_BYTES); split it into smaller requests.",
+            "payload-too-large",
+        )
+        await response(scope, receive, send)
+
+
+class AccessLogMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = uuid.uuid4().hex[:16]
+        outcome: dict[str, Any] = {"status": 500}
+
+        async def send_logged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                outcome["status"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_logged)
+        finally:
+            log.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "query": scope.get("query_string", b"").decode("latin-1"),
+                    "status": outcome["status"],
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )

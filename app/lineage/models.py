@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base
+
+RELATIONS = ("trained_on", "fine_tuned_from", "generated_by", "derived_from", "used")
+
+
+class Edge(Base):
+    """A derivation, child ← parent, with the amount of the parent that went into the child."""
+
+    __tablename__ = "edges"
+    __table_args__ = (
+        UniqueConstraint("child_id", "parent_id", "relation"),
+        CheckConstraint(
+            "relation IN (" + ", ".join(f"'{r}'" for r in RELATIONS) + ")", name="relation"
+        ),
+        CheckConstraint("amount IS NULL OR amount >= 0", name="amount_non_negative"),
+        CheckConstraint("child_id <> parent_id", name="no_self_loop"),
+        Index("ix_edges_parent", "parent_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    child_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("artifacts.id", ondelete="CASCADE")
+    )
+    parent_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("artifacts.id", ondelete="CASCADE")
+    )
+    relation: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[float | None] = mapped_column(Double)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.clock_timestamp()
+    )
+
+
+class LineageEvent(Base):
+    """An accepted OpenLineage event, stored raw so lineage can be audited and replayed."""
+
+    __tablename__ = "lineage_events"
+    __table_args__ = (
+        UniqueConstraint("fingerprint"),
+        Index("ix_lineage_events_run", "run_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    event_kind: Mapped[str] = mapped_column(String(16))
+    event_type: Mapped[str | None] = mapped_column(String(16))
+    run_id: Mapped[str | None] = mapped_column(Text)
+    job_namespace: Mapped[str | None] = mapped_column(Text)
+    job_name: Mapped[str | None] = mapped_column(Text)
+    event_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    producer: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.clock_timestamp()
+    )

@@ -1,0 +1,137 @@
+"""SQL for edges and graph walks."""
+
+from __future__ import annotations
+
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, text, tuple_
+from sqlalchemy.orm import Session
+
+from app.lineage.models import Edge, LineageEvent
+
+
+def find(session: Session, child_id: uuid.UUID, parent_id: uuid.UUID, relation: str) -> Edge | None:
+    return session.scalars(
+        select(Edge).where(
+            Edge.child_id == child_id, Edge.parent_id == parent_id, Edge.relation == relation
+        )
+    ).one_or_none()
+
+
+def incoming(session: Session, child_id: uuid.UUID) -> Sequence[Edge]:
+    return session.scalars(
+        select(Edge).where(Edge.child_id == child_id).order_by(Edge.created_at, Edge.id)
+    ).all()
+
+
+def add(session: Session, edges: Sequence[Edge]) -> None:
+    session.add_all(edges)
+    session.flush()
+
+
+def path_between(session: Session, source: uuid.UUID, target: uuid.UUID) -> list[uuid.UUID] | None:
+    """A shortest downstream path source → … → target, or None when target is not downstream.
+
+    One recursive query finds the nodes that are both downstream of source and upstream of
+    target; the path is then read off that (small) subgraph in memory.
+    """
+    if source == target:
+        return [source]
+    rows = session.execute(
+        text(
+            """
+            WITH RECURSIVE down(id) AS (
+                SELECT CAST(:source AS uuid)
+                UNION
+                SELECT e.child_id FROM edges e JOIN down d ON e.parent_id = d.id
+            ), up(id) AS (
+                SELECT CAST(:target AS uuid)
+                UNION
+                SELECT e.parent_id FROM edges e JOIN up u ON e.child_id = u.id
+                WHERE EXISTS (SELECT 1 FROM down WHERE down.id = e.parent_id)
+            )
+            SELECT e.parent_id, e.child_id FROM edges e
+            WHERE e.parent_id IN (SELECT id FROM up) AND e.child_id IN (SELECT id FROM up)
+            """
+        ),
+        {"source": source, "target": target},
+    ).all()
+    children: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for parent, child in rows:
+        children.setdefault(parent, []).append(child)
+    previous: dict[uuid.UUID, uuid.UUID | None] = {source: None}
+    queue = deque([source])
+    while queue:
+        node = queue.popleft()
+        if node == target:
+            path = [node]
+            while (step := previous[path[-1]]) is not None:
+                path.append(step)
+            return path[::-1]
+        for child in children.get(node, []):
+            if child not in previous:
+                previous[child] = node
+                queue.append(child)
+    return None
+
+
+def walk(
+    session: Session, start: uuid.UUID, *, upstream: bool, depth: int
+) -> tuple[list[tuple[uuid.UUID, int]], list[Edge]]:
+    """Nodes within ``depth`` hops of start (with their distance), and the edges among them,
+    in one recursive query."""
+    step, back = ("parent_id", "child_id") if upstream else ("child_id", "parent_id")
+    rows = session.execute(
+        text(
+            f"""
+            WITH RECURSIVE reach(id, distance) AS (
+                SELECT CAST(:start AS uuid), 0
+                UNION
+                SELECT e.{step}, r.distance + 1
+                FROM edges e JOIN reach r ON e.{back} = r.id
+                WHERE r.distance < :depth
+            ), nodes AS (
+                SELECT id, min(distance) AS distance FROM reach GROUP BY id
+            )
+            SELECT n.id, n.distance, NULL::uuid, NULL::uuid, NULL::uuid, NULL, NULL::float8
+            FROM nodes n
+            UNION ALL
+            SELECT NULL, NULL, e.id, e.child_id, e.parent_id, e.relation, e.amount
+            FROM edges e
+            JOIN nodes c ON c.id = e.{back}
+            JOIN nodes p ON p.id = e.{step}
+            WHERE c.distance < :depth
+            """
+        ),
+        {"start": start, "depth": depth},
+    ).all()
+    nodes: list[tuple[uuid.UUID, int]] = []
+    edges: list[Edge] = []
+    for row in rows:
+        if row[0] is not None:
+            nodes.append((row[0], row[1]))
+        else:
+            edges.append(
+                Edge(id=row[2], child_id=row[3], parent_id=row[4], relation=row[5], amount=row[6])
+            )
+    nodes.sort(key=lambda n: n[1])
+    return nodes, edges
+
+
+def events(
+    session: Session,
+    *,
+    run_id: str | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[LineageEvent]:
+    query = select(LineageEvent)
+    if run_id is not None:
+        query = query.where(LineageEvent.run_id == run_id)
+    if after is not None:
+        query = query.where(tuple_(LineageEvent.received_at, LineageEvent.id) < tuple_(*after))
+    query = query.order_by(LineageEvent.received_at.desc(), LineageEvent.id.desc()).limit(limit)
+    return session.scalars(query).all()

@@ -1,0 +1,156 @@
+"""/api/v1/edges, /api/v1/lineage (OpenLineage) and the headwater_origin facet's schema."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Response, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from app.db import get_session, lock_lineage_writes
+from app.errors import PROBLEM_BASE, ProblemError
+from app.lineage import ingest, openlineage, service
+from app.lineage import repository as lineage_repository
+from app.lineage.schemas import (
+    BatchItem,
+    BatchResult,
+    EdgeCreate,
+    EdgeRead,
+    EventAccepted,
+    StoredEvent,
+)
+from app.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+
+router = APIRouter(prefix="/api/v1")
+
+SessionDep = Annotated[Session, Depends(get_session)]
+FACET_SCHEMA_PATH = "/api/v1/spec/facets/1-0-0/HeadwaterOriginDatasetFacet.json"
+MAX_BATCH = 1000
+
+
+@router.post(
+    "/edges",
+    response_model=EdgeRead,
+    status_code=201,
+    tags=["lineage"],
+    summary="Record a later edge between existing versions; descendants are recomputed",
+    responses={
+        200: {"description": "The identical edge was already recorded"},
+        409: {"description": "The edge would close a cycle, or differs from the recorded one"},
+    },
+)
+def create_edge(body: EdgeCreate, session: SessionDep, response: Response) -> EdgeRead:
+    edge, is_new = service.add_edge(session, body)
+    response.status_code = status.HTTP_201_CREATED if is_new else status.HTTP_200_OK
+    return service.edge_read(edge)
+
+
+def accepted(result: ingest.Ingested) -> EventAccepted:
+    return EventAccepted(
+        status=result.status,
+        event_id=result.event_id,
+        run_id=result.run_id,
+        datasets=result.datasets,
+        models=result.models,
+        edges=result.edges,
+    )
+
+
+@router.post(
+    "/lineage",
+    response_model=EventAccepted,
+    status_code=201,
+    tags=["openlineage"],
+    summary="Accept one OpenLineage event (RunEvent, DatasetEvent or JobEvent, spec 2-0-2)",
+    responses={200: {"description": "A redelivered event: nothing changed"}},
+)
+def post_event(
+    session: SessionDep,
+    response: Response,
+    event: Annotated[dict[str, Any], Body(description="An OpenLineage event")],
+) -> EventAccepted:
+    result = ingest.ingest(session, event)
+    response.status_code = 201 if result.status == "accepted" else 200
+    return accepted(result)
+
+
+@router.post(
+    "/lineage/batch",
+    response_model=BatchResult,
+    tags=["openlineage"],
+    summary="Accept a JSON array of OpenLineage events; each is accepted or rejected on its own",
+    responses={207: {"description": "Some events were rejected; the items say which and why"}},
+)
+def post_batch(
+    session: SessionDep,
+    response: Response,
+    events: Annotated[list[dict[str, Any]], Body(max_length=MAX_BATCH)],
+) -> BatchResult:
+    items: list[BatchItem] = []
+    # held for the whole batch: a savepoint rolled back for one bad event must not release it
+    lock_lineage_writes(session)
+    for index, event in enumerate(events):
+        savepoint = session.begin_nested()
+        try:
+            result = ingest.ingest(session, event)
+        except ProblemError as exc:
+            savepoint.rollback()
+            items.append(
+                BatchItem(
+                    index=index,
+                    status="rejected",
+                    problem={
+                        "type": PROBLEM_BASE + exc.slug,
+                        "title": exc.title,
+                        "status": exc.status,
+                        "detail": exc.detail,
+                        **exc.extensions,
+                    },
+                )
+            )
+            continue
+        savepoint.commit()
+        items.append(BatchItem(index=index, status=result.status, result=accepted(result)))
+    counts = {
+        s: sum(1 for i in items if i.status == s) for s in ("accepted", "duplicate", "rejected")
+    }
+    if counts["rejected"]:
+        response.status_code = 207
+    return BatchResult(
+        accepted=counts["accepted"],
+        duplicates=counts["duplicate"],
+        rejected=counts["rejected"],
+        items=items,
+    )
+
+
+@router.get(
+    "/lineage/events",
+    response_model=Page[StoredEvent],
+    tags=["openlineage"],
+    summary="Accepted events as received, newest first (for audit and replay)",
+)
+def list_events(
+    session: SessionDep,
+    run_id: Annotated[str | None, Query(max_length=256)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[StoredEvent]:
+    rows = lineage_repository.events(
+        session, run_id=run_id, after=decode_cursor(cursor) if cursor else None, limit=limit + 1
+    )
+    items = [StoredEvent.model_validate(row, from_attributes=True) for row in rows[:limit]]
+    last = rows[limit - 1] if len(rows) > limit else None
+    return Page[StoredEvent](
+        items=items, next_cursor=encode_cursor(last.received_at, last.id) if last else None
+    )
+
+
+@router.get(
+    FACET_SCHEMA_PATH.removeprefix("/api/v1"),
+    tags=["openlineage"],
+    summary="JSON Schema of the headwater_origin dataset facet (its _schemaURL)",
+)
+def facet_schema() -> JSONResponse:
+    return JSONResponse(openlineage.headwater_origin_schema(), media_type="application/schema+json")

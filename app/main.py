@@ -1,0 +1,98 @@
+"""The Headwater application: routers, problem+json errors, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from app import migrate
+from app.artifacts.router import router as artifacts_router
+from app.config import Settings, get_settings
+from app.db import Database
+from app.embedded import EmbeddedPostgres
+from app.errors import install_handlers, problem
+from app.http import AccessLogMiddleware, RequestBodyMiddleware
+from app.lineage.router import router as lineage_router
+from app.policies.router import router as policies_router
+from app.training.router import router as training_router
+from app.worker import PropagationWorker
+
+log = logging.getLogger("headwater")
+
+
+def create_app(
+    database_url: str | None = None,
+    *,
+    settings: Settings | None = None,
+    run_migrations: bool = False,
+    run_worker: bool = True,
+) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        embedded: EmbeddedPostgres | None = None
+        url = database_url or settings.database_url
+        if url is None:
+            embedded = EmbeddedPostgres(settings.data_dir)
+            url = embedded.start()
+        if run_migrations:
+            migrate.upgrade(url)
+        database = Database.connect(url)
+        app.state.database = database
+        worker = PropagationWorker(database) if run_worker else None
+        if worker is not None:
+            worker.start()
+        log.info("headwater ready", extra={"embedded": embedded is not None})
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+            database.dispose()
+            if embedded is not None:
+                embedded.stop()
+
+    app = FastAPI(
+        title="Headwater",
+        version="0.1.0",
+        summary="How human, how synthetic, and how many model generations deep your data is.",
+        lifespan=lifespan,
+    )
+    install_handlers(app)
+    app.add_middleware(RequestBodyMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AccessLogMiddleware)
+    app.include_router(artifacts_router, tags=["artifacts"])
+    app.include_router(lineage_router)
+    app.include_router(policies_router, tags=["policies"])
+    app.include_router(training_router)
+
+    @app.get("/healthz", tags=["health"], summary="The process is alive")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="The database is reachable and migrated")
+    def readyz(request: Request) -> JSONResponse:
+        database: Database = request.app.state.database
+        try:
+            with database.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            current = migrate.current_revision(database.engine)
+        except Exception as exc:
+            return problem(503, "Not ready", f"The database is unreachable: {exc}", "not-ready")
+        head = migrate.head_revision()
+        if current != head:
+            return problem(
+                503,
+                "Not ready",
+                f"The database is at migration {current}, not {head}; run `headwater migrate`.",
+                "not-ready",
+            )
+        return JSONResponse({"status": "ready", "migration": current})
+
+    return app

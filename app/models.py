@@ -1,0 +1,21 @@
+"""Every table, imported in one place so Alembic and the tests see the whole schema."""
+
+from app.artifacts.models import Artifact
+from app.composition.models import PropagationJob
+from app.db import Base
+from app.lineage.models import Edge, LineageEvent
+from app.policies.models import Policy
+from app.training.models import TrainingRun, VerdictRecord
+
+metadata = Base.metadata
+
+__all__ = [
+    "Artifact",
+    "Edge",
+    "LineageEvent",
+    "Policy",
+    "PropagationJob",
+    "TrainingRun",
+    "VerdictRecord",
+    "metadata",
+]

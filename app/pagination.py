@@ -1,0 +1,46 @@
+"""Keyset pagination with opaque cursors: stable under concurrent inserts, O(limit) per page."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel
+
+from app.errors import InvalidInput
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")]
+Cursor = Annotated[
+    str | None, Query(description="The `next_cursor` of the previous page; omit for the first.")
+]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def encode_cursor(created_at: datetime, id_: uuid.UUID) -> str:
+    raw = json.dumps([created_at.isoformat(), str(id_)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created_at, id_ = json.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(created_at), uuid.UUID(id_)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(
+            "The cursor is not one this service issued; pass the `next_cursor` of a previous page.",
+            errors=[{"loc": "query.cursor", "msg": "invalid cursor", "type": "value_error"}],
+        ) from exc

@@ -1,0 +1,76 @@
+"""/api/v1/policies and /api/v1/gate."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+from sqlalchemy.orm import Session
+
+from app.db import get_session
+from app.errors import NotFound
+from app.pagination import Limit, Page
+from app.policies import repository, service
+from app.policies.schemas import GateRequest, GateResponse, PolicyPut, PolicyRead
+
+router = APIRouter(prefix="/api/v1")
+
+SessionDep = Annotated[Session, Depends(get_session)]
+Name = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
+
+
+@router.get("/policies", response_model=Page[PolicyRead], summary="Policies (latest versions)")
+def list_policies(
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: Annotated[
+        str | None, Query(description="The `next_cursor` of the previous page.")
+    ] = None,
+) -> Page[PolicyRead]:
+    rows = repository.names(session, cursor, limit + 1)
+    items = [service.policy_read(p) for p in rows[:limit]]
+    return Page[PolicyRead](
+        items=items, next_cursor=rows[limit - 1].name if len(rows) > limit else None
+    )
+
+
+@router.get("/policies/{name}", response_model=PolicyRead, summary="A policy's latest version")
+def get_policy(
+    name: Name,
+    session: SessionDep,
+    version: Annotated[int | None, Query(ge=1, description="A specific version.")] = None,
+) -> PolicyRead:
+    if version is None:
+        return service.policy_read(service.current(session, name))
+    found = repository.version(session, name, version)
+    if found is None:
+        raise NotFound(
+            f"Policy {name!r} has no version {version}.",
+            missing={"policy": name, "version": version},
+        )
+    return service.policy_read(found)
+
+
+@router.put(
+    "/policies/{name}",
+    response_model=PolicyRead,
+    summary="Create a policy, or a new version of it (verdicts name the version that judged them)",
+    responses={201: {"description": "A new version was created"}},
+)
+def put_policy(name: Name, body: PolicyPut, session: SessionDep, response: Response) -> PolicyRead:
+    policy, created = service.put(session, name, body)
+    response.status_code = 201 if created else 200
+    return service.policy_read(policy)
+
+
+@router.post(
+    "/gate",
+    response_model=GateResponse,
+    tags=["gate"],
+    summary="Judge a proposed training set without writing anything",
+    responses={
+        404: {"description": "A dataset in the training set (or the policy) is not recorded"}
+    },
+)
+def gate(body: GateRequest, session: SessionDep) -> GateResponse:
+    return service.gate(session, body)

@@ -1,0 +1,331 @@
+"""Policies, and judging a training set under one: the verdict, its findings, the remedy."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.artifacts import repository as artifact_repository
+from app.artifacts import service as artifact_service
+from app.artifacts.models import Artifact
+from app.composition.core import Composition, NodeComposition, ParentContribution, compose
+from app.errors import NotFound
+from app.policies import repository, rules
+from app.policies.models import Policy
+from app.policies.schemas import (
+    FindingRead,
+    GateRequest,
+    GateResponse,
+    PolicyPut,
+    PolicyRead,
+    PolicyRef,
+    PreviousGenerationRead,
+    RemediationRead,
+    RuleNeed,
+    SetMember,
+    Source,
+)
+
+MAX_SOURCES = 10
+
+
+# --- policies ----------------------------------------------------------------------------------
+
+
+def current(session: Session, name: str) -> Policy:
+    policy = repository.latest(session, name)
+    if policy is None:
+        raise NotFound(f"No policy is named {name!r}.", missing={"policy": name})
+    return policy
+
+
+def put(session: Session, name: str, body: PolicyPut) -> tuple[Policy, bool]:
+    """A new version of the policy, unless it says exactly what the latest version says."""
+    rules_json = body.rules.model_dump(mode="json", exclude_none=True)
+    latest = repository.latest(session, name)
+    if latest is not None and latest.rules == rules_json and latest.description == body.description:
+        return latest, False
+    policy = Policy(
+        name=name,
+        version=1 if latest is None else latest.version + 1,
+        description=body.description,
+        rules=rules_json,
+    )
+    return repository.add(session, policy), True
+
+
+def policy_read(policy: Policy) -> PolicyRead:
+    return PolicyRead(
+        name=policy.name,
+        version=policy.version,
+        description=policy.description or "",
+        rules=rules.PolicyRules.model_validate(policy.rules),
+        created_at=policy.created_at,
+    )
+
+
+# --- judging -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Member:
+    """A dataset version in a training set, with the amount the set takes of it (None: its size)."""
+
+    artifact: Artifact
+    amount: float | None
+
+
+@dataclass(frozen=True)
+class Judgement:
+    policy: Policy
+    composition: NodeComposition
+    findings: list[rules.Finding]
+    verdict: rules.Status
+    remediation: RemediationRead | None
+    previous: PreviousGenerationRead | None
+
+
+def training_set_composition(members: Sequence[Member]) -> NodeComposition:
+    """The mixture of a training set's datasets, by amount (default: the dataset's size)."""
+    return compose(
+        "model",
+        None,
+        None,
+        [
+            ParentContribution(
+                relation="trained_on",
+                composition=Composition.from_json(m.artifact.composition),
+                amount=m.amount,
+                parent_size=m.artifact.size,
+                parent_total_amount=None,
+            )
+            for m in members
+        ],
+    )
+
+
+def figures(result: NodeComposition) -> rules.SetFigures:
+    c = result.composition
+    return rules.SetFigures(
+        human_fraction=c.human_fraction,
+        synthetic_fraction=c.synthetic_fraction,
+        unknown_fraction=c.unknown_fraction,
+        depth_load=c.depth_load,
+        depth_histogram=dict(c.buckets),
+        total_amount=None if result.weights_assumed else result.total_amount,
+    )
+
+
+def previous_generation(
+    session: Session,
+    members: Sequence[Member],
+    model: tuple[str, str] | None,
+    exclude: uuid.UUID | None,
+    amounts_known: bool,
+) -> tuple[rules.PreviousGeneration | None, PreviousGenerationRead | None]:
+    """Self-consuming lineage: the nearest earlier version of the same model upstream of the
+    training set, its human amount, and what the set adds beyond what that generation had."""
+    if model is None or not members:
+        return None, None
+    earlier = repository.previous_generation(
+        session, [m.artifact.id for m in members], model[0], model[1], exclude
+    )
+    if earlier is None:
+        return None, None
+    from app.training import repository as training_repository
+
+    run = training_repository.by_models(session, [earlier.id]).get(earlier.id)
+    human_amount: float | None = None
+    human_fraction: float | None = None
+    if run is not None:
+        run_composition = Composition.from_json(run.composition)
+        human_fraction = run_composition.human_fraction
+        if run.total_amount is not None and not run.weights_assumed:
+            human_amount = human_fraction * run.total_amount
+    carried = repository.ancestry(session, earlier.id)
+    added_human: float | None = 0.0
+    added_synthetic: float | None = 0.0
+    for member in members:
+        if member.artifact.id in carried:
+            continue
+        amount = member.amount if member.amount is not None else member.artifact.size
+        if amount is None or not amounts_known:
+            added_human = added_synthetic = None
+            break
+        assert added_human is not None and added_synthetic is not None
+        added_human += amount * member.artifact.human_fraction
+        added_synthetic += amount * member.artifact.synthetic_fraction
+    facts = rules.PreviousGeneration(
+        model_version_id=str(earlier.id),
+        version=earlier.version,
+        human_amount=human_amount,
+        added_human_amount=added_human,
+        added_synthetic_amount=added_synthetic,
+        human_fraction=human_fraction,
+    )
+    read = PreviousGenerationRead(
+        id=earlier.id,
+        namespace=earlier.namespace,
+        name=earlier.name,
+        version=earlier.version,
+        human_amount=human_amount,
+        added_human_amount=added_human,
+        added_synthetic_amount=added_synthetic,
+    )
+    return facts, read
+
+
+def finding_read(finding: rules.Finding) -> FindingRead:
+    return FindingRead(
+        rule=finding.rule,
+        status=finding.status,
+        observed=finding.observed,
+        threshold=finding.threshold,
+        message=finding.message,
+        reference=finding.reference,
+    )
+
+
+def need(item: rules.RuleRemediation) -> RuleNeed:
+    return RuleNeed(
+        rule=item.rule,
+        status=item.status,
+        amount=item.amount,
+        ratio=item.ratio,
+        message=item.message,
+    )
+
+
+def remedy(
+    session: Session,
+    policy_rules: rules.PolicyRules,
+    set_figures: rules.SetFigures,
+    previous: rules.PreviousGeneration | None,
+    members: Sequence[Member],
+) -> RemediationRead:
+    plan = rules.remediation(policy_rules, set_figures, previous, "pass")
+    wanted = plan.additional_human_amount
+    candidates = repository.human_sources(session, [m.artifact.id for m in members], MAX_SOURCES)
+    sources: list[Source] = []
+    supplied = 0.0
+    for candidate in candidates:
+        if wanted is not None and supplied >= wanted:
+            break
+        sources.append(
+            Source(
+                id=candidate.id,
+                namespace=candidate.namespace,
+                name=candidate.name,
+                version=candidate.version,
+                size=candidate.size or 0.0,
+            )
+        )
+        supplied += candidate.size or 0.0
+    return RemediationRead(
+        target=plan.target,
+        additional_human_amount=wanted,
+        additional_human_ratio=plan.additional_human_ratio,
+        rules=[need(r) for r in plan.rules],
+        not_fixable=[need(r) for r in plan.not_fixable],
+        message=plan.message,
+        sources=sources,
+    )
+
+
+def judge(
+    session: Session,
+    members: Sequence[Member],
+    policy: Policy,
+    *,
+    model: tuple[str, str] | None,
+    exclude: uuid.UUID | None = None,
+) -> Judgement:
+    composition = training_set_composition(members)
+    set_figures = figures(composition)
+    policy_rules = rules.PolicyRules.model_validate(policy.rules)
+    previous, previous_read = previous_generation(
+        session, members, model, exclude, amounts_known=not composition.weights_assumed
+    )
+    findings = rules.evaluate(policy_rules, set_figures, previous)
+    outcome = rules.verdict(findings)
+    remediation = (
+        None if outcome == "pass" else remedy(session, policy_rules, set_figures, previous, members)
+    )
+    return Judgement(policy, composition, findings, outcome, remediation, previous_read)
+
+
+# --- the gate ----------------------------------------------------------------------------------
+
+
+def resolve_training_set(session: Session, request: GateRequest) -> list[Member]:
+    """Each proposed dataset, or a 404 naming every one that is not recorded."""
+    versioned = [(i.namespace, i.name, i.version) for i in request.training_set if i.version]
+    newest_keys = [(i.namespace, i.name) for i in request.training_set if not i.version]
+    exact = artifact_repository.many_by_natural_key(session, "dataset", versioned)
+    newest = artifact_repository.newest_many(session, "dataset", newest_keys)
+    members: list[Member] = []
+    missing: list[dict[str, Any]] = []
+    for index, item in enumerate(request.training_set):
+        found = (
+            exact.get((item.namespace, item.name, item.version))
+            if item.version
+            else newest.get((item.namespace, item.name))
+        )
+        if found is None:
+            missing.append(
+                {
+                    "index": index,
+                    "namespace": item.namespace,
+                    "name": item.name,
+                    "version": item.version,
+                }
+            )
+        else:
+            members.append(Member(found, item.amount))
+    if missing:
+        named = ", ".join(
+            f"{m['namespace']}/{m['name']}" + (f"@{m['version']}" if m["version"] else "")
+            for m in missing[:5]
+        )
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise NotFound(
+            f"The training set names dataset versions that are not recorded: {named}{more}."
+            " The gate never guesses; record them first.",
+            missing=missing,
+        )
+    return members
+
+
+def gate(session: Session, request: GateRequest) -> GateResponse:
+    policy = current(session, request.policy)
+    members = resolve_training_set(session, request)
+    model = (request.model.namespace, request.model.name) if request.model else None
+    judgement = judge(session, members, policy, model=model)
+    composition = judgement.composition
+    return GateResponse(
+        verdict=judgement.verdict,
+        policy=PolicyRef(name=policy.name, version=policy.version),
+        composition=artifact_service.composition_summary(
+            composition.composition,
+            composition.total_amount,
+            weights_assumed=composition.weights_assumed,
+            stale=any(m.artifact.composition_stale for m in members),
+        ),
+        findings=[finding_read(f) for f in judgement.findings],
+        remediation=judgement.remediation,
+        previous_generation=judgement.previous,
+        training_set=[
+            SetMember(
+                id=m.artifact.id,
+                namespace=m.artifact.namespace,
+                name=m.artifact.name,
+                version=m.artifact.version,
+                amount=m.amount if m.amount is not None else m.artifact.size,
+            )
+            for m in members
+        ],
+    )

@@ -1,0 +1,79 @@
+"""/api/v1/training-runs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.orm import Session
+
+from app.artifacts import service as artifact_service
+from app.composition.core import Composition
+from app.db import get_session
+from app.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from app.policies.schemas import PolicyRef
+from app.training import service
+from app.training.schemas import ModelKey, TrainingRunRead, TrainingRunSummary
+
+router = APIRouter(prefix="/api/v1", tags=["training runs"])
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+@router.get(
+    "/training-runs",
+    response_model=Page[TrainingRunSummary],
+    summary="Training runs, newest first, filtered by verdict, model, namespace and time",
+)
+def list_runs(
+    session: SessionDep,
+    verdict: Annotated[Literal["pass", "warn", "fail"] | None, Query()] = None,
+    namespace: Annotated[str | None, Query(max_length=2048, description="Model namespace.")] = None,
+    model: Annotated[str | None, Query(max_length=2048, description="Model name.")] = None,
+    since: Annotated[datetime | None, Query(description="Judged at or after (ISO 8601).")] = None,
+    until: Annotated[datetime | None, Query(description="Judged before (ISO 8601).")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[TrainingRunSummary]:
+    rows = service.listing(
+        session,
+        verdict=verdict,
+        namespace=namespace,
+        model_name=model,
+        since=since,
+        until=until,
+        after=decode_cursor(cursor) if cursor else None,
+        limit=limit + 1,
+    )
+    items = [
+        TrainingRunSummary(
+            id=run.id,
+            model=ModelKey(id=m.id, namespace=m.namespace, name=m.name, version=m.version),
+            created_at=run.created_at,
+            judged_at=run.judged_at,
+            verdict=run.verdict,
+            policy=PolicyRef(name=run.policy_name or "", version=run.policy_version or 0),
+            composition=artifact_service.composition_summary(
+                Composition.from_json(run.composition),
+                run.total_amount,
+                weights_assumed=run.weights_assumed,
+                stale=m.composition_stale,
+            ),
+        )
+        for run, m in rows[:limit]
+    ]
+    last = rows[limit - 1][0] if len(rows) > limit else None
+    return Page[TrainingRunSummary](
+        items=items, next_cursor=encode_cursor(last.created_at, last.id) if last else None
+    )
+
+
+@router.get(
+    "/training-runs/{run_id}",
+    response_model=TrainingRunRead,
+    summary="A training run: its training set, composition, verdict, findings and history",
+)
+def get_run(run_id: uuid.UUID, session: SessionDep) -> TrainingRunRead:
+    return service.get(session, run_id)

@@ -1,0 +1,184 @@
+"""Training runs: the training set's composition kept current, and judged under a policy.
+
+A run is judged when its model version is recorded and again whenever a correction upstream
+changes its training set's composition; each judgement that changes something is kept in the
+run's verdict history beside the earlier ones.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlalchemy.orm import Session
+
+from app.artifacts import repository as artifact_repository
+from app.artifacts import service as artifact_service
+from app.artifacts.models import Artifact
+from app.composition.core import Composition
+from app.config import get_settings
+from app.errors import NotFound
+from app.policies import service as policy_service
+from app.policies.schemas import (
+    FindingRead,
+    PolicyRef,
+    PreviousGenerationRead,
+    RemediationRead,
+    SetMember,
+)
+from app.training import repository
+from app.training.models import TrainingRun, VerdictRecord
+from app.training.schemas import ModelKey, TrainingRunRead, VerdictRead
+
+
+def refresh(session: Session, model_ids: Sequence[uuid.UUID], *, cause: str) -> None:
+    """Record, recompute and re-judge the training run of each model that has a training set."""
+    sets = repository.training_sets(session, model_ids)
+    if not sets:
+        return
+    runs = repository.by_models(session, list(sets))
+    models = artifact_repository.many(session, list(sets))
+    datasets = artifact_repository.many(
+        session, list({dataset_id for edges in sets.values() for dataset_id, _ in edges})
+    )
+    policy = policy_service.current(session, get_settings().default_policy)
+    for model_id, edges in sets.items():
+        model = models[model_id]
+        members = [policy_service.Member(datasets[d], amount) for d, amount in edges]
+        judgement = policy_service.judge(
+            session, members, policy, model=(model.namespace, model.name), exclude=model.id
+        )
+        composition = judgement.composition
+        stored = composition.composition.to_json()
+        findings = [
+            policy_service.finding_read(f).model_dump(mode="json") for f in judgement.findings
+        ]
+        run = runs.get(model_id)
+        if run is None:
+            run = TrainingRun(model_id=model_id)
+            session.add(run)
+        elif (
+            run.composition == stored
+            and run.total_amount == composition.total_amount
+            and run.verdict == judgement.verdict
+            and run.findings == findings
+            and run.policy_version == policy.version
+            and run.policy_name == policy.name
+        ):
+            continue
+        run.composition = stored
+        run.total_amount = composition.total_amount
+        run.weights_assumed = composition.weights_assumed
+        run.verdict = judgement.verdict
+        run.findings = findings
+        run.policy_name = policy.name
+        run.policy_version = policy.version
+        run.remediation = (
+            judgement.remediation.model_dump(mode="json") if judgement.remediation else None
+        )
+        run.previous_generation = (
+            judgement.previous.model_dump(mode="json") if judgement.previous else None
+        )
+        run.judged_at = func.clock_timestamp()
+        session.flush()
+        summary = artifact_service.composition_summary(
+            composition.composition,
+            composition.total_amount,
+            weights_assumed=composition.weights_assumed,
+            stale=False,
+        )
+        session.add(
+            VerdictRecord(
+                training_run_id=run.id,
+                verdict=judgement.verdict,
+                policy_name=policy.name,
+                policy_version=policy.version,
+                composition=summary.model_dump(mode="json"),
+                findings=findings,
+                cause=cause,
+            )
+        )
+    session.flush()
+
+
+def run_read(session: Session, run: TrainingRun, model: Artifact | None = None) -> TrainingRunRead:
+    model = model or session.get(Artifact, run.model_id)
+    assert model is not None
+    edges = repository.training_sets(session, [run.model_id]).get(run.model_id, [])
+    datasets = artifact_repository.many(session, [d for d, _ in edges])
+    return TrainingRunRead(
+        id=run.id,
+        model=ModelKey(
+            id=model.id, namespace=model.namespace, name=model.name, version=model.version
+        ),
+        created_at=run.created_at,
+        judged_at=run.judged_at,
+        training_set=[
+            SetMember(
+                id=d,
+                namespace=datasets[d].namespace,
+                name=datasets[d].name,
+                version=datasets[d].version,
+                amount=amount if amount is not None else datasets[d].size,
+            )
+            for d, amount in edges
+        ],
+        composition=artifact_service.composition_summary(
+            Composition.from_json(run.composition),
+            run.total_amount,
+            weights_assumed=run.weights_assumed,
+            stale=model.composition_stale,
+        ),
+        verdict=run.verdict,
+        policy=PolicyRef(name=run.policy_name or "", version=run.policy_version or 0),
+        findings=[FindingRead.model_validate(f) for f in run.findings],
+        remediation=RemediationRead.model_validate(run.remediation) if run.remediation else None,
+        previous_generation=(
+            PreviousGenerationRead.model_validate(run.previous_generation)
+            if run.previous_generation
+            else None
+        ),
+        history=[
+            VerdictRead(
+                verdict=h.verdict,
+                policy=PolicyRef(name=h.policy_name, version=h.policy_version),
+                judged_at=h.judged_at,
+                cause=h.cause,
+                composition=h.composition,
+                findings=[FindingRead.model_validate(f) for f in h.findings],
+            )
+            for h in repository.history(session, run.id)
+        ],
+    )
+
+
+def get(session: Session, run_id: uuid.UUID) -> TrainingRunRead:
+    run = session.get(TrainingRun, run_id)
+    if run is None:
+        raise NotFound(f"No training run has id {run_id}.", missing={"id": str(run_id)})
+    return run_read(session, run)
+
+
+def listing(
+    session: Session,
+    *,
+    verdict: str | None,
+    namespace: str | None,
+    model_name: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[tuple[TrainingRun, Artifact]]:
+    return repository.page(
+        session,
+        verdict=verdict,
+        namespace=namespace,
+        model_name=model_name,
+        since=since,
+        until=until,
+        after=after,
+        limit=limit,
+    )

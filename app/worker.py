@@ -1,0 +1,44 @@
+"""Finishes deferred propagations in the background, in every replica, one job at a time."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from app.composition import service as composition_service
+from app.db import Database
+
+log = logging.getLogger("headwater.worker")
+
+
+def drain(database: Database) -> int:
+    """Run pending propagation jobs until none is left; how many ran."""
+    done = 0
+    while True:
+        with database.sessions() as session, session.begin():
+            if composition_service.run_pending_job(session) is None:
+                return done
+        done += 1
+
+
+class PropagationWorker:
+    def __init__(self, database: Database, poll_seconds: float = 1.0) -> None:
+        self.database = database
+        self.poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="propagation-worker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                drain(self.database)
+            except Exception:
+                log.exception("propagation job failed; it stays pending and is retried")
+            self._stop.wait(self.poll_seconds)

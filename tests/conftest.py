@@ -1,0 +1,187 @@
+"""The database harness: a real PostgreSQL, migrated with Alembic, one transaction per test.
+
+The server is ``HEADWATER_TEST_DATABASE_URL`` or ``DATABASE_URL`` when set, else an embedded
+PostgreSQL kept under ``.headwater-test/``. Tests run in a database of their own on it, created
+afresh for each session.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.orm import Session
+
+from app import migrate
+from app.db import get_session, normalize_url
+from app.main import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+TABLES = "training_run_verdicts, training_runs, propagation_jobs, lineage_events, edges, artifacts"
+
+
+def server_url() -> URL:
+    configured = os.environ.get("HEADWATER_TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if configured:
+        return make_url(normalize_url(configured))
+    from app.embedded import EmbeddedPostgres
+
+    uri = EmbeddedPostgres(ROOT / ".headwater-test").start()
+    return make_url(normalize_url(uri))
+
+
+def fresh_database(server: URL, name: str) -> URL:
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return server.set(database=name)
+
+
+@pytest.fixture(scope="session")
+def server() -> URL:
+    return server_url()
+
+
+@pytest.fixture(scope="session")
+def database_url(server: URL) -> str:
+    """A migrated database for in-process tests; each test rolls its work back."""
+    name = (server.database or "headwater") + "_test"
+    url = fresh_database(server, name)
+    rendered = url.render_as_string(hide_password=False)
+    migrate.upgrade(rendered)
+    return rendered
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = create_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as conn:
+        outer = conn.begin()
+        yield conn
+        outer.rollback()
+
+
+@pytest.fixture
+def session(connection: Connection) -> Iterator[Session]:
+    with Session(bind=connection, join_transaction_mode="create_savepoint") as session:
+        yield session
+
+
+@pytest.fixture
+def client(database_url: str, session: Session) -> Iterator[TestClient]:
+    """The app in-process, every request inside the test's rolled-back transaction."""
+    app = create_app(database_url, run_worker=False)
+
+    def test_session() -> Iterator[Session]:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+    app.dependency_overrides[get_session] = test_session
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+# Committed data: for real HTTP, real concurrent connections and crash tests.
+
+
+@pytest.fixture(scope="session")
+def committed_url(server: URL) -> str:
+    name = (server.database or "headwater") + "_committed"
+    rendered = fresh_database(server, name).render_as_string(hide_password=False)
+    migrate.upgrade(rendered)
+    return rendered
+
+
+@pytest.fixture
+def committed(committed_url: str) -> Iterator[str]:
+    """A migrated database whose lineage tables are emptied after the test."""
+    yield committed_url
+    engine = create_engine(committed_url)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {TABLES} CASCADE"))
+    engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class LiveServer:
+    """``headwater serve`` in a subprocess, over real HTTP."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **env, "HEADWATER_PORT": str(self.port)}
+        self.cwd = cwd
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60) -> LiveServer:
+        self.log = open(self.cwd / f"server-{self.port}.log", "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve"],
+            env=self.env,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.logs()}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server not ready in {timeout}s: {self.logs()}")
+
+    def logs(self) -> str:
+        return (self.cwd / f"server-{self.port}.log").read_text(errors="replace")[-4000:]
+
+    def stop(self, sig: int = 15) -> int:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        code = self.process.wait(timeout=60)
+        self.log.close()
+        return code
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30, **kwargs)
+
+
+@pytest.fixture
+def live_server(committed: str, tmp_path: Path) -> Iterator[LiveServer]:
+    server = LiveServer({"DATABASE_URL": committed, "HEADWATER_LOG_LEVEL": "warning"}, tmp_path)
+    server.start()
+    yield server
+    if server.process is not None and server.process.poll() is None:
+        server.stop()

@@ -1,0 +1,77 @@
+"""Two writers racing to close a cycle from both ends: exactly one may succeed."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.artifacts import service as artifact_service
+from app.artifacts.schemas import DatasetCreate
+from app.errors import CycleRefused
+from app.lineage import service as lineage_service
+from app.lineage.models import Edge
+from app.lineage.schemas import EdgeCreate, EdgeEnd
+
+
+def test_racing_writers_cannot_both_close_a_cycle(committed: str) -> None:
+    engine = create_engine(committed, pool_size=4)
+    sessions = sessionmaker(engine)
+    rounds = 10
+    pairs = []
+    with sessions.begin() as session:
+        for i in range(rounds):
+            a, _ = artifact_service.register_dataset(
+                session, DatasetCreate(namespace="race", name=f"a{i}", version="1")
+            )
+            b, _ = artifact_service.register_dataset(
+                session, DatasetCreate(namespace="race", name=f"b{i}", version="1")
+            )
+            pairs.append((a.id, b.id))
+
+    for a, b in pairs:
+        barrier = threading.Barrier(2)
+        outcomes: list[Any] = []
+
+        def write(
+            child: Any,
+            parent: Any,
+            barrier: threading.Barrier = barrier,
+            outcomes: list[Any] = outcomes,
+        ) -> None:
+            with sessions() as session:
+                # both transactions are open and have read the graph before either writes
+                session.execute(select(func.count()).select_from(Edge))
+                barrier.wait()
+                try:
+                    lineage_service.add_edge(
+                        session,
+                        EdgeCreate(
+                            child=EdgeEnd(id=child),
+                            parent=EdgeEnd(id=parent),
+                            relation="derived_from",
+                        ),
+                    )
+                    session.commit()
+                    outcomes.append("ok")
+                except CycleRefused:
+                    session.rollback()
+                    outcomes.append("cycle")
+
+        threads = [
+            threading.Thread(target=write, args=(a, b)),
+            threading.Thread(target=write, args=(b, a)),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert sorted(outcomes) == ["cycle", "ok"]
+
+    with Session(engine) as session:
+        ids = [x for pair in pairs for x in pair]
+        edges = session.scalars(select(Edge).where(Edge.child_id.in_(ids))).all()
+        assert len(edges) == rounds
+    engine.dispose()

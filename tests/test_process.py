@@ -1,0 +1,120 @@
+"""The service as a process: real HTTP, kill -9, restarts, and the embedded PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import LiveServer
+
+
+def post_dataset(client: httpx.Client, name: str) -> httpx.Response:
+    return client.post(
+        "/api/v1/datasets",
+        json={"namespace": "crash", "name": name, "version": "1", "size": 1, "origin": {"human": 1}},
+    )
+
+
+def test_health_and_readiness(live_server: LiveServer) -> None:
+    with live_server.client() as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        ready = client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["status"] == "ready"
+        assert "x-request-id" in ready.headers
+
+
+def test_nothing_acknowledged_is_lost_to_kill_9(live_server: LiveServer, tmp_path: Path) -> None:
+    acknowledged: list[str] = []
+    stop = threading.Event()
+
+    def write() -> None:
+        with live_server.client() as client:
+            for i in range(10_000):
+                if stop.is_set():
+                    return
+                try:
+                    response = post_dataset(client, f"d{i}")
+                except httpx.TransportError:
+                    return
+                if response.status_code == 201:
+                    acknowledged.append(f"d{i}")
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    deadline = time.monotonic() + 30
+    while len(acknowledged) < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert live_server.process is not None
+    os.killpg(live_server.process.pid, signal.SIGKILL)
+    live_server.process.wait(timeout=30)
+    stop.set()
+    writer.join(timeout=30)
+    assert len(acknowledged) >= 20
+
+    restarted = LiveServer(
+        {"DATABASE_URL": live_server.env["DATABASE_URL"], "HEADWATER_LOG_LEVEL": "warning"},
+        tmp_path,
+    ).start()
+    try:
+        with restarted.client() as client:
+            for name in acknowledged:
+                found = client.get(
+                    "/api/v1/datasets", params={"namespace": "crash", "name": name}
+                ).json()["items"]
+                assert len(found) == 1, name
+                assert found[0]["composition"]["human_fraction"] == 1.0
+    finally:
+        restarted.stop()
+
+
+def postgres_running(data_dir: Path) -> bool:
+    found = subprocess.run(
+        ["pgrep", "-f", f"postgres -D {data_dir / 'postgres'}"], capture_output=True
+    )
+    return found.returncode == 0
+
+
+@pytest.mark.slow
+def test_the_embedded_postgres_outlives_a_crash_and_stops_with_the_service(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    env = {
+        "DATABASE_URL": "",
+        "HEADWATER_DATA_DIR": str(data_dir),
+        "HEADWATER_LOG_LEVEL": "warning",
+    }
+    first = LiveServer(env, tmp_path)
+    first.env.pop("DATABASE_URL")
+    first.env.pop("HEADWATER_DATABASE_URL", None)
+    first.start(timeout=120)
+    with first.client() as client:
+        created = post_dataset(client, "kept")
+        assert created.status_code == 201
+    assert first.process is not None
+    os.killpg(first.process.pid, signal.SIGKILL)
+    first.process.wait(timeout=30)
+    assert postgres_running(data_dir), "the embedded server runs in a session of its own"
+
+    second = LiveServer(env, tmp_path)
+    second.env.pop("DATABASE_URL")
+    second.env.pop("HEADWATER_DATABASE_URL", None)
+    second.start(timeout=120)
+    with second.client() as client:
+        read = client.get(f"/api/v1/datasets/{created.json()['id']}")
+        assert read.status_code == 200
+        assert read.json()["name"] == "kept"
+    # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells why
+    assert second.stop() in (0, -signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while postgres_running(data_dir) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not postgres_running(data_dir), "a clean stop shuts the embedded server down"
