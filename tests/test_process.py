@@ -18,7 +18,13 @@ from tests.conftest import LiveServer
 def post_dataset(client: httpx.Client, name: str) -> httpx.Response:
     return client.post(
         "/api/v1/datasets",
-        json={"namespace": "crash", "name": name, "version": "1", "size": 1, "origin": {"human": 1}},
+        json={
+            "namespace": "crash",
+            "name": name,
+            "version": "1",
+            "size": 1,
+            "origin": {"human": 1},
+        },
     )
 
 

@@ -17,6 +17,7 @@ from app.artifacts.schemas import (
     ModelRead,
     OriginUpdate,
 )
+from app.composition.schemas import CompositionDetail
 from app.db import get_session
 from app.lineage import service as lineage_service
 from app.lineage.schemas import LineageGraph
@@ -28,6 +29,9 @@ router = APIRouter(prefix="/api/v1")
 SessionDep = Annotated[Session, Depends(get_session)]
 Direction = Annotated[Literal["upstream", "downstream"], Query()]
 Depth = Annotated[int, Query(ge=0, le=1000, description="Hops to follow.")]
+Contributors = Annotated[
+    int, Query(ge=0, le=100, description="How many contributors to list, largest first.")
+]
 KeyPart = Annotated[str | None, Query(min_length=1, max_length=2048)]
 
 
@@ -76,6 +80,18 @@ def list_datasets(
 @router.get("/datasets/{dataset_id}", response_model=DatasetRead, summary="One dataset version")
 def get_dataset(dataset_id: uuid.UUID, session: SessionDep) -> DatasetRead:
     return service.dataset_read(service.get_or_404(session, dataset_id, "dataset"))
+
+
+@router.get(
+    "/datasets/{dataset_id}/composition",
+    response_model=CompositionDetail,
+    summary="A dataset version's composition and the ancestors that make it synthetic",
+)
+def dataset_composition(
+    dataset_id: uuid.UUID, session: SessionDep, contributors: Contributors = 10
+) -> CompositionDetail:
+    artifact = service.get_or_404(session, dataset_id, "dataset")
+    return service.composition_detail(session, artifact, contributors)
 
 
 @router.put(
@@ -149,6 +165,18 @@ def list_models(
 @router.get("/models/{model_id}", response_model=ModelRead, summary="One model version")
 def get_model(model_id: uuid.UUID, session: SessionDep) -> ModelRead:
     return model_read(session, service.get_or_404(session, model_id, "model"))
+
+
+@router.get(
+    "/models/{model_id}/composition",
+    response_model=CompositionDetail,
+    summary="A model version's composition and the ancestors that make it synthetic",
+)
+def model_composition(
+    model_id: uuid.UUID, session: SessionDep, contributors: Contributors = 10
+) -> CompositionDetail:
+    artifact = service.get_or_404(session, model_id, "model")
+    return service.composition_detail(session, artifact, contributors)
 
 
 @router.get(

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.composition.schemas import CompositionRead
+
 Kind = Literal["dataset", "model"]
 Text = Annotated[str, Field(min_length=1, max_length=2048)]
 Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -98,38 +100,6 @@ class ModelCreate(Strict):
     description: Annotated[str, Field(max_length=10_000)] | None = None
     training_set: Annotated[list[TrainingSetItem], Field(max_length=100_000)] = []
     base_model: BaseModelRef | None = None
-
-
-class CompositionRead(BaseModel):
-    human_fraction: float
-    synthetic_fraction: float
-    unknown_fraction: float
-    depth_histogram: dict[str, float]
-    max_depth: int
-    mean_synthetic_depth: float
-    depth_load: float
-    total_amount: float | None
-    weights_assumed: bool = False
-    stale: bool = Field(
-        default=False,
-        description="True while a correction upstream is still being propagated to this node.",
-    )
-
-
-class Contributor(BaseModel):
-    id: uuid.UUID
-    kind: Kind
-    namespace: str
-    name: str
-    version: str
-    synthetic_share: float = Field(
-        description="Fraction of this node's synthetic mass that enters the graph here."
-    )
-    synthetic_fraction: float
-
-
-class CompositionDetail(CompositionRead):
-    contributors: list[Contributor]
 
 
 class ArtifactRead(BaseModel):

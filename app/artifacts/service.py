@@ -13,7 +13,6 @@ from app.artifacts import repository
 from app.artifacts.models import Artifact
 from app.artifacts.schemas import (
     ArtifactRef,
-    CompositionRead,
     DatasetCreate,
     DatasetRead,
     ModelCreate,
@@ -24,6 +23,12 @@ from app.artifacts.schemas import (
 from app.composition import service as composition_service
 from app.composition.core import Composition
 from app.composition.origin import Origin, OriginInvalid, resolve_origin
+from app.composition.schemas import (
+    CompositionDetail,
+    CompositionRead,
+    Contributor,
+    composition_summary,
+)
 from app.db import lock_lineage_writes
 from app.errors import Conflict, InvalidInput, NotFound
 from app.lineage import repository as edge_repository
@@ -296,18 +301,6 @@ def correct_origin(
     return artifact
 
 
-def composition_summary(
-    composition: Composition, total_amount: float | None, *, weights_assumed: bool, stale: bool
-) -> CompositionRead:
-    return CompositionRead.model_validate(
-        {
-            **composition.summary(total_amount),
-            "weights_assumed": weights_assumed,
-            "stale": stale,
-        }
-    )
-
-
 def composition_read(artifact: Artifact) -> CompositionRead:
     return composition_summary(
         Composition.from_json(artifact.composition),
@@ -358,6 +351,26 @@ def model_read(artifact: Artifact, training_run_id: uuid.UUID | None = None) -> 
         description=artifact.description,
         composition=composition_read(artifact),
         training_run_id=training_run_id,
+    )
+
+
+def composition_detail(session: Session, artifact: Artifact, limit: int) -> CompositionDetail:
+    ranked = composition_service.contributors(session, artifact.id, limit)
+    found = repository.many(session, [node for node, _ in ranked])
+    return CompositionDetail(
+        **composition_read(artifact).model_dump(),
+        contributors=[
+            Contributor(
+                id=node,
+                kind=found[node].kind,
+                namespace=found[node].namespace,
+                name=found[node].name,
+                version=found[node].version,
+                synthetic_share=share,
+                synthetic_fraction=found[node].synthetic_fraction,
+            )
+            for node, share in ranked
+        ],
     )
 
 

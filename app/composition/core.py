@@ -254,40 +254,83 @@ def compose(
 
     Origins belong to datasets; a model's is ignored.
     """
+    weights = weighting(kind, size, parents)
+    own = Composition.all_unknown()
+    if kind == "dataset" and origin is not None:
+        own = Composition.from_origin(origin)
+    fallback = own if kind == "dataset" else Composition.all_unknown()
+
+    parts = [
+        (weight, p.composition.shifted() if p.relation == "generated_by" else p.composition)
+        for weight, p in zip(weights.parents, parents, strict=True)
+        if p.relation in MASS_RELATIONS
+    ]
+    if weights.residual > 0.0:
+        parts.append((weights.residual, own))
+    composition = mix(parts) if parts else None
+    return NodeComposition(
+        fallback if composition is None else composition,
+        weights.total_amount,
+        weights.weights_assumed,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Weighting:
+    """How much each parent edge (0 for ``used``) and the residual weigh in a node's mixture.
+
+    ``parents`` are amounts in the node's unit, or 1.0 each when ``weights_assumed``; only their
+    ratios matter to the composition.
+    """
+
+    parents: tuple[float, ...]
+    residual: float
+    total_amount: float | None
+    weights_assumed: bool
+
+    def shares(self) -> tuple[tuple[float, ...], float]:
+        """The weights normalized to sum to 1 (all 0 when nothing carries mass)."""
+        total = math.fsum([*self.parents, self.residual])
+        if total == 0.0:
+            return tuple(0.0 for _ in self.parents), 0.0
+        return tuple(w / total for w in self.parents), self.residual / total
+
+
+def weighting(kind: Kind, size: float | None, parents: Sequence[ParentContribution]) -> Weighting:
+    """The weights ``compose`` mixes a node's parents with (see its rules)."""
     if kind not in ("dataset", "model"):
         raise ValueError(f"unknown node kind {kind!r}")
     for parent in parents:
         if parent.relation not in RELATIONS:
             raise ValueError(f"unknown relation {parent.relation!r}")
     _check_amount("size", size)
+    return _weighting(kind, size, parents)
 
-    own = Composition.all_unknown()
-    if kind == "dataset" and origin is not None:
-        own = Composition.from_origin(origin)
-    fallback = own if kind == "dataset" else Composition.all_unknown()
 
+def _weighting(kind: Kind, size: float | None, parents: Sequence[ParentContribution]) -> Weighting:
     carrying = [p for p in parents if p.relation in MASS_RELATIONS]
     if not carrying:
-        return NodeComposition(fallback, size if kind == "dataset" else None, False)
-
-    transformed = [
-        p.composition.shifted() if p.relation == "generated_by" else p.composition for p in carrying
-    ]
-    amounts = _amounts(size, carrying)
-    known = [amount for amount in amounts if amount is not None]
-    if len(known) < len(amounts):
-        assumed = mix((1.0, composition) for composition in transformed)
-        return NodeComposition(fallback if assumed is None else assumed, size, True)
-
-    parts = list(zip(known, transformed, strict=True))
+        return Weighting(
+            tuple(0.0 for _ in parents), 0.0, size if kind == "dataset" else None, False
+        )
+    amounts = iter(_amounts(size, carrying))
+    aligned = [next(amounts) if p.relation in MASS_RELATIONS else 0.0 for p in parents]
+    if any(amount is None for amount in aligned):
+        return Weighting(
+            tuple(0.0 if p.relation not in MASS_RELATIONS else 1.0 for p in parents),
+            0.0,
+            size,
+            True,
+        )
+    known = [amount or 0.0 for amount in aligned]
     total = math.fsum(known)
+    residual = 0.0
     total_amount = total
     if kind == "dataset" and size is not None and size > total:
         total_amount = size
         if size - total > RESIDUAL_TOLERANCE * size:
-            parts.append((size - total, own))
-    composition = mix(parts)
-    return NodeComposition(fallback if composition is None else composition, total_amount, False)
+            residual = size - total
+    return Weighting(tuple(known), residual, total_amount, False)
 
 
 def _check_amount(what: str, value: float | None) -> None:

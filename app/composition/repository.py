@@ -158,3 +158,23 @@ def open_jobs(session: Session) -> int:
     return len(
         session.scalars(select(PropagationJob.id).where(PropagationJob.status == "pending")).all()
     )
+
+
+def load_mass_ancestors(session: Session, target: uuid.UUID) -> list[NodeState]:
+    """The target and the ancestors its mass reaches without passing through a generation:
+    the region whose synthetic mass entered at a generated_by edge or a declared origin."""
+    rows = session.execute(
+        text(
+            f"""
+            WITH RECURSIVE up(id) AS (
+                SELECT CAST(:target AS uuid)
+                UNION
+                SELECT e.parent_id FROM edges e JOIN up u ON e.child_id = u.id
+                WHERE e.relation IN ('trained_on', 'fine_tuned_from', 'derived_from')
+            )
+            SELECT {_STATE_COLUMNS} FROM up JOIN artifacts a ON a.id = up.id
+            """
+        ),
+        {"target": target},
+    )
+    return [_state(row) for row in rows]

@@ -11,6 +11,7 @@ a stale composition as current.
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
@@ -21,6 +22,7 @@ from sqlalchemy import func
 from sqlalchemy.orm import Session
 
 from app.composition import repository
+from app.composition.contributors import synthetic_credits
 from app.composition.core import (
     Composition,
     Kind,
@@ -29,7 +31,9 @@ from app.composition.core import (
     Relation,
     compose,
 )
+from app.config import get_settings
 from app.db import lock_lineage_writes
+from app.training import service as training_service
 
 log = logging.getLogger("headwater.propagation")
 
@@ -175,6 +179,8 @@ def run_pending_job(session: Session) -> Recomputed | None:
     lock_lineage_writes(session)
     job.started_at = func.clock_timestamp()
     outcome = recompute_from(session, job.roots, cause=job.cause)
+    if outcome.models:
+        training_service.refresh(session, outcome.models, cause=job.cause)
     job.status = "done"
     job.nodes_done = outcome.nodes
     job.finished_at = func.clock_timestamp()
@@ -189,12 +195,23 @@ def run_pending_job(session: Session) -> Recomputed | None:
 
 def lineage_changed(session: Session, roots: Sequence[uuid.UUID], *, cause: str) -> Recomputed:
     """After a lineage write: bring every composition and training run downstream up to date."""
-    from app.config import get_settings
-    from app.training import service as training_service
-
     outcome = recompute_from(
         session, roots, inline_limit=get_settings().propagation_inline_limit, cause=cause
     )
     if outcome.models:
         training_service.refresh(session, outcome.models, cause=cause)
     return outcome
+
+
+def contributors(session: Session, target: uuid.UUID, limit: int) -> list[tuple[uuid.UUID, float]]:
+    """The ancestors that bring the most synthetic mass to ``target``, with their share of it."""
+    nodes = {n.id: n for n in repository.load_mass_ancestors(session, target)}
+    edges_into: dict[uuid.UUID, list[repository.IncomingEdge]] = defaultdict(list)
+    for edge in repository.load_incoming(session, list(nodes)):
+        edges_into[edge.child_id].append(edge)
+    credits = synthetic_credits(target, nodes, edges_into)
+    total = math.fsum(credits.values())
+    if total == 0.0:
+        return []
+    ranked = sorted(credits.items(), key=lambda item: (-item[1], str(item[0])))
+    return [(node, credit / total) for node, credit in ranked[:limit]]

@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from app.artifacts.schemas import Amount, CompositionRead, Strict, Text
+from app.artifacts.schemas import Amount, Strict, Text
+from app.composition.schemas import CompositionRead
 from app.policies.rules import PolicyDefinition, PolicyRules
 
 Verdict = Literal["pass", "warn", "fail"]

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.artifacts import repository as artifact_repository
-from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
 from app.composition.core import Composition, NodeComposition, ParentContribution, compose
+from app.composition.schemas import composition_summary
 from app.errors import NotFound
 from app.policies import repository, rules
 from app.policies.models import Policy
@@ -29,6 +29,7 @@ from app.policies.schemas import (
     SetMember,
     Source,
 )
+from app.training import repository as training_repository
 
 MAX_SOURCES = 10
 
@@ -136,8 +137,6 @@ def previous_generation(
     )
     if earlier is None:
         return None, None
-    from app.training import repository as training_repository
-
     run = training_repository.by_models(session, [earlier.id]).get(earlier.id)
     human_amount: float | None = None
     human_fraction: float | None = None
@@ -309,7 +308,7 @@ def gate(session: Session, request: GateRequest) -> GateResponse:
     return GateResponse(
         verdict=judgement.verdict,
         policy=PolicyRef(name=policy.name, version=policy.version),
-        composition=artifact_service.composition_summary(
+        composition=composition_summary(
             composition.composition,
             composition.total_amount,
             weights_assumed=composition.weights_assumed,

@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
-from app.artifacts import service as artifact_service
 from app.composition.core import Composition
+from app.composition.schemas import composition_summary
 from app.db import get_session
 from app.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from app.policies.schemas import PolicyRef
@@ -55,7 +55,7 @@ def list_runs(
             judged_at=run.judged_at,
             verdict=run.verdict,
             policy=PolicyRef(name=run.policy_name or "", version=run.policy_version or 0),
-            composition=artifact_service.composition_summary(
+            composition=composition_summary(
                 Composition.from_json(run.composition),
                 run.total_amount,
                 weights_assumed=run.weights_assumed,

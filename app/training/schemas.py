@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from app.artifacts.schemas import CompositionRead
+from app.composition.schemas import CompositionRead
 from app.policies.schemas import (
     FindingRead,
     PolicyRef,

@@ -15,9 +15,9 @@ from sqlalchemy import func
 from sqlalchemy.orm import Session
 
 from app.artifacts import repository as artifact_repository
-from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
 from app.composition.core import Composition
+from app.composition.schemas import composition_summary
 from app.config import get_settings
 from app.errors import NotFound
 from app.policies import service as policy_service
@@ -83,7 +83,7 @@ def refresh(session: Session, model_ids: Sequence[uuid.UUID], *, cause: str) -> 
         )
         run.judged_at = func.clock_timestamp()
         session.flush()
-        summary = artifact_service.composition_summary(
+        summary = composition_summary(
             composition.composition,
             composition.total_amount,
             weights_assumed=composition.weights_assumed,
@@ -125,7 +125,7 @@ def run_read(session: Session, run: TrainingRun, model: Artifact | None = None) 
             )
             for d, amount in edges
         ],
-        composition=artifact_service.composition_summary(
+        composition=composition_summary(
             Composition.from_json(run.composition),
             run.total_amount,
             weights_assumed=run.weights_assumed,

@@ -301,3 +301,32 @@ def test_an_origin_correction_reaches_every_descendant(client: TestClient) -> No
     assert corrected.json()["composition"]["synthetic_fraction"] == pytest.approx(0.5)
     for path in (f"/api/v1/datasets/{mid['id']}", f"/api/v1/models/{lm['id']}"):
         assert client.get(path).json()["composition"]["synthetic_fraction"] == pytest.approx(0.5)
+
+
+def test_contributors_name_where_the_synthetic_mass_entered(client: TestClient) -> None:
+    human = dataset(client, "h", size=600, origin={"human": 1})
+    scraped = dataset(client, "scraped", size=200, origin={"human": 0.5, "synthetic": 0.5})
+    lm = model(client, "lm", training_set=[ref(human)])
+    generated = dataset(client, "gen", size=200, parents=[{**ref(lm), "relation": "generated_by"}])
+    mix = dataset(
+        client,
+        "mix",
+        parents=[
+            {**ref(human), "relation": "derived_from"},
+            {**ref(scraped), "relation": "derived_from"},
+            {**ref(generated), "relation": "derived_from"},
+        ],
+    )
+    detail = client.get(f"/api/v1/datasets/{mix['id']}/composition")
+    assert detail.status_code == 200
+    body = detail.json()
+    assert body["synthetic_fraction"] == pytest.approx(0.3)
+    shares = {c["name"]: c["synthetic_share"] for c in body["contributors"]}
+    assert shares == pytest.approx({"gen": 200 / 300, "scraped": 100 / 300})
+    own = client.get(f"/api/v1/datasets/{generated['id']}/composition").json()
+    assert [(c["name"], c["kind"]) for c in own["contributors"]] == [("lm", "model")]
+    trained = model(client, "next", training_set=[ref(mix)])
+    model_detail = client.get(f"/api/v1/models/{trained['id']}/composition").json()
+    assert {c["name"] for c in model_detail["contributors"]} == {"gen", "scraped"}
+    human_detail = client.get(f"/api/v1/datasets/{human['id']}/composition").json()
+    assert human_detail["contributors"] == []

@@ -1,0 +1,76 @@
+"""Why a node is synthetic: which ancestors bring its synthetic mass, and how much of it.
+
+Synthetic mass enters the graph in two places only: where a model generates data (a
+``generated_by`` edge) and where a dataset declares a synthetic origin (a root, or the
+residual of a dataset larger than its parents). Following the node's mass upstream along the
+mixture weights, and crediting each entry point with the synthetic mass that reaches the node
+through it, splits the node's synthetic fraction exactly among them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Mapping, Sequence
+from typing import cast
+
+from app.composition.core import Composition, Kind, ParentContribution, Relation, weighting
+from app.composition.repository import IncomingEdge, NodeState
+
+
+def _contribution(edge: IncomingEdge) -> ParentContribution:
+    parent = edge.parent
+    return ParentContribution(
+        relation=cast(Relation, edge.relation),
+        composition=Composition.from_json(parent.composition),
+        amount=edge.amount,
+        parent_size=parent.size if parent.kind == "dataset" else None,
+        parent_total_amount=parent.total_amount if parent.kind == "model" else None,
+    )
+
+
+def synthetic_credits(
+    target: uuid.UUID,
+    nodes: Mapping[uuid.UUID, NodeState],
+    incoming: Mapping[uuid.UUID, Sequence[IncomingEdge]],
+) -> dict[uuid.UUID, float]:
+    """Each entry point's synthetic mass in the target, as a fraction of the target's mass.
+
+    ``nodes`` holds the target and its ancestors up to the nearest generations
+    (``repository.load_mass_ancestors``); the credits sum to the target's synthetic fraction.
+    """
+    flow: dict[uuid.UUID, float] = defaultdict(float)
+    flow[target] = 1.0
+    waiting: dict[uuid.UUID, int] = defaultdict(int)
+    for child in nodes:
+        for edge in incoming.get(child, ()):
+            if edge.relation != "generated_by" and edge.parent_id in nodes:
+                waiting[edge.parent_id] += 1
+
+    credits: dict[uuid.UUID, float] = defaultdict(float)
+    queue = deque([target])
+    while queue:
+        node_id = queue.popleft()
+        node, mass = nodes[node_id], flow[node_id]
+        edges = list(incoming.get(node_id, ()))
+        weights = weighting(cast(Kind, node.kind), node.size, [_contribution(e) for e in edges])
+        shares, residual = weights.shares()
+        if not any(shares) and not residual:
+            credits[node_id] += mass * Composition.from_json(node.composition).synthetic_fraction
+        elif residual and node.origin is not None:
+            credits[node_id] += (
+                mass * residual * Composition.from_origin(node.origin).synthetic_fraction
+            )
+        for edge, share in zip(edges, shares, strict=True):
+            if edge.relation == "generated_by":
+                generated = 1.0 - Composition.from_json(edge.parent.composition).unknown
+                entry = edge.parent_id if node_id == target else node_id
+                credits[entry] += mass * share * generated
+            elif edge.parent_id in nodes:
+                flow[edge.parent_id] += mass * share
+        for edge in edges:
+            if edge.relation != "generated_by" and edge.parent_id in nodes:
+                waiting[edge.parent_id] -= 1
+                if waiting[edge.parent_id] == 0:
+                    queue.append(edge.parent_id)
+    return {k: v for k, v in credits.items() if v > 0.0}

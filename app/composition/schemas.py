@@ -1,0 +1,54 @@
+"""The composition object, as every response that carries one shows it."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from app.composition.core import Composition
+
+
+class CompositionRead(BaseModel):
+    human_fraction: float
+    synthetic_fraction: float
+    unknown_fraction: float
+    depth_histogram: dict[str, float]
+    max_depth: int
+    mean_synthetic_depth: float
+    depth_load: float
+    total_amount: float | None
+    weights_assumed: bool = False
+    stale: bool = Field(
+        default=False,
+        description="True while a correction upstream is still being propagated to this node.",
+    )
+
+
+class Contributor(BaseModel):
+    id: uuid.UUID
+    kind: Literal["dataset", "model"]
+    namespace: str
+    name: str
+    version: str
+    synthetic_share: float = Field(
+        description="Fraction of this node's synthetic mass that enters the graph here."
+    )
+    synthetic_fraction: float
+
+
+class CompositionDetail(CompositionRead):
+    contributors: list[Contributor]
+
+
+def composition_summary(
+    composition: Composition, total_amount: float | None, *, weights_assumed: bool, stale: bool
+) -> CompositionRead:
+    return CompositionRead.model_validate(
+        {
+            **composition.summary(total_amount),
+            "weights_assumed": weights_assumed,
+            "stale": stale,
+        }
+    )
