@@ -7,9 +7,11 @@ import uvicorn
 
 from app.config import get_settings
 from app.embedded import EmbeddedPostgres
+from app.gate_cli import gate
 from app.logs import configure
 
 cli = typer.Typer(help="Headwater: data provenance for machine learning.", no_args_is_help=True)
+cli.command(name="gate")(gate)
 
 
 @cli.command()
