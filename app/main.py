@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from app import migrate
 from app.artifacts.router import router as artifacts_router
+from app.composition.router import router as propagations_router
 from app.config import Settings, get_settings
 from app.db import Database
 from app.embedded import EmbeddedPostgres
@@ -71,6 +72,7 @@ def create_app(
     app.include_router(lineage_router)
     app.include_router(policies_router, tags=["policies"])
     app.include_router(training_router)
+    app.include_router(propagations_router)
 
     @app.get("/healthz", tags=["health"], summary="The process is alive")
     def healthz() -> dict[str, str]:

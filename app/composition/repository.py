@@ -6,9 +6,10 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from app.artifacts.models import Artifact
@@ -154,10 +155,20 @@ def get_job(session: Session, job_id: uuid.UUID) -> PropagationJob | None:
     return session.get(PropagationJob, job_id)
 
 
-def open_jobs(session: Session) -> int:
-    return len(
-        session.scalars(select(PropagationJob.id).where(PropagationJob.status == "pending")).all()
-    )
+def jobs(
+    session: Session,
+    *,
+    status: str | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[PropagationJob]:
+    query = select(PropagationJob)
+    if status is not None:
+        query = query.where(PropagationJob.status == status)
+    if after is not None:
+        query = query.where(tuple_(PropagationJob.created_at, PropagationJob.id) < tuple_(*after))
+    order = (PropagationJob.created_at.desc(), PropagationJob.id.desc())
+    return session.scalars(query.order_by(*order).limit(limit)).all()
 
 
 def load_mass_ancestors(session: Session, target: uuid.UUID) -> list[NodeState]:

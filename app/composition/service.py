@@ -40,7 +40,8 @@ log = logging.getLogger("headwater.propagation")
 
 @dataclass
 class Recomputed:
-    """What a propagation did: the nodes it recomputed and the model versions among them."""
+    """What a propagation did: how many nodes it recomputed and changed, and the model versions
+    whose training runs it may have changed (those changed, and the roots)."""
 
     nodes: int = 0
     changed: int = 0
@@ -126,6 +127,7 @@ def recompute_from(
         return Recomputed(nodes=len(nodes), job_id=job_id)
 
     by_id = {n.id: n for n in nodes}
+    root_set = set(roots)
     incoming = repository.load_incoming(session, list(by_id))
     edges_into: dict[uuid.UUID, list[repository.IncomingEdge]] = defaultdict(list)
     for edge in incoming:
@@ -158,7 +160,9 @@ def recompute_from(
             or node_stale != node.stale
         ):
             rows.append({"id": str(node_id), **row})
-        if node.kind == "model":
+            if node.kind == "model":
+                result.models.append(node_id)
+        elif node.kind == "model" and node_id in root_set:
             result.models.append(node_id)
     repository.write_compositions(session, rows)
     # the bulk UPDATE bypasses the ORM: objects already loaded must reload what it wrote
@@ -179,6 +183,7 @@ def run_pending_job(session: Session) -> Recomputed | None:
     lock_lineage_writes(session)
     job.started_at = func.clock_timestamp()
     outcome = recompute_from(session, job.roots, cause=job.cause)
+    job.nodes_total = outcome.nodes
     if outcome.models:
         training_service.refresh(session, outcome.models, cause=job.cause)
     job.status = "done"

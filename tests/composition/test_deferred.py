@@ -54,8 +54,15 @@ def test_a_large_correction_reads_stale_until_a_worker_finishes_it(
     late = dataset(client, "late", parents=[{**ref(nodes[-1]), "relation": "derived_from"}])
     assert late["composition"]["stale"] is True
 
+    pending = client.get("/api/v1/propagations", params={"status": "pending"}).json()["items"]
+    assert [(job["status"], job["roots"]) for job in pending] == [("pending", [nodes[0]["id"]])]
+    assert "corrected" in pending[0]["cause"]
+
     assert composition_service.run_pending_job(session) is not None
     assert composition_service.run_pending_job(session) is None
+    done = client.get(f"/api/v1/propagations/{pending[0]['id']}").json()
+    assert done["status"] == "done"
+    assert done["nodes_done"] == done["nodes_total"] == len(nodes) + 1
     for node in [*nodes, late]:
         composition = client.get(f"/api/v1/datasets/{node['id']}").json()["composition"]
         assert composition["stale"] is False

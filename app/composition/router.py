@@ -1,0 +1,63 @@
+"""/api/v1/propagations: corrections being finished in the background."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.orm import Session
+
+from app.composition import repository
+from app.db import get_session
+from app.errors import NotFound
+from app.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+
+router = APIRouter(prefix="/api/v1", tags=["propagations"])
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+class PropagationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    cause: str
+    status: Literal["pending", "running", "done", "failed"]
+    roots: list[uuid.UUID]
+    nodes_total: int
+    nodes_done: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+@router.get(
+    "/propagations",
+    response_model=Page[PropagationRead],
+    summary="Corrections too large for one request, newest first; their nodes read stale",
+)
+def list_propagations(
+    session: SessionDep,
+    status: Annotated[Literal["pending", "done"] | None, Query()] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[PropagationRead]:
+    rows = repository.jobs(
+        session, status=status, after=decode_cursor(cursor) if cursor else None, limit=limit + 1
+    )
+    items = [PropagationRead.model_validate(job) for job in rows[:limit]]
+    last = rows[limit - 1] if len(rows) > limit else None
+    return Page[PropagationRead](
+        items=items, next_cursor=encode_cursor(last.created_at, last.id) if last else None
+    )
+
+
+@router.get("/propagations/{job_id}", response_model=PropagationRead, summary="One propagation")
+def get_propagation(job_id: uuid.UUID, session: SessionDep) -> PropagationRead:
+    job = repository.get_job(session, job_id)
+    if job is None:
+        raise NotFound(f"No propagation has id {job_id}.", missing={"id": str(job_id)})
+    return PropagationRead.model_validate(job)
