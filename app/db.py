@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy import MetaData, create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -64,6 +65,11 @@ def get_session(request: Request) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+# scope="function": the transaction commits before the response is sent, so an acknowledged write
+# is visible to the client's next request and a failed commit is never preceded by a 2xx.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def lock_lineage_writes(session: Session) -> None:

@@ -101,14 +101,25 @@ class RequestBodyMiddleware:
         return b"".join(chunks)
 
     def gunzip(self, body: bytes) -> bytes:
-        decoder = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-        try:
-            out = decoder.decompress(body, self.max_bytes + 1)
-        except zlib.error as exc:
-            raise BadEncoding from exc
-        if len(out) > self.max_bytes or decoder.unconsumed_tail:
-            raise TooLarge
-        return out
+        """Decode every gzip member of the body, refusing truncation and trailing garbage."""
+        out: list[bytes] = []
+        size = 0
+        rest = body
+        while True:
+            decoder = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            try:
+                chunk = decoder.decompress(rest, self.max_bytes + 1 - size)
+            except zlib.error as exc:
+                raise BadEncoding from exc
+            size += len(chunk)
+            if size > self.max_bytes or decoder.unconsumed_tail:
+                raise TooLarge
+            if not decoder.eof:
+                raise BadEncoding
+            out.append(chunk)
+            rest = decoder.unused_data
+            if not rest:
+                return b"".join(out)
 
     async def too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem(

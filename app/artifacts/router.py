@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.orm import Session
 
 from app.artifacts import repository, service
@@ -18,7 +18,7 @@ from app.artifacts.schemas import (
     OriginUpdate,
 )
 from app.composition.schemas import CompositionDetail
-from app.db import get_session
+from app.db import SessionDep
 from app.lineage import service as lineage_service
 from app.lineage.schemas import LineageGraph
 from app.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
@@ -26,7 +26,6 @@ from app.training import repository as training_repository
 
 router = APIRouter(prefix="/api/v1")
 
-SessionDep = Annotated[Session, Depends(get_session)]
 Direction = Annotated[Literal["upstream", "downstream"], Query()]
 Depth = Annotated[int, Query(ge=0, le=1000, description="Hops to follow.")]
 Contributors = Annotated[

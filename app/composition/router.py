@@ -6,18 +6,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.orm import Session
 
 from app.composition import repository
-from app.db import get_session
+from app.db import SessionDep
 from app.errors import NotFound
 from app.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/api/v1", tags=["propagations"])
-
-SessionDep = Annotated[Session, Depends(get_session)]
 
 
 class PropagationRead(BaseModel):

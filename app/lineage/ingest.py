@@ -3,6 +3,11 @@
 Events of one run merge in any order; a redelivered event changes nothing. A facet sent again
 replaces the earlier one, so a changed ``headwater_origin`` or row count is a correction that
 propagates like any other.
+
+Merging: the edges of a run are those of one event naming every input and every output its
+events have named so far, so a START that names the inputs and a COMPLETE that names the outputs
+link them whichever arrives first. An unversioned input means the newest version when the run
+first named it, however late its other events arrive.
 """
 
 from __future__ import annotations
@@ -10,8 +15,9 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -25,7 +31,7 @@ from app.db import lock_lineage_writes
 from app.errors import InvalidInput
 from app.lineage import openlineage
 from app.lineage import service as lineage_service
-from app.lineage.models import LineageEvent
+from app.lineage.models import Edge, LineageEvent
 
 
 @dataclass
@@ -79,18 +85,23 @@ def ingest(session: Session, payload: Mapping[str, Any]) -> Ingested:
     cause = f"OpenLineage {event.event_type or event.kind} event" + (
         f" of run {event.run_id}" if event.run_id else ""
     )
+    run = RunSoFar.load(session, event, payload, record) if event.run_id is not None else None
+    first_named = run.first_named if run is not None else {}
     touched: list[uuid.UUID] = []
     nodes: dict[openlineage.NodeKey, Artifact] = {}
     for intent in event.nodes:
-        artifact, changed = upsert(session, intent)
+        artifact, changed = upsert(session, intent, as_of=first_named.get(intent.key))
         nodes[intent.key] = artifact
         if changed:
             touched.append(artifact.id)
     edges = 0
-    for edge in event.edges:
-        child, parent = nodes[edge.child], nodes[edge.parent]
-        if child.id == parent.id:
+    for edge in run.edges if run is not None else event.edges:
+        child = nodes.get(edge.child) or find(session, edge.child, first_named.get(edge.child))
+        parent = nodes.get(edge.parent) or find(session, edge.parent, first_named.get(edge.parent))
+        if child is None or parent is None or child.id == parent.id:
             continue
+        if edge.relation == "used" and drop_superseded(session, child, parent):
+            touched.append(child.id)
         lineage_service.connect(
             session,
             child,
@@ -110,26 +121,130 @@ def ingest(session: Session, payload: Mapping[str, Any]) -> Ingested:
     return result
 
 
-def upsert(session: Session, intent: openlineage.NodeIntent) -> tuple[Artifact, bool]:
-    """The version an event names, created or updated; True when its own inputs changed."""
-    key = intent.key
-    artifact: Artifact | None
-    if key.version is None:
-        # the newest version other than one this very run wrote: a run that reads and rewrites
-        # the same dataset reads the version before its own
-        artifact = artifact_repository.newest(
-            session, key.kind, key.namespace, key.name, excluding=key.fallback_version
-        )
-        version = key.fallback_version or openlineage.UNVERSIONED
-        if artifact is None:
-            artifact = artifact_repository.by_natural_key(
-                session, key.kind, key.namespace, key.name, version
-            )
-    else:
+@dataclass
+class RunSoFar:
+    """What the events of one run received so far say together.
+
+    ``edges`` are the edges of one event naming every input and output of the run's events;
+    ``first_named`` holds, for each unversioned input, when the run first named it.
+    """
+
+    edges: list[openlineage.EdgeIntent]
+    first_named: dict[openlineage.NodeKey, datetime]
+
+    @classmethod
+    def load(
+        cls,
+        session: Session,
+        event: openlineage.MappedEvent,
+        payload: Mapping[str, Any],
+        record: LineageEvent,
+    ) -> RunSoFar:
+        rows = session.scalars(
+            select(LineageEvent)
+            .where(LineageEvent.run_id == event.run_id, LineageEvent.id != record.id)
+            .order_by(LineageEvent.received_at, LineageEvent.id)
+        ).all()
+        earlier: list[tuple[LineageEvent, openlineage.MappedEvent]] = []
+        for row in rows:
+            try:
+                earlier.append((row, openlineage.map_event(row.payload)))
+            except openlineage.EventInvalid:
+                # accepted under earlier rules; what it recorded then stays recorded
+                continue
+        if not earlier:
+            return cls(list(event.edges), {})
+        first_named: dict[openlineage.NodeKey, datetime] = {}
+        for row, mapped in earlier:
+            for node in mapped.nodes:
+                if node.key.version is None:
+                    first_named.setdefault(node.key, row.received_at)
+        # newest first: where events disagree on an amount, the one received last is a
+        # correction of the others
+        payloads: Sequence[Mapping[str, Any]] = [
+            payload,
+            *(row.payload for row, _ in reversed(earlier)),
+        ]
+        merged = {
+            **payload,
+            "inputs": [d for p in payloads for d in p.get("inputs") or []],
+            "outputs": [d for p in payloads for d in p.get("outputs") or []],
+        }
+        try:
+            edges = openlineage.map_event(merged).edges
+        except openlineage.EventInvalid:
+            edges = list(event.edges)
+        return cls(edges, first_named)
+
+
+def resolve(
+    session: Session, key: openlineage.NodeKey, as_of: datetime | None
+) -> tuple[Artifact | None, str]:
+    """The recorded version ``key`` names, if any, and the version to record when none is."""
+    if key.version is not None:
         artifact = artifact_repository.by_natural_key(
             session, key.kind, key.namespace, key.name, key.version
         )
-        version = key.version
+        return artifact, key.version
+    # the newest version other than one this very run wrote: a run that reads and rewrites the
+    # same dataset reads the version before its own
+    if as_of is None:
+        artifact = artifact_repository.newest(
+            session, key.kind, key.namespace, key.name, excluding=key.fallback_version
+        )
+    else:
+        query = select(Artifact).where(
+            Artifact.kind == key.kind,
+            Artifact.namespace == key.namespace,
+            Artifact.name == key.name,
+            Artifact.created_at <= as_of,
+        )
+        if key.fallback_version is not None:
+            query = query.where(Artifact.version != key.fallback_version)
+        artifact = session.scalars(
+            query.order_by(Artifact.created_at.desc(), Artifact.id.desc()).limit(1)
+        ).first()
+    version = key.fallback_version or openlineage.UNVERSIONED
+    if artifact is None:
+        artifact = artifact_repository.by_natural_key(
+            session, key.kind, key.namespace, key.name, version
+        )
+    return artifact, version
+
+
+def find(session: Session, key: openlineage.NodeKey, as_of: datetime | None) -> Artifact | None:
+    return resolve(session, key, as_of)[0]
+
+
+def drop_superseded(session: Session, child: Artifact, parent: Artifact) -> bool:
+    """Remove child ← parent as ``derived_from``, now that the run is known to be a generation.
+
+    An earlier event of the run, not yet naming the model, made its dataset input a source of
+    the output; with the model named, that input is a prompt, and only ``used``.
+    """
+    edge = session.scalars(
+        select(Edge).where(
+            Edge.child_id == child.id,
+            Edge.parent_id == parent.id,
+            Edge.relation == "derived_from",
+        )
+    ).one_or_none()
+    if edge is None:
+        return False
+    session.delete(edge)
+    session.flush()
+    return True
+
+
+def upsert(
+    session: Session, intent: openlineage.NodeIntent, *, as_of: datetime | None = None
+) -> tuple[Artifact, bool]:
+    """The version an event names, created or updated; True when its own inputs changed.
+
+    ``as_of``: for an unversioned input, the newest version at that moment (when its run first
+    named it) rather than now."""
+    key = intent.key
+    artifact, version = resolve(session, key, as_of)
     origin_columns = (
         artifact_service.origin_columns(intent.origin) if intent.origin is not None else {}
     )

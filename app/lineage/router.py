@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Response, status
+from fastapi import APIRouter, Body, Query, Response, status
 from fastapi.responses import JSONResponse
-from sqlalchemy.orm import Session
 
-from app.db import get_session, lock_lineage_writes
+from app.db import SessionDep, lock_lineage_writes
 from app.errors import PROBLEM_BASE, ProblemError
 from app.lineage import ingest, openlineage, service
 from app.lineage import repository as lineage_repository
@@ -24,7 +23,6 @@ from app.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/api/v1")
 
-SessionDep = Annotated[Session, Depends(get_session)]
 FACET_SCHEMA_PATH = "/api/v1/spec/facets/1-0-0/HeadwaterOriginDatasetFacet.json"
 MAX_BATCH = 1000
 
@@ -85,7 +83,9 @@ def post_event(
 def post_batch(
     session: SessionDep,
     response: Response,
-    events: Annotated[list[dict[str, Any]], Body(max_length=MAX_BATCH)],
+    # elements are not typed here: one that is not an object is rejected on its own, like any
+    # other invalid event, instead of failing the whole batch
+    events: Annotated[list[Any], Body(max_length=MAX_BATCH)],
 ) -> BatchResult:
     items: list[BatchItem] = []
     # held for the whole batch: a savepoint rolled back for one bad event must not release it

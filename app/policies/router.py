@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Path, Query, Response
 
-from app.db import get_session
+from app.db import SessionDep
 from app.errors import NotFound
 from app.pagination import Limit, Page
 from app.policies import repository, service
@@ -15,7 +14,6 @@ from app.policies.schemas import GateRequest, GateResponse, PolicyPut, PolicyRea
 
 router = APIRouter(prefix="/api/v1")
 
-SessionDep = Annotated[Session, Depends(get_session)]
 Name = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
 

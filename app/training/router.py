@@ -6,20 +6,17 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Query
 
 from app.composition.core import Composition
 from app.composition.schemas import composition_summary
-from app.db import get_session
+from app.db import SessionDep
 from app.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from app.policies.schemas import PolicyRef
 from app.training import service
 from app.training.schemas import ModelKey, TrainingRunRead, TrainingRunSummary
 
 router = APIRouter(prefix="/api/v1", tags=["training runs"])
-
-SessionDep = Annotated[Session, Depends(get_session)]
 
 
 @router.get(

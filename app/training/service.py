@@ -44,7 +44,7 @@ def refresh(session: Session, model_ids: Sequence[uuid.UUID], *, cause: str) -> 
         session, list({dataset_id for edges in sets.values() for dataset_id, _ in edges})
     )
     policy = policy_service.current(session, get_settings().default_policy)
-    for model_id, edges in sets.items():
+    for model_id, edges in ((m, sets[m]) for m in dict.fromkeys(model_ids) if m in sets):
         model = models[model_id]
         members = [policy_service.Member(datasets[d], amount) for d, amount in edges]
         judgement = policy_service.judge(
