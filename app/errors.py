@@ -7,10 +7,40 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "/api/v1/problems/"
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document, as every error answers."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="For invalid requests: each field, where and why."
+    )
+
+
+_PROBLEM_SCHEMA = Problem.model_json_schema()
+
+
+def _problem_response(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": _PROBLEM_SCHEMA}}}
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: _problem_response("A referenced resource is not recorded; `missing` names it"),
+    409: _problem_response("A conflict with what is recorded (`differences`, or a cycle's `path`)"),
+    413: _problem_response("The body is over HEADWATER_MAX_BODY_BYTES"),
+    422: _problem_response("The request is not valid; `errors` lists each field"),
+}
 
 
 class ProblemError(Exception):

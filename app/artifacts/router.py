@@ -19,12 +19,13 @@ from app.artifacts.schemas import (
 )
 from app.composition.schemas import CompositionDetail
 from app.db import SessionDep
+from app.errors import PROBLEM_RESPONSES
 from app.lineage import service as lineage_service
 from app.lineage.schemas import LineageGraph
 from app.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from app.training import repository as training_repository
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
 Direction = Annotated[Literal["upstream", "downstream"], Query()]
 Depth = Annotated[int, Query(ge=0, le=1000, description="Hops to follow.")]

@@ -11,10 +11,10 @@ from pydantic import BaseModel, ConfigDict
 
 from app.composition import repository
 from app.db import SessionDep
-from app.errors import NotFound
+from app.errors import PROBLEM_RESPONSES, NotFound
 from app.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 
-router = APIRouter(prefix="/api/v1", tags=["propagations"])
+router = APIRouter(prefix="/api/v1", tags=["propagations"], responses=PROBLEM_RESPONSES)
 
 
 class PropagationRead(BaseModel):

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from app.db import SessionDep, lock_lineage_writes
-from app.errors import PROBLEM_BASE, ProblemError
+from app.errors import PROBLEM_BASE, PROBLEM_RESPONSES, ProblemError
 from app.lineage import ingest, openlineage, service
 from app.lineage import repository as lineage_repository
 from app.lineage.schemas import (
@@ -21,7 +21,7 @@ from app.lineage.schemas import (
 )
 from app.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
 FACET_SCHEMA_PATH = "/api/v1/spec/facets/1-0-0/HeadwaterOriginDatasetFacet.json"
 MAX_BATCH = 1000

@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from app.db import SessionDep
-from app.errors import NotFound
+from app.errors import PROBLEM_RESPONSES, NotFound
 from app.pagination import Limit, Page
 from app.policies import repository, service
 from app.policies.schemas import GateRequest, GateResponse, PolicyPut, PolicyRead
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
 Name = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
 

@@ -11,12 +11,13 @@ from fastapi import APIRouter, Query
 from app.composition.core import Composition
 from app.composition.schemas import composition_summary
 from app.db import SessionDep
+from app.errors import PROBLEM_RESPONSES
 from app.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from app.policies.schemas import PolicyRef
 from app.training import service
 from app.training.schemas import ModelKey, TrainingRunRead, TrainingRunSummary
 
-router = APIRouter(prefix="/api/v1", tags=["training runs"])
+router = APIRouter(prefix="/api/v1", tags=["training runs"], responses=PROBLEM_RESPONSES)
 
 
 @router.get(
