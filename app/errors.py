@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -134,6 +135,18 @@ def install_handlers(app: FastAPI) -> None:
             str(exc.detail),
             title.lower().replace(" ", "-"),
         )
+
+    @app.exception_handler(DataError)
+    async def _data(_: Request, exc: DataError) -> JSONResponse:
+        # SQLSTATE class 22: the value itself cannot be stored (a NUL character in text, a
+        # number out of range); the request carried it, so it is the client's to fix
+        code = getattr(exc.orig, "sqlstate", None)
+        detail = (
+            "The request contains text PostgreSQL cannot store (a NUL character)."
+            if code in ("22021", "22P05")
+            else "The request contains a value PostgreSQL cannot store."
+        )
+        return problem(422, "Invalid request", detail, "unstorable-value", sqlstate=code)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -85,8 +85,9 @@ def create_app(
             with database.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             current = migrate.current_revision(database.engine)
-        except Exception as exc:
-            return problem(503, "Not ready", f"The database is unreachable: {exc}", "not-ready")
+        except Exception:
+            log.exception("readiness check failed")
+            return problem(503, "Not ready", "The database is unreachable.", "not-ready")
         head = migrate.head_revision()
         if current != head:
             return problem(

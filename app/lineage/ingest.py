@@ -59,6 +59,11 @@ def invalid(error: openlineage.EventInvalid) -> InvalidInput:
 
 
 def ingest(session: Session, payload: Mapping[str, Any]) -> Ingested:
+    if "\\u0000" in json.dumps(payload):
+        raise InvalidInput(
+            "The event contains a NUL character, which PostgreSQL cannot store; remove it.",
+            errors=[{"loc": "body", "msg": "contains \\u0000", "type": "value_error"}],
+        )
     try:
         event = openlineage.map_event(payload)
     except openlineage.EventInvalid as exc:

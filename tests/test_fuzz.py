@@ -1,0 +1,46 @@
+"""Schemathesis against the OpenAPI document: no request, however odd, gets a 500."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from sqlalchemy.orm import Session
+
+from app.db import Database, get_session
+from app.main import create_app
+
+schema = schemathesis.openapi.from_dict(create_app(run_worker=False).openapi())
+
+
+@pytest.fixture
+def fuzzed_app(database_url: str, session: Session) -> Iterator[FastAPI]:
+    """The app with every request inside the test's rolled-back transaction."""
+    app = create_app(database_url, run_worker=False)
+    app.state.database = Database.connect(database_url, pool_size=1)
+
+    def test_session() -> Iterator[Session]:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+    app.dependency_overrides[get_session] = test_session
+    yield app
+    app.state.database.dispose()
+
+
+@schema.parametrize()
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_no_request_is_a_server_error(case: schemathesis.Case, fuzzed_app: FastAPI) -> None:
+    case.call_and_validate(app=fuzzed_app, checks=[not_a_server_error])
