@@ -257,8 +257,9 @@ def check_graph(db: Db, namespaces: Sequence[str] | None = None) -> Graph:
     lines = mismatches(graph)
     if lines:
         raise GraphMismatch(
-            f"{len(lines)} of {len(graph.nodes)} nodes and {len(graph.runs)} training runs"
-            " differ from a from-scratch recomputation:\n  " + "\n  ".join(lines)
+            f"{len(lines)} differences from a from-scratch recomputation among"
+            f" {len(graph.nodes)} nodes and {len(graph.runs)} training runs:\n  "
+            + "\n  ".join(lines)
         )
     return graph
 

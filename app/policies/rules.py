@@ -752,6 +752,8 @@ class Remediation:
 
 Check = Callable[[float], bool]
 
+SETTLE_MARGIN = 1e-9
+
 
 def _settle(amount: float, size: float, reaches: Check) -> float:
     """The closed-form amount is exact in real arithmetic; rounding in the re-evaluation can
@@ -1002,11 +1004,14 @@ def remediation(
     combined = _settle(
         max((_scaled(i, total) or 0.0 for i in combinable), default=0.0), size, reaches_all
     )
+    # The service recomputes a remedied set through the composition engine, whose rounding can
+    # differ from these figures' by an ulp or two; a margin far below any printed digit absorbs it.
+    stated = combined * (1.0 + SETTLE_MARGIN)
     return Remediation(
         target=target,
         verdict=verdict(list(findings.values())),
-        additional_human_amount=None if total is None else combined,
-        additional_human_ratio=combined / size,
+        additional_human_amount=None if total is None else stated,
+        additional_human_ratio=stated / size,
         rules=fixable,
         not_fixable=not_fixable,
         message=_summary(target, total, combined, combinable, fixable, not_fixable),

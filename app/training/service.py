@@ -34,7 +34,9 @@ from app.training.schemas import ModelKey, TrainingRunRead, VerdictRead
 
 
 def refresh(session: Session, model_ids: Sequence[uuid.UUID], *, cause: str) -> None:
-    """Record, recompute and re-judge the training run of each model that has a training set."""
+    """Record, recompute and re-judge the training run of each model that has a training set.
+
+    ``model_ids`` come in topological order (as propagation visits them)."""
     sets = repository.training_sets(session, model_ids)
     if not sets:
         return
@@ -44,6 +46,8 @@ def refresh(session: Session, model_ids: Sequence[uuid.UUID], *, cause: str) -> 
         session, list({dataset_id for edges in sets.values() for dataset_id, _ in edges})
     )
     policy = policy_service.current(session, get_settings().default_policy)
+    # in the caller's (topological) order: a run is judged against its previous generation's
+    # run, which sits upstream and so must be brought up to date first
     for model_id, edges in ((m, sets[m]) for m in dict.fromkeys(model_ids) if m in sets):
         model = models[model_id]
         members = [policy_service.Member(datasets[d], amount) for d, amount in edges]
