@@ -29,6 +29,9 @@ router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
 Direction = Annotated[Literal["upstream", "downstream"], Query()]
 Depth = Annotated[int, Query(ge=0, le=1000, description="Hops to follow.")]
+MaxNodes = Annotated[
+    int, Query(ge=1, le=10_000, description="At most this many nodes, nearest first.")
+]
 Contributors = Annotated[
     int, Query(ge=0, le=100, description="How many contributors to list, largest first.")
 ]
@@ -114,8 +117,9 @@ def dataset_lineage(
     session: SessionDep,
     direction: Direction = "upstream",
     depth: Depth = 20,
+    max_nodes: MaxNodes = 1000,
 ) -> LineageGraph:
-    return lineage_service.lineage(session, dataset_id, "dataset", direction, depth)
+    return lineage_service.lineage(session, dataset_id, "dataset", direction, depth, max_nodes)
 
 
 @router.post(
@@ -189,5 +193,6 @@ def model_lineage(
     session: SessionDep,
     direction: Direction = "upstream",
     depth: Depth = 20,
+    max_nodes: MaxNodes = 1000,
 ) -> LineageGraph:
-    return lineage_service.lineage(session, model_id, "model", direction, depth)
+    return lineage_service.lineage(session, model_id, "model", direction, depth, max_nodes)

@@ -79,10 +79,11 @@ def path_between(session: Session, source: uuid.UUID, target: uuid.UUID) -> list
 
 
 def walk(
-    session: Session, start: uuid.UUID, *, upstream: bool, depth: int
-) -> tuple[list[tuple[uuid.UUID, int]], list[Edge]]:
-    """Nodes within ``depth`` hops of start (with their distance), and the edges among them,
-    in one recursive query."""
+    session: Session, start: uuid.UUID, *, upstream: bool, depth: int, max_nodes: int
+) -> tuple[list[tuple[uuid.UUID, int]], list[Edge], bool]:
+    """Nodes within ``depth`` hops of start (with their distance), nearest first and at most
+    ``max_nodes`` of them, the edges among them, and whether nodes were left out — in one
+    recursive query."""
     step, back = ("parent_id", "child_id") if upstream else ("child_id", "parent_id")
     rows = session.execute(
         text(
@@ -95,6 +96,7 @@ def walk(
                 WHERE r.distance < :depth
             ), nodes AS (
                 SELECT id, min(distance) AS distance FROM reach GROUP BY id
+                ORDER BY min(distance), id LIMIT :max_nodes + 1
             )
             SELECT n.id, n.distance, NULL::uuid, NULL::uuid, NULL::uuid, NULL, NULL::float8
             FROM nodes n
@@ -106,7 +108,7 @@ def walk(
             WHERE c.distance < :depth
             """
         ),
-        {"start": start, "depth": depth},
+        {"start": start, "depth": depth, "max_nodes": max_nodes},
     ).all()
     nodes: list[tuple[uuid.UUID, int]] = []
     edges: list[Edge] = []
@@ -117,8 +119,13 @@ def walk(
             edges.append(
                 Edge(id=row[2], child_id=row[3], parent_id=row[4], relation=row[5], amount=row[6])
             )
-    nodes.sort(key=lambda n: n[1])
-    return nodes, edges
+    nodes.sort(key=lambda n: (n[1], n[0]))
+    truncated = len(nodes) > max_nodes
+    if truncated:
+        nodes = nodes[:max_nodes]
+        kept = {node for node, _ in nodes}
+        edges = [e for e in edges if e.child_id in kept and e.parent_id in kept]
+    return nodes, edges, truncated
 
 
 def events(

@@ -50,6 +50,10 @@ class LineageGraph(BaseModel):
     root: uuid.UUID
     direction: Literal["upstream", "downstream"]
     depth: int
+    truncated: bool = Field(
+        description="True when more nodes lie within `depth` than `max_nodes` allowed; the"
+        " nearest are returned."
+    )
     nodes: list[LineageNode]
     edges: list[EdgeRead]
 

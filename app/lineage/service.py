@@ -117,10 +117,11 @@ def lineage(
     kind: str,
     direction: Literal["upstream", "downstream"],
     depth: int,
+    max_nodes: int,
 ) -> LineageGraph:
     artifact_service.get_or_404(session, start_id, kind)
-    reached, edges = repository.walk(
-        session, start_id, upstream=direction == "upstream", depth=depth
+    reached, edges, truncated = repository.walk(
+        session, start_id, upstream=direction == "upstream", depth=depth, max_nodes=max_nodes
     )
     found = artifact_repository.many(session, [node for node, _ in reached])
     nodes = [
@@ -139,6 +140,7 @@ def lineage(
         root=start_id,
         direction=direction,
         depth=depth,
+        truncated=truncated,
         nodes=nodes,
         edges=[edge_read(e) for e in edges],
     )

@@ -263,6 +263,13 @@ def test_lineage_walks_upstream_and_downstream(client: TestClient) -> None:
         f"/api/v1/models/{lm['id']}/lineage", params={"direction": "downstream"}
     ).json()
     assert {n["name"] for n in down["nodes"]} == {"lm", "out"}
+    assert graph["truncated"] is False
+    capped = client.get(
+        f"/api/v1/datasets/{out['id']}/lineage", params={"direction": "upstream", "max_nodes": 2}
+    ).json()
+    assert capped["truncated"] is True
+    assert [n["name"] for n in capped["nodes"]] == ["out", "lm"]
+    assert [e["relation"] for e in capped["edges"]] == ["generated_by"]
     bad = client.get(f"/api/v1/datasets/{out['id']}/lineage", params={"direction": "sideways"})
     assert bad.status_code == 422
 
