@@ -1,0 +1,86 @@
+"""Policies over HTTP: named, versioned, validated, and used by the gate."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.artifacts.test_api import dataset
+
+
+def default_body(client: TestClient) -> dict[str, Any]:
+    policy = client.get("/api/v1/policies/default").json()
+    return {"description": policy["description"], "rules": policy["rules"]}
+
+
+def test_the_default_policy_is_the_designs(client: TestClient) -> None:
+    policy = client.get("/api/v1/policies/default").json()
+    assert policy["version"] == 1
+    rules = policy["rules"]
+    assert rules["human_fraction"]["pass_at_least"] == 0.67
+    assert rules["human_fraction"]["fail_below"] == 0.10
+    assert rules["depth_load"] == {
+        "pass_at_most": 0.25,
+        "fail_above": 1.0,
+        "reference": rules["depth_load"]["reference"],
+    }
+    assert rules["deep_tail"]["min_depth"] == 3
+    assert rules["unknown_fraction"]["pass_at_most"] == 0.2
+    assert "Alemohammad" in rules["fresh_real"]["reference"]
+    assert "Shumailov" in rules["replace"]["reference"]
+
+
+def test_a_changed_policy_is_a_new_version_and_the_old_one_stays(client: TestClient) -> None:
+    body = default_body(client)
+    first = client.put("/api/v1/policies/strict", json=body)
+    assert (first.status_code, first.json()["version"]) == (201, 1)
+    same = client.put("/api/v1/policies/strict", json=body)
+    assert (same.status_code, same.json()["version"]) == (200, 1)
+
+    stricter = copy.deepcopy(body)
+    stricter["rules"]["human_fraction"]["pass_at_least"] = 0.9
+    second = client.put("/api/v1/policies/strict", json=stricter)
+    assert (second.status_code, second.json()["version"]) == (201, 2)
+    assert client.get("/api/v1/policies/strict").json()["version"] == 2
+    old = client.get("/api/v1/policies/strict", params={"version": 1}).json()
+    assert old["rules"]["human_fraction"]["pass_at_least"] == 0.67
+    assert client.get("/api/v1/policies/strict", params={"version": 3}).status_code == 404
+
+    names = [p["name"] for p in client.get("/api/v1/policies").json()["items"]]
+    assert names == ["default", "strict"]
+
+
+def test_the_gate_judges_under_the_named_policy(client: TestClient) -> None:
+    dataset(client, "human", size=800, origin={"human": 1})
+    dataset(client, "synthetic", size=200, origin={"synthetic": 1})
+    proposal = {
+        "training_set": [
+            {"namespace": "s3://lake", "name": "human"},
+            {"namespace": "s3://lake", "name": "synthetic"},
+        ]
+    }
+    assert client.post("/api/v1/gate", json=proposal).json()["verdict"] == "pass"
+    stricter = default_body(client)
+    stricter["rules"]["human_fraction"]["pass_at_least"] = 0.9
+    client.put("/api/v1/policies/strict", json=stricter)
+    judged = client.post("/api/v1/gate", json={**proposal, "policy": "strict"}).json()
+    assert judged["verdict"] == "warn"
+    assert judged["policy"] == {"name": "strict", "version": 1}
+    missing = client.post("/api/v1/gate", json={**proposal, "policy": "nowhere"})
+    assert missing.status_code == 404
+    assert "nowhere" in missing.json()["detail"]
+
+
+def test_invalid_thresholds_are_a_422_naming_the_field(client: TestClient) -> None:
+    body = default_body(client)
+    body["rules"]["human_fraction"]["fail_below"] = 0.9  # above its pass threshold
+    response = client.put("/api/v1/policies/bad", json=body)
+    assert response.status_code == 422
+    assert any("human_fraction" in e["loc"] for e in response.json()["errors"])
+    typo = default_body(client)
+    typo["rules"]["depth_load"]["pass_at_mots"] = 0.3
+    assert client.put("/api/v1/policies/bad", json=typo).status_code == 422
+    assert client.put("/api/v1/policies/bad name", json=default_body(client)).status_code == 422
+    assert client.get("/api/v1/policies/bad").status_code == 404
