@@ -47,18 +47,22 @@ class Composition:
     unknown: float
 
     def __post_init__(self) -> None:
-        previous = -1
-        for depth, mass in self.buckets:
-            if isinstance(depth, bool) or not isinstance(depth, int) or depth <= previous:
-                raise ValueError(
-                    f"composition depths must be increasing non-negative integers: {self.buckets}"
-                )
-            if not (math.isfinite(mass) and mass > 0.0):
-                raise ValueError(f"composition bucket {depth} has mass {mass!r}; must be > 0")
-            previous = depth
+        # whole-vector checks with builtins: compositions are built on every read
+        depths = [depth for depth, _ in self.buckets]
+        masses = [mass for _, mass in self.buckets]
+        if (
+            not {type(depth) for depth in depths} <= {int}
+            or (depths and depths[0] < 0)
+            or depths != sorted(set(depths))
+        ):
+            raise ValueError(
+                f"composition depths must be increasing non-negative integers: {self.buckets}"
+            )
+        if masses and not (min(masses) > 0.0 and math.isfinite(max(masses))):
+            raise ValueError(f"composition bucket masses must be finite and > 0: {self.buckets}")
         if not (math.isfinite(self.unknown) and self.unknown >= 0.0):
             raise ValueError(f"composition unknown mass {self.unknown!r} must be >= 0")
-        total = math.fsum([*(mass for _, mass in self.buckets), self.unknown])
+        total = math.fsum([*masses, self.unknown])
         if abs(total - 1.0) > SUM_TOLERANCE:
             raise ValueError(f"composition masses sum to {total!r}, not 1")
 
@@ -137,15 +141,19 @@ class Composition:
         raw_unknown = data.get("u")
         if not isinstance(raw_buckets, list | tuple) or not _is_number(raw_unknown):
             raise ValueError(f"not a stored composition: {data!r}")
-        buckets: list[tuple[int, float]] = []
-        for pair in raw_buckets:
-            if not isinstance(pair, list | tuple) or len(pair) != 2:
-                raise ValueError(f"not a stored composition bucket: {pair!r}")
-            depth, mass = pair
-            if isinstance(depth, bool) or not isinstance(depth, int) or not _is_number(mass):
-                raise ValueError(f"not a stored composition bucket: {pair!r}")
-            buckets.append((depth, float(mass)))
-        return cls(tuple(buckets), float(raw_unknown))
+        # Compositions are read far more often than written (every mixture reads its parents'),
+        # so this checks in bulk: one pass for the shapes and types, then the constructor's.
+        try:
+            depths, masses = zip(*raw_buckets, strict=True) if raw_buckets else ((), ())
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"not a stored composition: {data!r}") from exc
+        if (
+            len(depths) != len(raw_buckets)
+            or not {type(d) for d in depths} <= {int}
+            or not {type(m) for m in masses} <= {int, float}
+        ):
+            raise ValueError(f"not a stored composition: {data!r}")
+        return cls(tuple(zip(depths, map(float, masses), strict=True)), float(raw_unknown))
 
     def summary(self, total_amount: float | None) -> dict[str, object]:
         """The composition object of the public contract."""

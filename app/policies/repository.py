@@ -9,6 +9,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app.artifacts.models import Artifact
+from app.lineage.models import Edge
 from app.policies.models import Policy
 
 MAX_ANCESTRY = 1000
@@ -60,50 +61,59 @@ def previous_generation(
     name: str,
     exclude: uuid.UUID | None,
 ) -> Artifact | None:
-    """The nearest model version named (namespace, name) upstream of the given datasets."""
-    row = session.execute(
-        text(
-            """
-            WITH RECURSIVE up(id, distance) AS (
-                SELECT unnest(CAST(:start AS uuid[])), 0
-                UNION
-                SELECT e.parent_id, u.distance + 1
-                FROM edges e JOIN up u ON e.child_id = u.id
-                WHERE u.distance < :max_distance
-            )
-            SELECT a.id FROM up JOIN artifacts a ON a.id = up.id
-            WHERE a.kind = 'model' AND a.namespace = :namespace AND a.name = :name
-              AND a.id IS DISTINCT FROM CAST(:exclude AS uuid)
-            GROUP BY a.id, a.created_at
-            ORDER BY min(up.distance), a.created_at DESC
-            LIMIT 1
-            """
-        ),
-        {
-            "start": list(start_ids),
-            "namespace": namespace,
-            "name": name,
-            "exclude": exclude,
-            "max_distance": MAX_ANCESTRY,
-        },
-    ).first()
-    return None if row is None else session.get(Artifact, row[0])
+    """The nearest model version named (namespace, name) upstream of the given datasets.
+
+    A breadth-first walk, one query per level, that stops at the first level holding such a
+    version: a self-consuming loop's previous generation is usually a level or two up, while
+    the whole ancestry of a training set can be most of the graph.
+    """
+    query = select(Artifact.id).where(
+        Artifact.kind == "model", Artifact.namespace == namespace, Artifact.name == name
+    )
+    if exclude is not None:
+        query = query.where(Artifact.id != exclude)
+    versions = set(session.scalars(query).all())
+    if not versions:
+        return None
+    seen = set(start_ids)
+    frontier = list(seen)
+    for _ in range(MAX_ANCESTRY):
+        if not frontier:
+            return None
+        parents = session.scalars(
+            select(Edge.parent_id).where(Edge.child_id.in_(frontier)).distinct()
+        ).all()
+        frontier = [p for p in parents if p not in seen]
+        seen.update(frontier)
+        found = [p for p in frontier if p in versions]
+        if found:
+            return session.scalars(
+                select(Artifact)
+                .where(Artifact.id.in_(found))
+                .order_by(Artifact.created_at.desc(), Artifact.id.desc())
+                .limit(1)
+            ).first()
+    return None
 
 
-def ancestry(session: Session, start: uuid.UUID) -> set[uuid.UUID]:
-    """Every ancestor of a node, and the node."""
+def carried_over(session: Session, previous: uuid.UUID) -> set[uuid.UUID]:
+    """The data the previous generation trained on: its training set and the datasets those
+    derive from, up to (not through) the models that generated any of them."""
     rows = session.execute(
         text(
             """
             WITH RECURSIVE up(id) AS (
                 SELECT CAST(:start AS uuid)
                 UNION
-                SELECT e.parent_id FROM edges e JOIN up u ON e.child_id = u.id
+                SELECT e.parent_id FROM edges e
+                JOIN up u ON e.child_id = u.id
+                JOIN artifacts child ON child.id = u.id
+                WHERE child.kind = 'dataset' OR u.id = CAST(:start AS uuid)
             )
             SELECT id FROM up
             """
         ),
-        {"start": start},
+        {"start": previous},
     ).scalars()
     return set(rows)
 

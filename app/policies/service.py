@@ -145,7 +145,7 @@ def previous_generation(
         human_fraction = run_composition.human_fraction
         if run.total_amount is not None and not run.weights_assumed:
             human_amount = human_fraction * run.total_amount
-    carried = repository.ancestry(session, earlier.id)
+    carried = repository.carried_over(session, earlier.id)
     added_human: float | None = 0.0
     added_synthetic: float | None = 0.0
     for member in members:
