@@ -14,11 +14,15 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
+
+# A dataset version at least this human counts as a human-origin source.
+HUMAN_SOURCE_MIN = 0.999999999
 
 
 class Artifact(Base):
@@ -61,6 +65,13 @@ class Artifact(Base):
             "ix_artifacts_stale",
             "id",
             postgresql_where="composition_stale",
+        ),
+        # remediation's candidate sources: the largest all-human dataset versions
+        Index(
+            "ix_artifacts_human_sources",
+            text("size DESC"),
+            text("created_at DESC"),
+            postgresql_where=text(f"kind = 'dataset' AND human_fraction >= {HUMAN_SOURCE_MIN!r}"),
         ),
     )
 

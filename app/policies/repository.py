@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from app.artifacts.models import Artifact
+from app.artifacts.models import HUMAN_SOURCE_MIN, Artifact
 from app.lineage.models import Edge
 from app.policies.models import Policy
 
@@ -124,7 +124,7 @@ def human_sources(session: Session, exclude: Sequence[uuid.UUID], limit: int) ->
         select(Artifact)
         .where(
             Artifact.kind == "dataset",
-            Artifact.human_fraction >= 1.0 - 1e-9,
+            Artifact.human_fraction >= HUMAN_SOURCE_MIN,
             Artifact.size > 0,
             Artifact.composition_stale.is_(False),
         )
