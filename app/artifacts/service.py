@@ -296,7 +296,7 @@ def correct_origin(
         setattr(artifact, key, value)
     session.flush()
     why = f"origin of {label(artifact)} corrected" + (f": {reason}" if reason else "")
-    composition_service.lineage_changed(session, [artifact.id], cause=why)
+    composition_service.lineage_changed(session, [artifact.id], cause=why, structural=False)
     session.refresh(artifact)
     return artifact
 

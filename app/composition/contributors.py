@@ -18,11 +18,16 @@ from app.composition.core import Composition, Kind, ParentContribution, Relation
 from app.composition.repository import IncomingEdge, NodeState
 
 
+def _composition(state: NodeState) -> Composition:
+    assert state.composition is not None, "loaded with its stored composition"
+    return Composition.from_json(state.composition)
+
+
 def _contribution(edge: IncomingEdge) -> ParentContribution:
     parent = edge.parent
     return ParentContribution(
         relation=cast(Relation, edge.relation),
-        composition=Composition.from_json(parent.composition),
+        composition=_composition(parent),
         amount=edge.amount,
         parent_size=parent.size if parent.kind == "dataset" else None,
         parent_total_amount=parent.total_amount if parent.kind == "model" else None,
@@ -56,14 +61,14 @@ def synthetic_credits(
         weights = weighting(cast(Kind, node.kind), node.size, [_contribution(e) for e in edges])
         shares, residual = weights.shares()
         if not any(shares) and not residual:
-            credits[node_id] += mass * Composition.from_json(node.composition).synthetic_fraction
+            credits[node_id] += mass * _composition(node).synthetic_fraction
         elif residual and node.origin is not None:
             credits[node_id] += (
                 mass * residual * Composition.from_origin(node.origin).synthetic_fraction
             )
         for edge, share in zip(edges, shares, strict=True):
             if edge.relation == "generated_by":
-                generated = 1.0 - Composition.from_json(edge.parent.composition).unknown
+                generated = 1.0 - _composition(edge.parent).unknown
                 entry = edge.parent_id if node_id == target else node_id
                 credits[entry] += mass * share * generated
             elif edge.parent_id in nodes:

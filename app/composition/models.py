@@ -27,6 +27,8 @@ class PropagationJob(Base):
     nodes_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     nodes_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     error: Mapped[str | None] = mapped_column(Text)
+    # did edges change (so self-consuming ancestry must be walked again), or only origins/sizes
+    structural: Mapped[bool] = mapped_column(default=True, server_default="true")
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.clock_timestamp()
     )

@@ -25,7 +25,7 @@ class NodeState:
     kind: str
     size: float | None
     origin: Origin | None
-    composition: dict[str, Any]
+    composition: dict[str, Any] | None  # None where the loader leaves it out (see below)
     total_amount: float | None
     weights_assumed: bool
     stale: bool
@@ -42,9 +42,13 @@ class IncomingEdge:
 
 _STATE_COLUMNS = """
     a.id, a.kind, a.size, a.origin_human, a.origin_synthetic, a.origin_unknown,
-    a.origin_synthetic_depth, a.origin_digital_source_type, a.composition, a.total_amount,
+    a.origin_synthetic_depth, a.origin_digital_source_type, {composition}, a.total_amount,
     a.weights_assumed, a.composition_stale
 """
+
+
+def _columns(composition: str = "a.composition") -> str:
+    return _STATE_COLUMNS.format(composition=composition)
 
 
 def _state(row: Any, offset: int = 0) -> NodeState:
@@ -66,7 +70,8 @@ def _state(row: Any, offset: int = 0) -> NodeState:
 
 
 def load_descendants(session: Session, roots: Sequence[uuid.UUID]) -> list[NodeState]:
-    """The roots and everything downstream of them, in one recursive query."""
+    """The roots and everything downstream of them, in one recursive query; their stored
+    compositions are left out (they are about to be recomputed)."""
     rows = session.execute(
         text(
             f"""
@@ -75,7 +80,7 @@ def load_descendants(session: Session, roots: Sequence[uuid.UUID]) -> list[NodeS
                 UNION
                 SELECT e.child_id FROM edges e JOIN down d ON e.parent_id = d.id
             )
-            SELECT {_STATE_COLUMNS} FROM down JOIN artifacts a ON a.id = down.id
+            SELECT {_columns("NULL::jsonb")} FROM down JOIN artifacts a ON a.id = down.id
             """
         ),
         {"roots": list(roots)},
@@ -83,14 +88,25 @@ def load_descendants(session: Session, roots: Sequence[uuid.UUID]) -> list[NodeS
     return [_state(row) for row in rows]
 
 
-def load_incoming(session: Session, child_ids: Sequence[uuid.UUID]) -> list[IncomingEdge]:
-    """Every edge into the given nodes, with its parent's stored state."""
+def load_incoming(
+    session: Session, child_ids: Sequence[uuid.UUID], *, outside_only: bool = False
+) -> list[IncomingEdge]:
+    """Every edge into the given nodes, with its parent's stored state.
+
+    With ``outside_only`` a parent's stored composition comes only when the parent is not
+    itself one of the given nodes: a propagation computes those, and loading every stored
+    copy of a large subgraph would cost memory for nothing.
+    """
+    composition = "CASE WHEN inside.id IS NULL THEN a.composition END" if outside_only else None
     rows = session.execute(
         text(
             f"""
-            SELECT e.child_id, e.parent_id, e.relation, e.amount, {_STATE_COLUMNS}
-            FROM edges e JOIN artifacts a ON a.id = e.parent_id
-            WHERE e.child_id = ANY(CAST(:ids AS uuid[]))
+            WITH given(id) AS (SELECT unnest(CAST(:ids AS uuid[])))
+            SELECT e.child_id, e.parent_id, e.relation, e.amount,
+                   {_columns(composition or "a.composition")}
+            FROM given JOIN edges e ON e.child_id = given.id
+            JOIN artifacts a ON a.id = e.parent_id
+            LEFT JOIN given inside ON inside.id = e.parent_id
             """
         ),
         {"ids": list(child_ids)},
@@ -98,10 +114,12 @@ def load_incoming(session: Session, child_ids: Sequence[uuid.UUID]) -> list[Inco
     return [IncomingEdge(row[0], row[1], row[2], row[3], _state(row, 4)) for row in rows]
 
 
-def write_compositions(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Bulk-update composition columns; each row has id, composition, total_amount,
-    weights_assumed, human/synthetic/unknown fractions and stale."""
-    statement = text(
+class CompositionWriter:
+    """Writes recomputed compositions back in chunks as they are computed, so memory holds one
+    chunk; PostgreSQL compares each row with what is stored and writes (and reports) only the
+    rows that changed."""
+
+    _statement = text(
         """
         UPDATE artifacts AS a SET
             composition = v.composition,
@@ -116,12 +134,31 @@ def write_compositions(session: Session, rows: Sequence[dict[str, Any]]) -> None
             id uuid, composition jsonb, total_amount double precision, weights_assumed boolean,
             human_fraction double precision, synthetic_fraction double precision,
             unknown_fraction double precision, stale boolean)
-        WHERE a.id = v.id
+        WHERE a.id = v.id AND (
+            a.composition IS DISTINCT FROM v.composition
+            OR a.total_amount IS DISTINCT FROM v.total_amount
+            OR a.weights_assumed IS DISTINCT FROM v.weights_assumed
+            OR a.composition_stale IS DISTINCT FROM v.stale)
+        RETURNING a.id
         """
     )
-    for start in range(0, len(rows), WRITE_CHUNK):
-        chunk = rows[start : start + WRITE_CHUNK]
-        session.execute(statement, {"rows": json.dumps(chunk, default=str)})
+
+    def __init__(self, session: Session, chunk: int = WRITE_CHUNK) -> None:
+        self.session = session
+        self.chunk = chunk
+        self.pending: list[dict[str, Any]] = []
+        self.changed: set[uuid.UUID] = set()
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.pending.append(row)
+        if len(self.pending) >= self.chunk:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            payload = json.dumps(self.pending, default=str)
+            self.changed.update(self.session.execute(self._statement, {"rows": payload}).scalars())
+            self.pending = []
 
 
 def mark_stale(session: Session, ids: Sequence[uuid.UUID]) -> None:
@@ -133,8 +170,10 @@ def mark_stale(session: Session, ids: Sequence[uuid.UUID]) -> None:
     )
 
 
-def enqueue_job(session: Session, roots: Sequence[uuid.UUID], cause: str, total: int) -> uuid.UUID:
-    job = PropagationJob(roots=list(roots), cause=cause, nodes_total=total)
+def enqueue_job(
+    session: Session, roots: Sequence[uuid.UUID], cause: str, total: int, structural: bool
+) -> uuid.UUID:
+    job = PropagationJob(roots=list(roots), cause=cause, nodes_total=total, structural=structural)
     session.add(job)
     session.flush()
     return job.id
@@ -183,7 +222,7 @@ def load_mass_ancestors(session: Session, target: uuid.UUID) -> list[NodeState]:
                 SELECT e.parent_id FROM edges e JOIN up u ON e.child_id = u.id
                 WHERE e.relation IN ('trained_on', 'fine_tuned_from', 'derived_from')
             )
-            SELECT {_STATE_COLUMNS} FROM up JOIN artifacts a ON a.id = up.id
+            SELECT {_columns()} FROM up JOIN artifacts a ON a.id = up.id
             """
         ),
         {"target": target},

@@ -61,6 +61,7 @@ def contribution(edge: repository.IncomingEdge, parent: NodeComposition) -> Pare
 
 
 def stored(state: repository.NodeState) -> NodeComposition:
+    assert state.composition is not None
     return NodeComposition(
         composition=Composition.from_json(state.composition),
         total_amount=state.total_amount,
@@ -112,14 +113,18 @@ def recompute_from(
     *,
     inline_limit: int | None = None,
     cause: str = "lineage changed",
+    structural: bool = True,
 ) -> Recomputed:
-    """Recompute ``roots`` and every descendant. The caller holds the lineage write lock."""
+    """Recompute ``roots`` and every descendant. The caller holds the lineage write lock.
+
+    ``structural`` (did edges change, or only origins and sizes) travels with a deferred job to
+    the training runs it re-judges."""
     if not roots:
         return Recomputed()
     nodes = repository.load_descendants(session, roots)
     if inline_limit is not None and len(nodes) > inline_limit:
         repository.mark_stale(session, [n.id for n in nodes])
-        job_id = repository.enqueue_job(session, roots, cause, len(nodes))
+        job_id = repository.enqueue_job(session, roots, cause, len(nodes), structural)
         log.info(
             "propagation deferred",
             extra={"job_id": str(job_id), "nodes": len(nodes), "cause": cause},
@@ -127,48 +132,53 @@ def recompute_from(
         return Recomputed(nodes=len(nodes), job_id=job_id)
 
     by_id = {n.id: n for n in nodes}
-    root_set = set(roots)
-    incoming = repository.load_incoming(session, list(by_id))
+    incoming = repository.load_incoming(session, list(by_id), outside_only=True)
     edges_into: dict[uuid.UUID, list[repository.IncomingEdge]] = defaultdict(list)
+    # a computed composition is kept only until its last child inside the subgraph has used it
+    uses_left: dict[uuid.UUID, int] = defaultdict(int)
     for edge in incoming:
         edges_into[edge.child_id].append(edge)
+        if edge.parent_id in by_id:
+            uses_left[edge.parent_id] += 1
 
     fresh: dict[uuid.UUID, NodeComposition] = {}
+    outside: dict[uuid.UUID, NodeComposition] = {}
     stale: dict[uuid.UUID, bool] = {}
-    rows: list[dict[str, Any]] = []
-    result = Recomputed(nodes=len(nodes))
+    writer = repository.CompositionWriter(session)
+    models: list[uuid.UUID] = []
     for node_id in topological_order(by_id, incoming):
         node = by_id[node_id]
         parents: list[ParentContribution] = []
         node_stale = False
-        for edge in edges_into[node_id]:
-            if edge.parent_id in fresh:
+        for edge in edges_into.pop(node_id, ()):
+            if edge.parent_id in by_id:
                 parent = fresh[edge.parent_id]
                 node_stale |= stale[edge.parent_id]
+                uses_left[edge.parent_id] -= 1
+                if uses_left[edge.parent_id] == 0:
+                    del fresh[edge.parent_id]
             else:
-                parent = stored(edge.parent)
+                if edge.parent_id not in outside:
+                    outside[edge.parent_id] = stored(edge.parent)
+                parent = outside[edge.parent_id]
                 node_stale |= edge.parent.stale
             parents.append(contribution(edge, parent))
         computed = compose(cast(Kind, node.kind), node.size, node.origin, parents)
-        fresh[node_id] = computed
+        if uses_left[node_id]:
+            fresh[node_id] = computed
         stale[node_id] = node_stale
-        row = columns(computed, stale=node_stale)
-        if (
-            row["composition"] != node.composition
-            or row["total_amount"] != node.total_amount
-            or row["weights_assumed"] != node.weights_assumed
-            or node_stale != node.stale
-        ):
-            rows.append({"id": str(node_id), **row})
-            if node.kind == "model":
-                result.models.append(node_id)
-        elif node.kind == "model" and node_id in root_set:
-            result.models.append(node_id)
-    repository.write_compositions(session, rows)
+        writer.add({"id": str(node_id), **columns(computed, stale=node_stale)})
+        if node.kind == "model":
+            models.append(node_id)
+    writer.flush()
     # the bulk UPDATE bypasses the ORM: objects already loaded must reload what it wrote
     session.expire_all()
-    result.changed = len(rows)
-    return result
+    roots_set = set(roots)
+    return Recomputed(
+        nodes=len(nodes),
+        changed=len(writer.changed),
+        models=[m for m in models if m in writer.changed or m in roots_set],
+    )
 
 
 def run_pending_job(session: Session) -> Recomputed | None:
@@ -185,7 +195,9 @@ def run_pending_job(session: Session) -> Recomputed | None:
     outcome = recompute_from(session, job.roots, cause=job.cause)
     job.nodes_total = outcome.nodes
     if outcome.models:
-        training_service.refresh(session, outcome.models, cause=job.cause)
+        training_service.refresh(
+            session, outcome.models, cause=job.cause, structural=job.structural
+        )
     job.status = "done"
     job.nodes_done = outcome.nodes
     job.finished_at = func.clock_timestamp()
@@ -198,13 +210,21 @@ def run_pending_job(session: Session) -> Recomputed | None:
     return outcome
 
 
-def lineage_changed(session: Session, roots: Sequence[uuid.UUID], *, cause: str) -> Recomputed:
-    """After a lineage write: bring every composition and training run downstream up to date."""
+def lineage_changed(
+    session: Session, roots: Sequence[uuid.UUID], *, cause: str, structural: bool = True
+) -> Recomputed:
+    """After a lineage write: bring every composition and training run downstream up to date.
+
+    ``structural=False`` when no edge or node was added (an origin or a size was corrected)."""
     outcome = recompute_from(
-        session, roots, inline_limit=get_settings().propagation_inline_limit, cause=cause
+        session,
+        roots,
+        inline_limit=get_settings().propagation_inline_limit,
+        cause=cause,
+        structural=structural,
     )
     if outcome.models:
-        training_service.refresh(session, outcome.models, cause=cause)
+        training_service.refresh(session, outcome.models, cause=cause, structural=structural)
     return outcome
 
 

@@ -93,12 +93,15 @@ def ingest(session: Session, payload: Mapping[str, Any]) -> Ingested:
     run = RunSoFar.load(session, event, payload, record) if event.run_id is not None else None
     first_named = run.first_named if run is not None else {}
     touched: list[uuid.UUID] = []
+    # whether the graph's shape changed, or only origins and sizes (see training refresh)
+    structural = False
     nodes: dict[openlineage.NodeKey, Artifact] = {}
     for intent in event.nodes:
-        artifact, changed = upsert(session, intent, as_of=first_named.get(intent.key))
+        artifact, change = upsert(session, intent, as_of=first_named.get(intent.key))
         nodes[intent.key] = artifact
-        if changed:
+        if change is not None:
             touched.append(artifact.id)
+            structural |= change == "created"
     edges = 0
     for edge in run.edges if run is not None else event.edges:
         child = nodes.get(edge.child) or find(session, edge.child, first_named.get(edge.child))
@@ -107,7 +110,8 @@ def ingest(session: Session, payload: Mapping[str, Any]) -> Ingested:
             continue
         if edge.relation == "used" and drop_superseded(session, child, parent):
             touched.append(child.id)
-        lineage_service.connect(
+            structural = True
+        _, created = lineage_service.connect(
             session,
             child,
             parent,
@@ -117,8 +121,11 @@ def ingest(session: Session, payload: Mapping[str, Any]) -> Ingested:
             amount_may_change=True,
         )
         edges += 1
+        structural |= created
         touched.append(child.id)
-    composition_service.lineage_changed(session, list(dict.fromkeys(touched)), cause=cause)
+    composition_service.lineage_changed(
+        session, list(dict.fromkeys(touched)), cause=cause, structural=structural
+    )
     result = Ingested("accepted", record.id, event.run_id, edges=edges)
     for artifact in nodes.values():
         session.refresh(artifact)
@@ -243,8 +250,8 @@ def drop_superseded(session: Session, child: Artifact, parent: Artifact) -> bool
 
 def upsert(
     session: Session, intent: openlineage.NodeIntent, *, as_of: datetime | None = None
-) -> tuple[Artifact, bool]:
-    """The version an event names, created or updated; True when its own inputs changed.
+) -> tuple[Artifact, Literal["created", "updated"] | None]:
+    """The version an event names, created or updated (None: its own inputs are unchanged).
 
     ``as_of``: for an unversioned input, the newest version at that moment (when its run first
     named it) rather than now."""
@@ -261,7 +268,7 @@ def upsert(
             session,
             artifact_service.new_artifact(key.kind, key.namespace, key.name, version, **values),
         )
-        return artifact, True
+        return artifact, "created"
 
     changed = False
     if key.kind == "dataset" and intent.size is not None and artifact.size != intent.size:
@@ -276,4 +283,4 @@ def upsert(
         if merged != artifact.facets:
             artifact.facets = merged
     session.flush()
-    return artifact, changed
+    return artifact, "updated" if changed else None

@@ -13,6 +13,7 @@ from app.lineage.models import Edge
 from app.policies.models import Policy
 
 MAX_ANCESTRY = 1000
+SHALLOW_LEVELS = 4
 
 
 def latest(session: Session, name: str) -> Policy | None:
@@ -63,9 +64,10 @@ def previous_generation(
 ) -> Artifact | None:
     """The nearest model version named (namespace, name) upstream of the given datasets.
 
-    A breadth-first walk, one query per level, that stops at the first level holding such a
-    version: a self-consuming loop's previous generation is usually a level or two up, while
-    the whole ancestry of a training set can be most of the graph.
+    A breadth-first walk, one query per level, stopping at the first level that holds such a
+    version: in a self-consuming loop that is a level or two up. When a few levels find none,
+    one recursive query over the whole ancestry (each node once) says whether any is there at
+    all before the walk goes on.
     """
     query = select(Artifact.id).where(
         Artifact.kind == "model", Artifact.namespace == namespace, Artifact.name == name
@@ -77,8 +79,10 @@ def previous_generation(
         return None
     seen = set(start_ids)
     frontier = list(seen)
-    for _ in range(MAX_ANCESTRY):
+    for level in range(MAX_ANCESTRY):
         if not frontier:
+            return None
+        if level == SHALLOW_LEVELS and not versions & ancestors(session, frontier):
             return None
         parents = session.scalars(
             select(Edge.parent_id).where(Edge.child_id.in_(frontier)).distinct()
@@ -96,7 +100,25 @@ def previous_generation(
     return None
 
 
-def carried_over(session: Session, previous: uuid.UUID) -> set[uuid.UUID]:
+def ancestors(session: Session, start_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Every ancestor of the given nodes, in one recursive query."""
+    rows = session.execute(
+        text(
+            """
+            WITH RECURSIVE up(id) AS (
+                SELECT unnest(CAST(:start AS uuid[]))
+                UNION
+                SELECT e.parent_id FROM edges e JOIN up u ON e.child_id = u.id
+            )
+            SELECT id FROM up
+            """
+        ),
+        {"start": list(start_ids)},
+    ).scalars()
+    return set(rows)
+
+
+def carried_over(session: Session, previous: Artifact) -> set[uuid.UUID]:
     """The data the previous generation trained on: its training set and the datasets those
     derive from, up to (not through) the models that generated any of them."""
     rows = session.execute(
@@ -113,7 +135,7 @@ def carried_over(session: Session, previous: uuid.UUID) -> set[uuid.UUID]:
             SELECT id FROM up
             """
         ),
-        {"start": previous},
+        {"start": previous.id},
     ).scalars()
     return set(rows)
 

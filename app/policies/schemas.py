@@ -81,6 +81,11 @@ class PreviousGenerationRead(BaseModel):
     human_amount: float | None
     added_human_amount: float | None
     added_synthetic_amount: float | None
+    carried_over: list[uuid.UUID] = Field(
+        default=[],
+        description="Training-set members the previous generation also trained on (or derived"
+        " its training data from); the rest counts as added.",
+    )
 
 
 class GateItem(Strict):

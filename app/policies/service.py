@@ -30,6 +30,7 @@ from app.policies.schemas import (
     Source,
 )
 from app.training import repository as training_repository
+from app.training.models import TrainingRun
 
 MAX_SOURCES = 10
 
@@ -121,23 +122,80 @@ def figures(result: NodeComposition) -> rules.SetFigures:
     )
 
 
-def previous_generation(
+class Lookups:
+    """Reads that many judgements share (one gate call, or a batch of re-judged runs): the
+    previous generations' training runs and the human-origin dataset versions."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.runs: dict[uuid.UUID, TrainingRun | None] = {}
+        self.candidates: list[Artifact] | None = None
+        self.candidates_limit = 0
+
+    def prefetch_runs(self, model_ids: Sequence[uuid.UUID]) -> None:
+        wanted = [m for m in model_ids if m not in self.runs]
+        found = training_repository.by_models(self.session, wanted)
+        for model_id in wanted:
+            self.runs[model_id] = found.get(model_id)
+
+    def run(self, model_id: uuid.UUID) -> TrainingRun | None:
+        self.prefetch_runs([model_id])
+        return self.runs[model_id]
+
+    def human_sources(self, exclude: Sequence[uuid.UUID], limit: int) -> list[Artifact]:
+        """The largest all-human dataset versions, leaving out ``exclude``."""
+        needed = limit + len(exclude)
+        if self.candidates is None or self.candidates_limit < needed:
+            self.candidates = list(repository.human_sources(self.session, [], needed))
+            self.candidates_limit = needed
+        excluded = set(exclude)
+        return [a for a in self.candidates if a.id not in excluded][:limit]
+
+
+@dataclass(frozen=True)
+class Ancestry:
+    """What the lineage's structure says about self-consumption: the previous generation (if
+    any) and which training-set members it carried over. It changes only when edges do, so a
+    re-judgement after a correction of origins can reuse it."""
+
+    previous: uuid.UUID | None
+    carried_over: frozenset[uuid.UUID]
+
+
+def find_ancestry(
     session: Session,
     members: Sequence[Member],
     model: tuple[str, str] | None,
     exclude: uuid.UUID | None,
-    amounts_known: bool,
-) -> tuple[rules.PreviousGeneration | None, PreviousGenerationRead | None]:
-    """Self-consuming lineage: the nearest earlier version of the same model upstream of the
-    training set, its human amount, and what the set adds beyond what that generation had."""
+) -> Ancestry:
     if model is None or not members:
-        return None, None
+        return Ancestry(None, frozenset())
     earlier = repository.previous_generation(
         session, [m.artifact.id for m in members], model[0], model[1], exclude
     )
     if earlier is None:
+        return Ancestry(None, frozenset())
+    carried = repository.carried_over(session, earlier)
+    return Ancestry(
+        earlier.id, frozenset(m.artifact.id for m in members if m.artifact.id in carried)
+    )
+
+
+def previous_generation(
+    session: Session,
+    members: Sequence[Member],
+    ancestry: Ancestry,
+    amounts_known: bool,
+    lookups: Lookups,
+) -> tuple[rules.PreviousGeneration | None, PreviousGenerationRead | None]:
+    """Self-consuming lineage: the nearest earlier version of the same model upstream of the
+    training set, its human amount, and what the set adds beyond what that generation had."""
+    if ancestry.previous is None:
         return None, None
-    run = training_repository.by_models(session, [earlier.id]).get(earlier.id)
+    earlier = session.get(Artifact, ancestry.previous)
+    if earlier is None:
+        return None, None
+    run = lookups.run(earlier.id)
     human_amount: float | None = None
     human_fraction: float | None = None
     if run is not None:
@@ -145,11 +203,10 @@ def previous_generation(
         human_fraction = run_composition.human_fraction
         if run.total_amount is not None and not run.weights_assumed:
             human_amount = human_fraction * run.total_amount
-    carried = repository.carried_over(session, earlier.id)
     added_human: float | None = 0.0
     added_synthetic: float | None = 0.0
     for member in members:
-        if member.artifact.id in carried:
+        if member.artifact.id in ancestry.carried_over:
             continue
         amount = member.amount if member.amount is not None else member.artifact.size
         if amount is None or not amounts_known:
@@ -174,6 +231,7 @@ def previous_generation(
         human_amount=human_amount,
         added_human_amount=added_human,
         added_synthetic_amount=added_synthetic,
+        carried_over=sorted(ancestry.carried_over),
     )
     return facts, read
 
@@ -205,10 +263,11 @@ def remedy(
     set_figures: rules.SetFigures,
     previous: rules.PreviousGeneration | None,
     members: Sequence[Member],
+    lookups: Lookups,
 ) -> RemediationRead:
     plan = rules.remediation(policy_rules, set_figures, previous, "pass")
     wanted = plan.additional_human_amount
-    candidates = repository.human_sources(session, [m.artifact.id for m in members], MAX_SOURCES)
+    candidates = lookups.human_sources([m.artifact.id for m in members], MAX_SOURCES)
     sources: list[Source] = []
     supplied = 0.0
     for candidate in candidates:
@@ -242,17 +301,25 @@ def judge(
     *,
     model: tuple[str, str] | None,
     exclude: uuid.UUID | None = None,
+    ancestry: Ancestry | None = None,
+    lookups: Lookups | None = None,
 ) -> Judgement:
+    """Judge a training set; ``ancestry`` when already known (see :class:`Ancestry`)."""
+    lookups = lookups or Lookups(session)
     composition = training_set_composition(members)
     set_figures = figures(composition)
     policy_rules = rules.PolicyRules.model_validate(policy.rules)
+    if ancestry is None:
+        ancestry = find_ancestry(session, members, model, exclude)
     previous, previous_read = previous_generation(
-        session, members, model, exclude, amounts_known=not composition.weights_assumed
+        session, members, ancestry, amounts_known=not composition.weights_assumed, lookups=lookups
     )
     findings = rules.evaluate(policy_rules, set_figures, previous)
     outcome = rules.verdict(findings)
     remediation = (
-        None if outcome == "pass" else remedy(session, policy_rules, set_figures, previous, members)
+        None
+        if outcome == "pass"
+        else remedy(session, policy_rules, set_figures, previous, members, lookups)
     )
     return Judgement(policy, composition, findings, outcome, remediation, previous_read)
 

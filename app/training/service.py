@@ -21,6 +21,7 @@ from app.composition.schemas import composition_summary
 from app.config import get_settings
 from app.errors import NotFound
 from app.policies import service as policy_service
+from app.policies.models import Policy
 from app.policies.schemas import (
     FindingRead,
     PolicyRef,
@@ -32,79 +33,138 @@ from app.training import repository
 from app.training.models import TrainingRun, VerdictRecord
 from app.training.schemas import ModelKey, TrainingRunRead, VerdictRead
 
+REFRESH_BATCH = 500
 
-def refresh(session: Session, model_ids: Sequence[uuid.UUID], *, cause: str) -> None:
+
+def refresh(
+    session: Session, model_ids: Sequence[uuid.UUID], *, cause: str, structural: bool = True
+) -> None:
     """Record, recompute and re-judge the training run of each model that has a training set.
 
-    ``model_ids`` come in topological order (as propagation visits them)."""
-    sets = repository.training_sets(session, model_ids)
-    if not sets:
-        return
-    runs = repository.by_models(session, list(sets))
-    models = artifact_repository.many(session, list(sets))
-    datasets = artifact_repository.many(
-        session, list({dataset_id for edges in sets.values() for dataset_id, _ in edges})
-    )
+    ``model_ids`` come in topological order (as propagation visits them): a run is judged
+    against its previous generation's run, which sits upstream and so is brought up to date
+    first. ``structural=False`` says no edge changed (an origin or size was corrected), so each
+    run's self-consuming ancestry is reused instead of walked again. Work goes in batches whose
+    loaded rows are released after each, so a correction reaching thousands of training runs
+    holds one batch in memory.
+    """
+    ordered = list(dict.fromkeys(model_ids))
     policy = policy_service.current(session, get_settings().default_policy)
-    # in the caller's (topological) order: a run is judged against its previous generation's
-    # run, which sits upstream and so must be brought up to date first
-    for model_id, edges in ((m, sets[m]) for m in dict.fromkeys(model_ids) if m in sets):
-        model = models[model_id]
-        members = [policy_service.Member(datasets[d], amount) for d, amount in edges]
-        judgement = policy_service.judge(
-            session, members, policy, model=(model.namespace, model.name), exclude=model.id
-        )
-        composition = judgement.composition
-        stored = composition.composition.to_json()
-        findings = [
-            policy_service.finding_read(f).model_dump(mode="json") for f in judgement.findings
-        ]
-        run = runs.get(model_id)
-        if run is None:
-            run = TrainingRun(model_id=model_id)
-            session.add(run)
-        elif (
-            run.composition == stored
-            and run.total_amount == composition.total_amount
-            and run.verdict == judgement.verdict
-            and run.findings == findings
-            and run.policy_version == policy.version
-            and run.policy_name == policy.name
-        ):
+    for start in range(0, len(ordered), REFRESH_BATCH):
+        batch = ordered[start : start + REFRESH_BATCH]
+        sets = repository.training_sets(session, batch)
+        if not sets:
             continue
-        run.composition = stored
-        run.total_amount = composition.total_amount
-        run.weights_assumed = composition.weights_assumed
-        run.verdict = judgement.verdict
-        run.findings = findings
-        run.policy_name = policy.name
-        run.policy_version = policy.version
-        run.remediation = (
-            judgement.remediation.model_dump(mode="json") if judgement.remediation else None
+        runs = repository.by_models(session, list(sets))
+        models = artifact_repository.many(session, list(sets))
+        datasets = artifact_repository.many(
+            session, list({dataset_id for edges in sets.values() for dataset_id, _ in edges})
         )
-        run.previous_generation = (
-            judgement.previous.model_dump(mode="json") if judgement.previous else None
-        )
-        run.judged_at = func.clock_timestamp()
-        session.flush()
-        summary = composition_summary(
-            composition.composition,
-            composition.total_amount,
-            weights_assumed=composition.weights_assumed,
-            stale=False,
-        )
-        session.add(
-            VerdictRecord(
-                training_run_id=run.id,
-                verdict=judgement.verdict,
-                policy_name=policy.name,
-                policy_version=policy.version,
-                composition=summary.model_dump(mode="json"),
-                findings=findings,
+        lookups = policy_service.Lookups(session)
+        if not structural:
+            known = [known_ancestry(run) for run in runs.values()]
+            earlier = [a.previous for a in known if a is not None and a.previous is not None]
+            lookups.prefetch_runs(earlier)
+            artifact_repository.many(session, earlier)
+        for model_id in (m for m in batch if m in sets):
+            judge_run(
+                session,
+                models[model_id],
+                [policy_service.Member(datasets[d], amount) for d, amount in sets[model_id]],
+                runs.get(model_id),
+                policy,
                 cause=cause,
+                structural=structural,
+                lookups=lookups,
             )
-        )
+        session.flush()
+        for loaded in [*runs.values(), *models.values(), *datasets.values()]:
+            session.expire(loaded)
+
+
+def known_ancestry(run: TrainingRun | None) -> policy_service.Ancestry | None:
+    """The ancestry a run was last judged with, when it recorded one."""
+    if run is None or run.verdict is None:
+        return None
+    previous = run.previous_generation
+    if previous is None:
+        return policy_service.Ancestry(None, frozenset())
+    if "carried_over" not in previous:
+        return None
+    return policy_service.Ancestry(
+        uuid.UUID(previous["id"]), frozenset(uuid.UUID(i) for i in previous["carried_over"])
+    )
+
+
+def judge_run(
+    session: Session,
+    model: Artifact,
+    members: Sequence[policy_service.Member],
+    run: TrainingRun | None,
+    policy: Policy,
+    *,
+    cause: str,
+    structural: bool,
+    lookups: policy_service.Lookups | None = None,
+) -> None:
+    """Judge one model's training set; record the run, and a history entry when the
+    composition, the verdict, its findings or the policy changed."""
+    judgement = policy_service.judge(
+        session,
+        members,
+        policy,
+        model=(model.namespace, model.name),
+        exclude=model.id,
+        ancestry=None if structural else known_ancestry(run),
+        lookups=lookups,
+    )
+    composition = judgement.composition
+    stored = composition.composition.to_json()
+    findings = [policy_service.finding_read(f).model_dump(mode="json") for f in judgement.findings]
+    if run is None:
+        run = TrainingRun(model_id=model.id)
+        session.add(run)
+    elif (
+        run.composition == stored
+        and run.total_amount == composition.total_amount
+        and run.verdict == judgement.verdict
+        and run.findings == findings
+        and run.policy_version == policy.version
+        and run.policy_name == policy.name
+    ):
+        return
+    run.composition = stored
+    run.total_amount = composition.total_amount
+    run.weights_assumed = composition.weights_assumed
+    run.verdict = judgement.verdict
+    run.findings = findings
+    run.policy_name = policy.name
+    run.policy_version = policy.version
+    run.remediation = (
+        judgement.remediation.model_dump(mode="json") if judgement.remediation else None
+    )
+    run.previous_generation = (
+        judgement.previous.model_dump(mode="json") if judgement.previous else None
+    )
+    run.judged_at = func.clock_timestamp()
     session.flush()
+    summary = composition_summary(
+        composition.composition,
+        composition.total_amount,
+        weights_assumed=composition.weights_assumed,
+        stale=False,
+    )
+    session.add(
+        VerdictRecord(
+            training_run_id=run.id,
+            verdict=judgement.verdict,
+            policy_name=policy.name,
+            policy_version=policy.version,
+            composition=summary.model_dump(mode="json"),
+            findings=findings,
+            cause=cause,
+        )
+    )
 
 
 def run_read(session: Session, run: TrainingRun, model: Artifact | None = None) -> TrainingRunRead:
