@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Generic, TypeVar
 
@@ -14,6 +15,7 @@ from pydantic import BaseModel
 from app.errors import InvalidInput
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -34,7 +36,10 @@ def encode_cursor(created_at: datetime, id_: uuid.UUID) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+def decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """The position a cursor stands for (None: the first page)."""
+    if cursor is None:
+        return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created_at, id_ = json.loads(base64.urlsafe_b64decode(padded))
@@ -44,3 +49,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
             "The cursor is not one this service issued; pass the `next_cursor` of a previous page.",
             errors=[{"loc": "query.cursor", "msg": "invalid cursor", "type": "value_error"}],
         ) from exc
+
+
+def next_cursor(
+    rows: Sequence[R], limit: int, position: Callable[[R], tuple[datetime, uuid.UUID]]
+) -> str | None:
+    """Lists fetch ``limit + 1`` rows; when the extra one came, the next page starts after
+    row ``limit``."""
+    return encode_cursor(*position(rows[limit - 1])) if len(rows) > limit else None

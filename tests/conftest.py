@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
@@ -86,10 +87,8 @@ def session(connection: Connection) -> Iterator[Session]:
         yield session
 
 
-@pytest.fixture
-def client(database_url: str, session: Session) -> Iterator[TestClient]:
-    """The app in-process, every request inside the test's rolled-back transaction."""
-    app = create_app(database_url, run_worker=False)
+def serve_from(app: FastAPI, session: Session) -> None:
+    """Make every request of ``app`` run in ``session`` (the test's rolled-back transaction)."""
 
     def test_session() -> Iterator[Session]:
         try:
@@ -100,6 +99,13 @@ def client(database_url: str, session: Session) -> Iterator[TestClient]:
             raise
 
     app.dependency_overrides[get_session] = test_session
+
+
+@pytest.fixture
+def client(database_url: str, session: Session) -> Iterator[TestClient]:
+    """The app in-process, every request inside the test's rolled-back transaction."""
+    app = create_app(database_url, run_worker=False)
+    serve_from(app, session)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 

@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from sqlalchemy.orm import Session
 
-from app.db import Database, get_session
+from app.db import Database
 from app.main import create_app
+from tests.conftest import serve_from
 
 schema = schemathesis.openapi.from_dict(create_app(run_worker=False).openapi())
 
@@ -22,16 +23,7 @@ def fuzzed_app(database_url: str, session: Session) -> Iterator[FastAPI]:
     """The app with every request inside the test's rolled-back transaction."""
     app = create_app(database_url, run_worker=False)
     app.state.database = Database.connect(database_url, pool_size=1)
-
-    def test_session() -> Iterator[Session]:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-
-    app.dependency_overrides[get_session] = test_session
+    serve_from(app, session)
     yield app
     app.state.database.dispose()
 

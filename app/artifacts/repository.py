@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ARRAY, Select, Text, func, literal, select, tuple_
+from sqlalchemy import ARRAY, Text, func, literal, select, tuple_
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
@@ -46,27 +46,6 @@ def newest(
     ).first()
 
 
-def listing(
-    kind: str,
-    *,
-    namespace: str | None,
-    name: str | None,
-    version: str | None,
-    after: tuple[datetime, uuid.UUID] | None,
-    limit: int,
-) -> Select[Artifact]:
-    query = select(Artifact).where(Artifact.kind == kind)
-    if namespace is not None:
-        query = query.where(Artifact.namespace == namespace)
-    if name is not None:
-        query = query.where(Artifact.name == name)
-    if version is not None:
-        query = query.where(Artifact.version == version)
-    if after is not None:
-        query = query.where(tuple_(Artifact.created_at, Artifact.id) < tuple_(*after))
-    return query.order_by(Artifact.created_at.desc(), Artifact.id.desc()).limit(limit)
-
-
 def page(
     session: Session,
     kind: str,
@@ -77,8 +56,18 @@ def page(
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> Sequence[Artifact]:
-    query = listing(kind, namespace=namespace, name=name, version=version, after=after, limit=limit)
-    return session.scalars(query).all()
+    """Versions matching the parts of the natural key given, newest first, after a position."""
+    query = select(Artifact).where(Artifact.kind == kind)
+    if namespace is not None:
+        query = query.where(Artifact.namespace == namespace)
+    if name is not None:
+        query = query.where(Artifact.name == name)
+    if version is not None:
+        query = query.where(Artifact.version == version)
+    if after is not None:
+        query = query.where(tuple_(Artifact.created_at, Artifact.id) < tuple_(*after))
+    order = (Artifact.created_at.desc(), Artifact.id.desc())
+    return session.scalars(query.order_by(*order).limit(limit)).all()
 
 
 def many(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Artifact]:

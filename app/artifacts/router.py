@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
@@ -22,7 +23,7 @@ from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
 from app.lineage import service as lineage_service
 from app.lineage.schemas import LineageGraph
-from app.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from app.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
 from app.training import repository as training_repository
 
 router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
@@ -36,6 +37,10 @@ Contributors = Annotated[
     int, Query(ge=0, le=100, description="How many contributors to list, largest first.")
 ]
 KeyPart = Annotated[str | None, Query(min_length=1, max_length=2048)]
+
+
+def position(artifact: Artifact) -> tuple[datetime, uuid.UUID]:
+    return artifact.created_at, artifact.id
 
 
 def created(response: Response, is_new: bool) -> None:
@@ -70,14 +75,11 @@ def list_datasets(
         namespace=namespace,
         name=name,
         version=version,
-        after=decode_cursor(cursor) if cursor else None,
+        after=decode_cursor(cursor),
         limit=limit + 1,
     )
     items = [service.dataset_read(a) for a in rows[:limit]]
-    next_cursor = (
-        encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
-    )
-    return Page[DatasetRead](items=items, next_cursor=next_cursor)
+    return Page[DatasetRead](items=items, next_cursor=next_cursor(rows, limit, position))
 
 
 @router.get("/datasets/{dataset_id}", response_model=DatasetRead, summary="One dataset version")
@@ -155,15 +157,12 @@ def list_models(
         namespace=namespace,
         name=name,
         version=version,
-        after=decode_cursor(cursor) if cursor else None,
+        after=decode_cursor(cursor),
         limit=limit + 1,
     )
     runs = training_repository.by_models(session, [a.id for a in rows[:limit]])
     items = [service.model_read(a, runs[a.id].id if a.id in runs else None) for a in rows[:limit]]
-    next_cursor = (
-        encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
-    )
-    return Page[ModelRead](items=items, next_cursor=next_cursor)
+    return Page[ModelRead](items=items, next_cursor=next_cursor(rows, limit, position))
 
 
 @router.get("/models/{model_id}", response_model=ModelRead, summary="One model version")

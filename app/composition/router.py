@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from app.composition import repository
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES, NotFound
-from app.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from app.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
 
 router = APIRouter(prefix="/api/v1", tags=["propagations"], responses=PROBLEM_RESPONSES)
 
@@ -42,13 +42,10 @@ def list_propagations(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[PropagationRead]:
-    rows = repository.jobs(
-        session, status=status, after=decode_cursor(cursor) if cursor else None, limit=limit + 1
-    )
+    rows = repository.jobs(session, status=status, after=decode_cursor(cursor), limit=limit + 1)
     items = [PropagationRead.model_validate(job) for job in rows[:limit]]
-    last = rows[limit - 1] if len(rows) > limit else None
     return Page[PropagationRead](
-        items=items, next_cursor=encode_cursor(last.created_at, last.id) if last else None
+        items=items, next_cursor=next_cursor(rows, limit, lambda j: (j.created_at, j.id))
     )
 
 

@@ -19,7 +19,7 @@ from app.lineage.schemas import (
     EventAccepted,
     StoredEvent,
 )
-from app.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from app.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
 
 router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
@@ -138,12 +138,11 @@ def list_events(
     cursor: Cursor = None,
 ) -> Page[StoredEvent]:
     rows = lineage_repository.events(
-        session, run_id=run_id, after=decode_cursor(cursor) if cursor else None, limit=limit + 1
+        session, run_id=run_id, after=decode_cursor(cursor), limit=limit + 1
     )
     items = [StoredEvent.model_validate(row, from_attributes=True) for row in rows[:limit]]
-    last = rows[limit - 1] if len(rows) > limit else None
     return Page[StoredEvent](
-        items=items, next_cursor=encode_cursor(last.received_at, last.id) if last else None
+        items=items, next_cursor=next_cursor(rows, limit, lambda e: (e.received_at, e.id))
     )
 
 

@@ -12,7 +12,7 @@ from app.composition.core import Composition
 from app.composition.schemas import composition_summary
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
-from app.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from app.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
 from app.policies.schemas import PolicyRef
 from app.training import service
 from app.training.schemas import ModelKey, TrainingRunRead, TrainingRunSummary
@@ -42,7 +42,7 @@ def list_runs(
         model_name=model,
         since=since,
         until=until,
-        after=decode_cursor(cursor) if cursor else None,
+        after=decode_cursor(cursor),
         limit=limit + 1,
     )
     items = [
@@ -62,9 +62,8 @@ def list_runs(
         )
         for run, m in rows[:limit]
     ]
-    last = rows[limit - 1][0] if len(rows) > limit else None
     return Page[TrainingRunSummary](
-        items=items, next_cursor=encode_cursor(last.created_at, last.id) if last else None
+        items=items, next_cursor=next_cursor(rows, limit, lambda r: (r[0].created_at, r[0].id))
     )
 
 
