@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, Request
 from sqlalchemy import MetaData, create_engine, text
 from sqlalchemy.engine import Engine
@@ -28,6 +29,10 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 def normalize_url(url: str) -> str:
     """Accept the URL forms people paste (postgres://, postgresql://) and use psycopg 3."""
     for prefix in ("postgres://", "postgresql://"):
@@ -48,6 +53,10 @@ class Database:
             pool_size=pool_size,
             max_overflow=20,
             pool_pre_ping=True,
+            # compositions are JSON read on every mixture: orjson parses them several times
+            # faster than the standard library, to the same floats
+            json_serializer=json_dumps,
+            json_deserializer=orjson.loads,
         )
         return cls(engine, sessionmaker(engine, expire_on_commit=False))
 

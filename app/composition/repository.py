@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.artifacts.models import Artifact
 from app.composition.models import PropagationJob
 from app.composition.origin import Origin
+from app.db import json_dumps
 
 WRITE_CHUNK = 5_000
 
@@ -156,7 +156,7 @@ class CompositionWriter:
 
     def flush(self) -> None:
         if self.pending:
-            payload = json.dumps(self.pending, default=str)
+            payload = json_dumps(self.pending)
             self.changed.update(self.session.execute(self._statement, {"rows": payload}).scalars())
             self.pending = []
 
