@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy import ARRAY, ColumnElement, MetaData, any_, bindparam, create_engine, text
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -31,6 +33,12 @@ class Base(DeclarativeBase):
 
 def json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
+def among(column: QueryableAttribute[uuid.UUID], ids: Iterable[uuid.UUID]) -> ColumnElement[bool]:
+    """``column = ANY(:ids)`` with the ids as one array parameter: ``IN`` binds one parameter
+    per value, and a large subgraph has more ids than PostgreSQL's 65,535 parameters."""
+    return column == any_(bindparam(None, list(ids), type_=ARRAY(UUID(as_uuid=True))))
 
 
 def normalize_url(url: str) -> str:

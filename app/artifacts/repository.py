@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from app.artifacts.models import Artifact
+from app.db import among
 
 
 def get(session: Session, artifact_id: uuid.UUID, kind: str | None = None) -> Artifact | None:
@@ -73,7 +74,7 @@ def page(
 def many(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Artifact]:
     if not ids:
         return {}
-    rows = session.scalars(select(Artifact).where(Artifact.id.in_(ids))).all()
+    rows = session.scalars(select(Artifact).where(among(Artifact.id, ids))).all()
     return {a.id: a for a in rows}
 
 
@@ -111,12 +112,17 @@ def add(session: Session, artifact: Artifact) -> Artifact:
 def newest_many(
     session: Session, kind: str, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], Artifact]:
-    """The newest version of each (namespace, name), in one query."""
+    """The newest version of each (namespace, name), in one query joined on unnested arrays."""
     if not keys:
         return {}
+    wanted = select(
+        func.unnest(literal([k[0] for k in keys], ARRAY(Text))).label("namespace"),
+        func.unnest(literal([k[1] for k in keys], ARRAY(Text))).label("name"),
+    ).subquery()
     rows = session.scalars(
         select(Artifact)
-        .where(Artifact.kind == kind, tuple_(Artifact.namespace, Artifact.name).in_(keys))
+        .join(wanted, (Artifact.namespace == wanted.c.namespace) & (Artifact.name == wanted.c.name))
+        .where(Artifact.kind == kind)
         .ext(distinct_on(Artifact.namespace, Artifact.name))
         .order_by(Artifact.namespace, Artifact.name, Artifact.created_at.desc(), Artifact.id.desc())
     ).all()

@@ -26,7 +26,7 @@ MASS_RELATIONS: Final[frozenset[str]] = RELATIONS - {"used"}
 
 # Below this a bucket is dropped: such masses are far below anything a figure can show, and
 # subnormal doubles are slow to compute with and refused by some float8 parsers.
-NEGLIGIBLE_MASS: Final = 1e-300
+NEGLIGIBLE_MASS: Final = 1e-15
 # max_depth counts a bucket only above this, so float dust never reads as a deeper generation.
 MAX_DEPTH_THRESHOLD: Final = 1e-12
 # A residual this small relative to the size is the rounding of shared generated_by amounts,

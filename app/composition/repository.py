@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.artifacts.models import Artifact
 from app.composition.models import PropagationJob
 from app.composition.origin import Origin
-from app.db import json_dumps
+from app.db import among, json_dumps
 
 WRITE_CHUNK = 5_000
 
@@ -164,7 +164,7 @@ class CompositionWriter:
 def mark_stale(session: Session, ids: Sequence[uuid.UUID]) -> None:
     session.execute(
         update(Artifact)
-        .where(Artifact.id.in_(ids), Artifact.composition_stale.is_(False))
+        .where(among(Artifact.id, ids), Artifact.composition_stale.is_(False))
         .values(composition_stale=True)
         .execution_options(synchronize_session=False)
     )

@@ -41,7 +41,7 @@ log = logging.getLogger("headwater.propagation")
 @dataclass
 class Recomputed:
     """What a propagation did: how many nodes it recomputed and changed, and the model versions
-    whose training runs it may have changed (those changed, and the roots)."""
+    whose training runs it may have changed, in topological order."""
 
     nodes: int = 0
     changed: int = 0
@@ -173,11 +173,17 @@ def recompute_from(
     writer.flush()
     # the bulk UPDATE bypasses the ORM: objects already loaded must reload what it wrote
     session.expire_all()
-    roots_set = set(roots)
+    # After an edge change every model downstream is re-judged: a new edge can bring a
+    # previous generation into a training set's ancestry without moving any composition (a
+    # `used` edge carries no mass). After an origin or size correction only the ancestry is
+    # fixed, so the models whose composition changed are enough.
+    if not structural:
+        roots_set = set(roots)
+        models = [m for m in models if m in writer.changed or m in roots_set]
     return Recomputed(
         nodes=len(nodes),
         changed=len(writer.changed),
-        models=[m for m in models if m in writer.changed or m in roots_set],
+        models=models,
     )
 
 

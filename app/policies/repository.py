@@ -9,6 +9,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app.artifacts.models import HUMAN_SOURCE_MIN, Artifact
+from app.db import among
 from app.lineage.models import Edge
 from app.policies.models import Policy
 
@@ -85,7 +86,7 @@ def previous_generation(
         if level == SHALLOW_LEVELS and not versions & ancestors(session, frontier):
             return None
         parents = session.scalars(
-            select(Edge.parent_id).where(Edge.child_id.in_(frontier)).distinct()
+            select(Edge.parent_id).where(among(Edge.child_id, frontier)).distinct()
         ).all()
         frontier = [p for p in parents if p not in seen]
         seen.update(frontier)
@@ -93,7 +94,7 @@ def previous_generation(
         if found:
             return session.scalars(
                 select(Artifact)
-                .where(Artifact.id.in_(found))
+                .where(among(Artifact.id, found))
                 .order_by(Artifact.created_at.desc(), Artifact.id.desc())
                 .limit(1)
             ).first()
@@ -154,5 +155,5 @@ def human_sources(session: Session, exclude: Sequence[uuid.UUID], limit: int) ->
         .limit(limit)
     )
     if exclude:
-        query = query.where(Artifact.id.not_in(exclude))
+        query = query.where(~among(Artifact.id, exclude))
     return session.scalars(query).all()

@@ -10,12 +10,13 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from app.artifacts.models import Artifact
+from app.db import among
 from app.lineage.models import Edge
 from app.training.models import TrainingRun, VerdictRecord
 
 
 def by_models(session: Session, model_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, TrainingRun]:
-    rows = session.scalars(select(TrainingRun).where(TrainingRun.model_id.in_(model_ids))).all()
+    rows = session.scalars(select(TrainingRun).where(among(TrainingRun.model_id, model_ids))).all()
     return {run.model_id: run for run in rows}
 
 
@@ -25,7 +26,7 @@ def training_sets(
     """Each model's training set: (dataset id, amount) of its trained_on edges."""
     rows = session.execute(
         select(Edge.child_id, Edge.parent_id, Edge.amount)
-        .where(Edge.relation == "trained_on", Edge.child_id.in_(model_ids))
+        .where(Edge.relation == "trained_on", among(Edge.child_id, model_ids))
         .order_by(Edge.created_at, Edge.id)
     ).all()
     sets: dict[uuid.UUID, list[tuple[uuid.UUID, float | None]]] = {}
