@@ -1,0 +1,1 @@
+"""Reproducible performance runs for Headwater (``python -m benchmarks.run``)."""

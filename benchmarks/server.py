@@ -1,0 +1,50 @@
+"""The service exactly as ``headwater serve`` runs it, plus one route: ``POST /bench/discard``.
+
+The discard route parses its JSON body the way ``POST /api/v1/lineage`` does (a FastAPI body
+parameter, a sync handler on the same thread pool, behind the same middleware) and answers 204
+without touching the database: the HTTP ceiling the OpenLineage endpoint is measured against,
+on the same server process.
+
+Run as ``python -m benchmarks.server`` with the same environment as ``headwater serve``
+(``DATABASE_URL``, ``HEADWATER_PORT``, ``HEADWATER_LOG_LEVEL``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import uvicorn
+from fastapi import Body, FastAPI, Response
+
+from app.config import get_settings
+from app.logs import configure
+from app.main import create_app
+
+
+def bench_app() -> FastAPI:
+    settings = get_settings()
+    app = create_app(settings=settings, run_migrations=True)
+
+    @app.post("/bench/discard", status_code=204, include_in_schema=False)
+    def discard(event: Annotated[dict[str, Any], Body()]) -> Response:
+        return Response(status_code=204)
+
+    return app
+
+
+def main() -> None:
+    # the same steps and uvicorn options as app.cli.serve
+    settings = get_settings()
+    configure(settings.log_level)
+    uvicorn.run(
+        bench_app(),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+if __name__ == "__main__":
+    main()
