@@ -26,20 +26,23 @@ from sqlalchemy.orm import Session
 
 from app import migrate
 from app.db import get_session, normalize_url
+from app.embedded import EmbeddedPostgres
 from app.main import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = "training_run_verdicts, training_runs, propagation_jobs, lineage_events, edges, artifacts"
 
 
-def server_url() -> URL:
+@pytest.fixture(scope="session")
+def server() -> Iterator[URL]:
     configured = os.environ.get("HEADWATER_TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
     if configured:
-        return make_url(normalize_url(configured))
-    from app.embedded import EmbeddedPostgres
-
-    uri = EmbeddedPostgres(ROOT / ".headwater-test").start()
-    return make_url(normalize_url(uri))
+        yield make_url(normalize_url(configured))
+        return
+    embedded = EmbeddedPostgres(ROOT / ".headwater-test")
+    uri = embedded.start()
+    yield make_url(normalize_url(uri))
+    embedded.stop(only_if_started_here=True)
 
 
 def fresh_database(server: URL, name: str) -> URL:
@@ -49,11 +52,6 @@ def fresh_database(server: URL, name: str) -> URL:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return server.set(database=name)
-
-
-@pytest.fixture(scope="session")
-def server() -> URL:
-    return server_url()
 
 
 @pytest.fixture(scope="session")
