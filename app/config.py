@@ -29,6 +29,12 @@ class Settings(BaseSettings):
         description="Corrections touching more descendants than this finish in the background.",
     )
     default_policy: str = "default"
+    db_pool_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds a request waits for a free connection; then 503."
+    )
+    db_connect_timeout: int = Field(
+        default=3, ge=1, description="Seconds to wait for a new database connection; then 503."
+    )
 
 
 @lru_cache

@@ -55,11 +55,22 @@ class Database:
     sessions: sessionmaker[Session]
 
     @classmethod
-    def connect(cls, url: str, *, pool_size: int = 10) -> Database:
+    def connect(
+        cls,
+        url: str,
+        *,
+        pool_size: int = 10,
+        pool_timeout: float = 5.0,
+        connect_timeout: int = 3,
+    ) -> Database:
         engine = create_engine(
             normalize_url(url),
             pool_size=pool_size,
             max_overflow=20,
+            # a request waits this long for a connection, then answers 503: with the database
+            # down or every connection busy, requests fail fast instead of queueing unbounded
+            pool_timeout=pool_timeout,
+            connect_args={"connect_timeout": connect_timeout},
             pool_pre_ping=True,
             # compositions are JSON read on every mixture: orjson parses them several times
             # faster than the standard library, to the same floats

@@ -23,9 +23,18 @@ class BadEncoding(Exception):
     pass
 
 
+def is_json(content_type: str) -> bool:
+    """``application/json`` or a ``+json`` type, with any parameters (``charset=utf-8``)."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
 class RequestBodyMiddleware:
-    """Refuse bodies over ``max_bytes`` (413), before and after gzip decoding, and decode
-    ``Content-Encoding: gzip`` as the OpenLineage clients send it when compression is on."""
+    """Refuse bodies over ``max_bytes`` (413), before and after gzip decoding, and bodies that
+    say they are not JSON (415); decode ``Content-Encoding: gzip`` as the OpenLineage clients
+    send it when compression is on."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -39,6 +48,10 @@ class RequestBodyMiddleware:
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self.too_large(scope, receive, send)
+            return
+        content_type = headers.get("content-type")
+        if content_type is not None and not is_json(content_type):
+            await self.not_json(scope, receive, send, f"Content-Type {content_type!r}")
             return
         encoding = headers.get("content-encoding", "identity").strip().lower()
         if encoding not in ("identity", "gzip"):
@@ -65,6 +78,9 @@ class RequestBodyMiddleware:
                 "bad-encoding",
             )
             await response(scope, receive, send)
+            return
+        if content_type is None and body:
+            await self.not_json(scope, receive, send, "A body without a Content-Type")
             return
         if encoding == "gzip":
             scope = dict(scope)
@@ -120,6 +136,16 @@ class RequestBodyMiddleware:
             rest = decoder.unused_data
             if not rest:
                 return b"".join(out)
+
+    async def not_json(self, scope: Scope, receive: Receive, send: Send, what: str) -> None:
+        response = problem(
+            415,
+            "Unsupported media type",
+            f"{what} is not supported; send the body as application/json"
+            " (with curl: -H 'content-type: application/json').",
+            "unsupported-media-type",
+        )
+        await response(scope, receive, send)
 
     async def too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem(

@@ -44,7 +44,11 @@ def create_app(
             url = embedded.start()
         if run_migrations:
             migrate.upgrade(url)
-        database = Database.connect(url)
+        database = Database.connect(
+            url,
+            pool_timeout=settings.db_pool_timeout,
+            connect_timeout=settings.db_connect_timeout,
+        )
         app.state.database = database
         worker = PropagationWorker(database) if run_worker else None
         if worker is not None:

@@ -75,11 +75,13 @@ def list_datasets(
         namespace=namespace,
         name=name,
         version=version,
-        after=decode_cursor(cursor),
+        after=decode_cursor("datasets", cursor),
         limit=limit + 1,
     )
     items = [service.dataset_read(a) for a in rows[:limit]]
-    return Page[DatasetRead](items=items, next_cursor=next_cursor(rows, limit, position))
+    return Page[DatasetRead](
+        items=items, next_cursor=next_cursor("datasets", rows, limit, position)
+    )
 
 
 @router.get("/datasets/{dataset_id}", response_model=DatasetRead, summary="One dataset version")
@@ -157,12 +159,12 @@ def list_models(
         namespace=namespace,
         name=name,
         version=version,
-        after=decode_cursor(cursor),
+        after=decode_cursor("models", cursor),
         limit=limit + 1,
     )
     runs = training_repository.by_models(session, [a.id for a in rows[:limit]])
     items = [service.model_read(a, runs[a.id].id if a.id in runs else None) for a in rows[:limit]]
-    return Page[ModelRead](items=items, next_cursor=next_cursor(rows, limit, position))
+    return Page[ModelRead](items=items, next_cursor=next_cursor("models", rows, limit, position))
 
 
 @router.get("/models/{model_id}", response_model=ModelRead, summary="One model version")

@@ -58,12 +58,26 @@ def invalid(error: openlineage.EventInvalid) -> InvalidInput:
     return InvalidInput(f"The OpenLineage event is not valid: check {fields}.", errors=errors)
 
 
-def ingest(session: Session, payload: Mapping[str, Any]) -> Ingested:
+def check_storable(payload: Mapping[str, Any]) -> None:
+    """Refuse text PostgreSQL cannot store: a NUL character, or a lone UTF-16 surrogate
+    (``\\ud800``), which JSON can escape but UTF-8 cannot encode."""
     if "\\u0000" in json.dumps(payload):
         raise InvalidInput(
             "The event contains a NUL character, which PostgreSQL cannot store; remove it.",
             errors=[{"loc": "body", "msg": "contains \\u0000", "type": "value_error"}],
         )
+    try:
+        json.dumps(payload, ensure_ascii=False).encode()
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(
+            "The event contains a lone UTF-16 surrogate (such as \\ud800), which is not"
+            " Unicode text; send valid UTF-8.",
+            errors=[{"loc": "body", "msg": "contains a lone surrogate", "type": "value_error"}],
+        ) from exc
+
+
+def ingest(session: Session, payload: Mapping[str, Any]) -> Ingested:
+    check_storable(payload)
     try:
         event = openlineage.map_event(payload)
     except openlineage.EventInvalid as exc:

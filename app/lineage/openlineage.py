@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from app.artifacts.schemas import key_too_long
+from app.composition.core import MAX_AMOUNT
 from app.composition.origin import (
     DIGITAL_SOURCE_TYPES,
     MAX_SYNTHETIC_DEPTH,
@@ -508,6 +510,11 @@ def _dataset(
 
     if len(errors) > before or namespace is None or name is None:
         return None
+    # an unversioned dataset is named by the run id (36 characters) or UNVERSIONED
+    too_long = key_too_long(namespace, name, version or "0" * 36)
+    if too_long is not None:
+        errors.append(FieldError((*loc, "name"), too_long))
+        return None
     return _Dataset(
         kind=kind,
         namespace=namespace,
@@ -537,6 +544,9 @@ def _row_count(errors: list[FieldError], facet: Mapping[str, Any], loc: Loc) -> 
         return None
     if value < 0:
         errors.append(FieldError(loc, "must not be negative"))
+        return None
+    if value > MAX_AMOUNT:
+        errors.append(FieldError(loc, f"must be at most {MAX_AMOUNT:g}"))
         return None
     return float(value)
 

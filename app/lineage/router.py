@@ -138,11 +138,12 @@ def list_events(
     cursor: Cursor = None,
 ) -> Page[StoredEvent]:
     rows = lineage_repository.events(
-        session, run_id=run_id, after=decode_cursor(cursor), limit=limit + 1
+        session, run_id=run_id, after=decode_cursor("lineage events", cursor), limit=limit + 1
     )
     items = [StoredEvent.model_validate(row, from_attributes=True) for row in rows[:limit]]
     return Page[StoredEvent](
-        items=items, next_cursor=next_cursor(rows, limit, lambda e: (e.received_at, e.id))
+        items=items,
+        next_cursor=next_cursor("lineage events", rows, limit, lambda e: (e.received_at, e.id)),
     )
 
 
