@@ -60,13 +60,14 @@ class Database:
         url: str,
         *,
         pool_size: int = 10,
+        max_overflow: int = 20,
         pool_timeout: float = 5.0,
         connect_timeout: int = 3,
     ) -> Database:
         engine = create_engine(
             normalize_url(url),
             pool_size=pool_size,
-            max_overflow=20,
+            max_overflow=max_overflow,
             # a request waits this long for a connection, then answers 503: with the database
             # down or every connection busy, requests fail fast instead of queueing unbounded
             pool_timeout=pool_timeout,
