@@ -16,7 +16,7 @@ from app.composition.router import router as propagations_router
 from app.config import Settings, get_settings
 from app.db import Database
 from app.embedded import EmbeddedPostgres
-from app.errors import install_handlers, problem
+from app.errors import install_handlers, problem, unavailable
 from app.http import AccessLogMiddleware, RequestBodyMiddleware
 from app.lineage.router import router as lineage_router
 from app.policies.router import router as policies_router
@@ -89,9 +89,9 @@ def create_app(
             with database.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             current = migrate.current_revision(database.engine)
-        except Exception:
-            log.exception("readiness check failed")
-            return problem(503, "Not ready", "The database is unreachable.", "not-ready")
+        except Exception as exc:
+            log.warning("readiness check failed", extra={"error": repr(exc)})
+            return unavailable("The database is unreachable.")
         head = migrate.head_revision()
         if current != head:
             return problem(
