@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import typer
 import uvicorn
 
-from app.config import get_settings
-from app.embedded import EmbeddedPostgres
+from app.config import Settings, get_settings
+from app.embedded import DataDirBusy, DataDirLock, EmbeddedPostgres
 from app.gate_cli import gate
 from app.logs import configure
 
 cli = typer.Typer(help="Headwater: data provenance for machine learning.", no_args_is_help=True)
 cli.command(name="gate")(gate)
+
+
+def lock_data_dir(settings: Settings) -> DataDirLock | None:
+    """Refuse to start on a data folder another service uses (its embedded PostgreSQL is
+    shared); the caller holds the lock while it runs."""
+    if settings.database_url is not None:
+        return None
+    try:
+        return DataDirLock(settings.data_dir).acquire()
+    except DataDirBusy as exc:
+        typer.echo(f"headwater: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 @cli.command()
@@ -21,15 +38,45 @@ def serve() -> None:
 
     settings = get_settings()
     configure(settings.log_level)
-    app = create_app(settings=settings, run_migrations=True)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+    data_dir_lock = lock_data_dir(settings)
+    try:
+        app = create_app(settings=settings, run_migrations=True)
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            # SIGTERM: stop accepting, let requests in flight finish (up to this many seconds),
+            # then the lifespan stops the worker, the pool and, last, the embedded PostgreSQL
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        )
+        server = CleanStopServer(config)
+        server.run()
+        if not server.started:
+            raise typer.Exit(3)
+    finally:
+        if data_dir_lock is not None:
+            data_dir_lock.release()
+
+
+class CleanStopServer(uvicorn.Server):
+    """uvicorn's server, except that a stop asked for by SIGINT or SIGTERM ends with exit
+    status 0 instead of re-raising the signal: a clean stop is a success (and `make run`
+    does not report it as ``Terminated``)."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 @cli.command(name="migrate")
@@ -40,8 +87,10 @@ def migrate_command() -> None:
     settings = get_settings()
     configure(settings.log_level)
     embedded = None
+    data_dir_lock = None
     url = settings.database_url
     if url is None:
+        data_dir_lock = lock_data_dir(settings)
         embedded = EmbeddedPostgres(settings.data_dir)
         url = embedded.start()
     try:
@@ -50,6 +99,8 @@ def migrate_command() -> None:
     finally:
         if embedded is not None:
             embedded.stop(only_if_started_here=True)
+        if data_dir_lock is not None:
+            data_dir_lock.release()
 
 
 def main() -> None:

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
         description="Corrections touching more descendants than this finish in the background.",
     )
     default_policy: str = "default"
+    shutdown_grace_seconds: int = Field(
+        default=10, ge=0, description="On SIGTERM, how long requests in flight may take to finish."
+    )
     db_pool_timeout: float = Field(
         default=5.0, gt=0, description="Seconds a request waits for a free connection; then 503."
     )
