@@ -27,11 +27,14 @@ from dataclasses import replace as dataclass_replace
 from decimal import ROUND_CEILING, Context, Decimal, localcontext
 from functools import lru_cache
 from importlib.resources import files
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal, Self, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Status = Literal["pass", "warn", "fail"]
+# A finding's outcome: a rule that needs a previous generation has nothing to judge without one
+# (design section 4); it weighs like a pass in the verdict.
+Outcome = Literal["pass", "warn", "fail", "not_applicable"]
 Target = Literal["pass", "warn"]
 
 DEFAULT_POLICY_NAME = "default"
@@ -51,7 +54,7 @@ RULE_NAMES: tuple[str, ...] = (
 # a policy writes down (0.67, 0.25, ...) are compared exactly, as the table states them.
 AMOUNT_RTOL = 1e-9
 
-_RANK: dict[str, int] = {"pass": 0, "warn": 1, "fail": 2}
+_RANK: dict[str, int] = {"not_applicable": 0, "pass": 0, "warn": 1, "fail": 2}
 _STATUSES: tuple[Status, ...] = ("pass", "warn", "fail")
 
 _NO_PREVIOUS = (
@@ -282,7 +285,7 @@ class PreviousGeneration:
 @dataclass(frozen=True, slots=True)
 class Finding:
     rule: str
-    status: Status
+    status: Outcome
     observed: float | None
     threshold: dict[str, float]
     message: str
@@ -549,7 +552,7 @@ def _replace(
     if previous is None:
         return Finding(
             rule="replace",
-            status="pass",
+            status="not_applicable",
             observed=None,
             threshold={"warn_below_ratio": ratio},
             message=f"{_NO_PREVIOUS}: no previous generation's human data can be replaced.",
@@ -633,7 +636,7 @@ def _fresh_real(
     if previous is None:
         return Finding(
             rule="fresh_real",
-            status="pass",
+            status="not_applicable",
             observed=None,
             threshold={"min_ratio": ratio},
             message=f"{_NO_PREVIOUS}: there is no generation to add fresh data to.",
@@ -992,7 +995,9 @@ def remediation(
             continue
         need = _need(name, rules, finding, figures, previous, target)
         reaches = _reaches([name], rules, figures, previous, target)
-        item = _rule_remediation(name, finding.status, need, total, reaches)
+        # ranked above the target: warn or fail, never not_applicable
+        status = cast(Status, finding.status)
+        item = _rule_remediation(name, status, need, total, reaches)
         fixable_now = item.amount is not None or item.ratio is not None
         (fixable if fixable_now else not_fixable).append(item)
 

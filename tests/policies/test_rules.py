@@ -30,7 +30,7 @@ from app.policies.rules import (
     with_added_human,
 )
 
-RANK = {"pass": 0, "warn": 1, "fail": 2}
+RANK = {"not_applicable": 0, "pass": 0, "warn": 1, "fail": 2}
 
 
 def figures(
@@ -273,9 +273,9 @@ def test_unknown_fraction_fails_only_when_the_policy_says_so() -> None:
 
 
 @pytest.mark.parametrize("rule", ["replace", "fresh_real"])
-def test_self_consuming_rules_pass_without_a_previous_generation(rule: str) -> None:
+def test_self_consuming_rules_do_not_apply_without_a_previous_generation(rule: str) -> None:
     result = finding(rule, figures(0, {9: 1000}), None)
-    assert result.status == "pass"
+    assert result.status == "not_applicable"
     assert result.observed is None
     assert "not self-consuming" in result.message
 
