@@ -219,3 +219,26 @@ def test_json_is_read(client: TestClient, content_type: str) -> None:
         headers={"content-type": content_type},
     )
     assert response.status_code == 201, response.text
+
+
+def test_an_openlineage_re_declaration_of_the_original_origin_keeps_a_correction(
+    client: TestClient,
+) -> None:
+    facets = {
+        "version": {"datasetVersion": "1"},
+        "headwater_origin": {"human": 1.0},
+    }
+    inputs = [{"namespace": "hostile", "name": "corpus", "facets": facets}]
+    first = client.post(f"{H}/lineage", json=event(inputs=inputs))
+    assert first.status_code == 201, first.text
+    corpus = first.json()["datasets"][0]
+    corrected = client.put(f"{H}/datasets/{corpus}/origin", json={"human": 0.5, "synthetic": 0.5})
+    assert corrected.status_code == 200, corrected.text
+    rerun = client.post(f"{H}/lineage", json=event(inputs=inputs))
+    assert rerun.status_code == 201, rerun.text
+    assert client.get(f"{H}/datasets/{corpus}").json()["origin"]["human"] == 0.5
+    # a different origin from the pipeline is still a correction
+    facets["headwater_origin"] = {"human": 0.25, "synthetic": 0.75}
+    changed = client.post(f"{H}/lineage", json=event(inputs=inputs))
+    assert changed.status_code == 201, changed.text
+    assert client.get(f"{H}/datasets/{corpus}").json()["origin"]["human"] == 0.25

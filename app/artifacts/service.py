@@ -89,6 +89,15 @@ def origin_of(declared: OriginIn | None, *, field: str = "origin") -> Origin | N
         ) from exc
 
 
+ORIGIN_COLUMNS = (
+    "origin_human",
+    "origin_synthetic",
+    "origin_unknown",
+    "origin_synthetic_depth",
+    "origin_digital_source_type",
+)
+
+
 def origin_columns(origin: Origin | None) -> dict[str, Any]:
     if origin is None:
         return {
@@ -110,6 +119,7 @@ def origin_columns(origin: Origin | None) -> dict[str, Any]:
 def new_artifact(kind: str, namespace: str, name: str, version: str, **values: Any) -> Artifact:
     """A fresh artifact whose composition the propagation engine fills in before commit."""
     placeholder = Composition.all_unknown()
+    declared = {k: values.get(k) for k in ORIGIN_COLUMNS} if kind == "dataset" else None
     return Artifact(
         kind=kind,
         namespace=namespace,
@@ -119,8 +129,23 @@ def new_artifact(kind: str, namespace: str, name: str, version: str, **values: A
         human_fraction=0.0,
         synthetic_fraction=0.0,
         unknown_fraction=1.0,
+        declared_origin=declared,
         **values,
     )
+
+
+def redeclares_original_origin(existing: Artifact, columns: dict[str, Any]) -> bool:
+    """Whether ``columns`` are the origin ``existing`` was first recorded with. A pipeline
+    re-running declares what it always declared; after a correction that is not a conflict,
+    and it does not undo the correction: only PUT .../origin changes a recorded origin."""
+    first = existing.declared_origin
+    return first is not None and all(_same(first.get(k), columns.get(k)) for k in ORIGIN_COLUMNS)
+
+
+def _same(recorded: Any, posted: Any) -> bool:
+    if isinstance(recorded, int | float) and isinstance(posted, int | float):
+        return abs(recorded - posted) < 1e-12
+    return bool(recorded == posted)
 
 
 @dataclass(frozen=True)
@@ -153,11 +178,11 @@ def differences(
 ) -> dict[str, Any]:
     """What a re-posted version says differently from the recorded one (empty: the same)."""
     diff: dict[str, Any] = {}
+    if redeclares_original_origin(existing, declared):
+        declared = {k: v for k, v in declared.items() if k not in ORIGIN_COLUMNS}
     for key, value in declared.items():
         current = getattr(existing, key)
-        if current != value and not (
-            isinstance(current, float) and isinstance(value, float) and abs(current - value) < 1e-12
-        ):
+        if not _same(current, value):
             diff[key] = {"recorded": current, "posted": value}
     recorded = {
         (e.parent_id, e.relation): e.amount for e in edge_repository.incoming(session, existing.id)
@@ -367,11 +392,20 @@ def composition_detail(session: Session, artifact: Artifact, limit: int) -> Comp
                 name=found[node].name,
                 version=found[node].version,
                 synthetic_share=share,
-                synthetic_fraction=found[node].synthetic_fraction,
+                synthetic_fraction=entering_synthetic_fraction(found[node]),
             )
             for node, share in ranked
         ],
     )
+
+
+def entering_synthetic_fraction(contributor: Artifact) -> float:
+    """How synthetic the data a contributor brings in is. A dataset brings its own mixture; a
+    model contributes as a generator, and what it generates is synthetic, however human its
+    own training data (only the part whose origin is unknown stays unknown)."""
+    if contributor.kind == "model":
+        return 1.0 - contributor.unknown_fraction
+    return contributor.synthetic_fraction
 
 
 def get_or_404(session: Session, artifact_id: uuid.UUID, kind: str) -> Artifact:

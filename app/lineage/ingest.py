@@ -274,6 +274,10 @@ def upsert(
     origin_columns = (
         artifact_service.origin_columns(intent.origin) if intent.origin is not None else {}
     )
+    if artifact is not None and artifact_service.redeclares_original_origin(
+        artifact, origin_columns
+    ):
+        origin_columns = {}
     if artifact is None:
         values: dict[str, Any] = {"facets": intent.facets, **origin_columns}
         if key.kind == "dataset":
