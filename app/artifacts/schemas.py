@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.composition.core import MAX_AMOUNT
 from app.composition.schemas import CompositionRead
@@ -122,8 +122,28 @@ class BaseModelRef(ArtifactRef):
 
 class ModelCreate(NaturalKey):
     description: Annotated[str, Field(max_length=10_000)] | None = None
-    training_set: Annotated[list[TrainingSetItem], Field(max_length=100_000)] = []
+    training_set: Annotated[
+        list[TrainingSetItem],
+        Field(
+            max_length=100_000,
+            description="What the model was trained on; recording it records the training run."
+            " Omit it for a model whose training data is not known (its origin is then"
+            " unknown); an empty list is refused.",
+        ),
+    ] = []
     base_model: BaseModelRef | None = None
+
+    @field_validator("training_set")
+    @classmethod
+    def _trained_on_something(cls, value: list[TrainingSetItem]) -> list[TrainingSetItem]:
+        # runs only when training_set is given: an empty one trains nothing and would record
+        # a model without its training run
+        if not value:
+            raise ValueError(
+                "an empty training_set trains nothing: list the datasets the model was trained"
+                " on, or omit training_set for a model whose training data is not known"
+            )
+        return value
 
 
 class ArtifactRead(BaseModel):

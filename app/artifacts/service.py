@@ -53,11 +53,18 @@ def resolve(session: Session, ref: ArtifactRef, kind: str | None, *, field: str)
     wanted = kind or "dataset"
     if ref.id is not None:
         found = repository.get(session, ref.id)
-        if found is None or (kind is not None and found.kind != kind):
+        if found is not None and kind is not None and found.kind != kind:
+            raise wrong_kind(found, kind, field)
+        if found is None:
             raise NotFound(f"No {wanted} version has id {ref.id}.", missing={"id": str(ref.id)})
         return found
     assert ref.namespace is not None and ref.name is not None and ref.version is not None
     found = repository.by_natural_key(session, wanted, ref.namespace, ref.name, ref.version)
+    if found is None and kind is not None:
+        other = "model" if kind == "dataset" else "dataset"
+        mistaken = repository.by_natural_key(session, other, ref.namespace, ref.name, ref.version)
+        if mistaken is not None:
+            raise wrong_kind(mistaken, kind, field)
     if found is None:
         raise NotFound(
             f"No {wanted} version {ref.namespace}/{ref.name}@{ref.version} is recorded"
@@ -70,6 +77,24 @@ def resolve(session: Session, ref: ArtifactRef, kind: str | None, *, field: str)
             },
         )
     return found
+
+
+# Where a reference of the other kind belongs, for the fields people confuse.
+KIND_HINTS: dict[tuple[str, str], str] = {
+    ("training_set", "model"): "; to fine-tune that model, name it in `base_model`",
+    ("base_model", "dataset"): "; data a model is trained on goes in `training_set`",
+}
+
+
+def wrong_kind(found: Artifact, wanted: str, field: str) -> InvalidInput:
+    """A reference to a version of the other kind: a 422 that says where it belongs."""
+    where = field.partition("[")[0]
+    hint = KIND_HINTS.get((where, found.kind), "")
+    loc = "body." + field.replace("[", ".").replace("]", "")
+    return InvalidInput(
+        f"{field} names {label(found)}, which is a {found.kind}, not a {wanted}{hint}.",
+        errors=[{"loc": loc, "msg": f"a {found.kind}, not a {wanted}", "type": "value_error"}],
+    )
 
 
 def origin_of(declared: OriginIn | None, *, field: str = "origin") -> Origin | None:

@@ -234,7 +234,8 @@ def test_edges_join_the_kinds_their_relation_names(client: TestClient) -> None:
     wrong = client.post(
         "/api/v1/edges", json={"child": ref(d), "parent": ref(d), "relation": "trained_on"}
     )
-    assert wrong.status_code == 404
+    assert wrong.status_code == 422
+    assert "which is a dataset, not a model" in wrong.json()["detail"]
     ok = client.post(
         "/api/v1/edges", json={"child": ref(m), "parent": ref(d), "relation": "trained_on"}
     )
@@ -386,3 +387,33 @@ def test_a_generator_contributes_synthetic_data(client: TestClient) -> None:
     assert [
         (c["name"], c["synthetic_share"], c["synthetic_fraction"]) for c in detail["contributors"]
     ] == [("lm", 1.0, 1.0)]
+
+
+def test_an_empty_training_set_is_a_422_and_an_omitted_one_an_unknown_model(
+    client: TestClient,
+) -> None:
+    body = {"namespace": "models", "name": "lm", "version": "1"}
+    empty = client.post("/api/v1/models", json={**body, "training_set": []})
+    assert empty.status_code == 422, empty.text
+    assert empty.json()["errors"][0]["loc"] == "body.training_set"
+    assert "omit training_set" in empty.text
+    external = client.post("/api/v1/models", json=body)
+    assert external.status_code == 201, external.text
+    assert external.json()["training_run_id"] is None
+    assert external.json()["composition"]["unknown_fraction"] == 1.0
+
+
+@pytest.mark.parametrize("by", ["id", "natural key"])
+def test_a_model_in_a_training_set_gets_a_hint_to_use_base_model(
+    client: TestClient, by: str
+) -> None:
+    human = dataset(client, "human", size=100, origin={"human": 1})
+    base = model(client, "base", training_set=[ref(human)])
+    named = ref(base) if by == "id" else {"namespace": "models", "name": "base", "version": "1"}
+    response = client.post(
+        "/api/v1/models",
+        json={"namespace": "models", "name": "tuned", "version": "1", "training_set": [named]},
+    )
+    assert response.status_code == 422, response.text
+    assert "base_model" in response.json()["detail"]
+    assert response.json()["errors"][0]["loc"] == "body.training_set.0"
