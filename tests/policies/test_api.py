@@ -101,3 +101,16 @@ def test_invalid_thresholds_are_a_422_naming_the_field(client: TestClient) -> No
     assert client.put("/api/v1/policies/bad", json=typo).status_code == 422
     assert client.put("/api/v1/policies/bad name", json=default_body(client)).status_code == 422
     assert client.get("/api/v1/policies/bad").status_code == 404
+
+
+def test_remediation_states_amounts_without_float_noise(client: TestClient) -> None:
+    synthetic = dataset(client, "samples", size=5_000_000, origin={"synthetic": 1})
+    judged = client.post(
+        "/api/v1/gate",
+        json={"training_set": [{"namespace": "s3://lake", "name": synthetic["name"]}]},
+    ).json()
+    amount = judged["remediation"]["additional_human_amount"]
+    ratio = judged["remediation"]["additional_human_ratio"]
+    # the least round figure at or above the exact need: at most 8 significant digits
+    for figure in (amount, ratio):
+        assert len(repr(figure).replace(".", "").strip("0")) <= 8, figure
