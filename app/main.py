@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 
 from app import migrate
@@ -20,6 +21,7 @@ from app.errors import install_handlers, problem, unavailable
 from app.http import AccessLogMiddleware, RequestBodyMiddleware
 from app.lineage.router import router as lineage_router
 from app.policies.router import router as policies_router
+from app.problems import router as problems_router
 from app.training.router import router as training_router
 from app.worker import PropagationWorker
 
@@ -63,7 +65,9 @@ def create_app(
             if embedded is not None:
                 embedded.stop()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from assets the fastapi-offline package ships: /docs works offline
+    app = FastAPIOffline(
+        static_url="/docs/assets",
         title="Headwater",
         version="0.1.0",
         summary="How human, how synthetic, and how many model generations deep your data is.",
@@ -77,6 +81,7 @@ def create_app(
     app.include_router(policies_router, tags=["policies"])
     app.include_router(training_router)
     app.include_router(propagations_router)
+    app.include_router(problems_router)
 
     @app.get("/healthz", tags=["health"], summary="The process is alive")
     def healthz() -> dict[str, str]:

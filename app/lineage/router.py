@@ -21,6 +21,13 @@ from app.lineage.schemas import (
 )
 from app.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
 
+
+class SchemaResponse(JSONResponse):
+    """A JSON Schema document, served (and documented in OpenAPI) as what it is."""
+
+    media_type = "application/schema+json"
+
+
 router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
 FACET_SCHEMA_PATH = "/api/v1/spec/facets/1-0-0/HeadwaterOriginDatasetFacet.json"
@@ -151,6 +158,8 @@ def list_events(
     FACET_SCHEMA_PATH.removeprefix("/api/v1"),
     tags=["openlineage"],
     summary="JSON Schema of the headwater_origin dataset facet (its _schemaURL)",
+    response_class=SchemaResponse,
+    responses={200: {"description": "The facet's JSON Schema"}},
 )
-def facet_schema() -> JSONResponse:
-    return JSONResponse(openlineage.headwater_origin_schema(), media_type="application/schema+json")
+def facet_schema() -> SchemaResponse:
+    return SchemaResponse(openlineage.headwater_origin_schema())
