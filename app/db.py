@@ -14,6 +14,8 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
 
+from app.metrics import LOCK_WAIT_SECONDS
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -103,4 +105,5 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 def lock_lineage_writes(session: Session) -> None:
     """Hold the lineage write lock until the transaction ends."""
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LINEAGE_WRITE_LOCK})
+    with LOCK_WAIT_SECONDS.time():
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LINEAGE_WRITE_LOCK})

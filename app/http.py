@@ -11,6 +11,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import problem
+from app.metrics import observe_request
 
 log = logging.getLogger("headwater.http")
 
@@ -83,7 +84,7 @@ class RequestBodyMiddleware:
             await self.not_json(scope, receive, send, "A body without a Content-Type")
             return
         if encoding == "gzip":
-            scope = dict(scope)
+            # in place, not on a copy: the access log reads the matched route from this scope
             scope["headers"] = [
                 (k, v)
                 for k, v in scope["headers"]
@@ -180,6 +181,7 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, send_logged)
         finally:
+            observe_request(scope, outcome["status"], time.perf_counter() - started)
             log.info(
                 "request",
                 extra={

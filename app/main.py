@@ -20,6 +20,7 @@ from app.embedded import EmbeddedPostgres
 from app.errors import install_handlers, problem, unavailable
 from app.http import AccessLogMiddleware, RequestBodyMiddleware
 from app.lineage.router import router as lineage_router
+from app.metrics import router as metrics_router
 from app.policies.router import router as policies_router
 from app.problems import router as problems_router
 from app.training.router import router as training_router
@@ -82,6 +83,7 @@ def create_app(
     app.include_router(training_router)
     app.include_router(propagations_router)
     app.include_router(problems_router)
+    app.include_router(metrics_router)
 
     @app.get("/healthz", tags=["health"], summary="The process is alive")
     def healthz() -> dict[str, str]:

@@ -19,6 +19,7 @@ from app.lineage.schemas import (
     EventAccepted,
     StoredEvent,
 )
+from app.metrics import EVENTS
 from app.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
 
 
@@ -75,7 +76,12 @@ def post_event(
     response: Response,
     event: Annotated[dict[str, Any], Body(description="An OpenLineage event")],
 ) -> EventAccepted:
-    result = ingest.ingest(session, event)
+    try:
+        result = ingest.ingest(session, event)
+    except ProblemError:
+        EVENTS.labels("rejected").inc()
+        raise
+    EVENTS.labels(result.status).inc()
     response.status_code = 201 if result.status == "accepted" else 200
     return accepted(result)
 
@@ -102,6 +108,7 @@ def post_batch(
         try:
             result = ingest.ingest(session, event)
         except ProblemError as exc:
+            EVENTS.labels("rejected").inc()
             savepoint.rollback()
             items.append(
                 BatchItem(
@@ -118,6 +125,7 @@ def post_batch(
             )
             continue
         savepoint.commit()
+        EVENTS.labels(result.status).inc()
         items.append(BatchItem(index=index, status=result.status, result=accepted(result)))
     counts = {
         s: sum(1 for i in items if i.status == s) for s in ("accepted", "duplicate", "rejected")

@@ -14,6 +14,7 @@ from app.artifacts.models import Artifact
 from app.composition.core import Composition, NodeComposition, ParentContribution, compose
 from app.composition.schemas import composition_summary
 from app.errors import NotFound
+from app.metrics import VERDICTS
 from app.policies import repository, rules
 from app.policies.models import Policy
 from app.policies.schemas import (
@@ -371,6 +372,7 @@ def gate(session: Session, request: GateRequest) -> GateResponse:
     members = resolve_training_set(session, request)
     model = (request.model.namespace, request.model.name) if request.model else None
     judgement = judge(session, members, policy, model=model)
+    VERDICTS.labels(judgement.verdict, "gate").inc()
     composition = judgement.composition
     return GateResponse(
         verdict=judgement.verdict,
