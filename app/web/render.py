@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
@@ -14,12 +15,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app import gate_cli
 from app.errors import ProblemError
 from app.web.auth import ScopeMissing, TokenRejected, TokenRequired
 from app.web.graph import NODE_HEIGHT, NODE_WIDTH
 
+log = logging.getLogger("headwater")
 HERE = Path(__file__).parent
 NONE = "\N{EN DASH}"
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -45,9 +49,9 @@ def pct(value: Any) -> str:
 def num(value: Any) -> str:
     if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
         return NONE
-    if value == int(value) and abs(value) < 1e15:
-        return f"{int(value):,}".replace(",", " ")
-    return f"{value:,.4g}".replace(",", " ")
+    if abs(value) >= 100 or value == int(value):
+        return f"{round(value):,}".replace(",", " ")
+    return f"{value:.4g}"
 
 
 def when(value: Any) -> str:
@@ -73,7 +77,16 @@ def short(text: str, limit: int = 28) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-templates.env.filters.update(pct=pct, num=num, when=when, hue=hue, short=short)
+templates.env.filters.update(
+    pct=pct,
+    num=num,
+    when=when,
+    hue=hue,
+    short=short,
+    # a finding's figures in the words `headwater gate` uses
+    observed=lambda finding: gate_cli.observed_text(finding.rule, finding.observed),
+    thresholds=lambda finding: gate_cli.threshold_text(finding.rule, finding.threshold),
+)
 
 
 def query(params: Mapping[str, Any] | list[tuple[str, Any]]) -> str:
@@ -153,6 +166,12 @@ def install(app: FastAPI) -> None:
             e.status_code,
             "Page not found" if e.status_code == 404 else "Cannot show this page",
             "There is no page at this address." if e.status_code == 404 else str(e.detail),
+        ),
+    )
+    for_people(
+        DataError,
+        lambda r, e: error_page(
+            r, 400, "Bad request", "The request has a value this page cannot use."
         ),
     )
     for_people(

@@ -24,7 +24,7 @@ from app.pagination import decode_cursor
 from app.training import service as training_service
 from app.training.router import list_runs
 from app.web import service
-from app.web.auth import COOKIE, Principal, Verifier, get_verifier, principal, requires
+from app.web.auth import COOKIE, Principal, Verifier, get_verifier, requires
 from app.web.render import PageError, page, query
 from app.web.repository import Match
 
@@ -47,7 +47,8 @@ VERDICTS = ("pass", "warn", "fail")
 
 
 def text(request: Request, key: str, limit: int = 2048) -> str | None:
-    value = request.query_params.get(key, "").strip()
+    # NUL is the one character PostgreSQL cannot hold in text; nobody means to search for it
+    value = request.query_params.get(key, "").replace("\x00", "").strip()
     return value[:limit] or None
 
 
@@ -351,6 +352,11 @@ def sign_in_form(request: Request) -> HTMLResponse:
 
 @router.post("/sign-in")
 async def sign_in(request: Request, verify: Annotated[Verifier, Depends(get_verifier)]) -> Response:
+    origin = request.headers.get("origin")
+    if origin and urlsplit(origin).netloc != request.headers.get("host"):
+        # SameSite keeps the cookie from other sites' requests; this keeps their forms from
+        # signing a browser in under a token of theirs
+        raise PageError(403, "Not allowed", "Sign in from this service's own page.")
     form = parse_qs((await request.body()).decode(errors="replace"))
     token = (form.get("token") or [""])[0].strip()
     target = local((form.get("next") or ["/"])[0])
@@ -375,6 +381,3 @@ def sign_out() -> Response:
     response = RedirectResponse("/sign-in", status_code=303)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
     return response
-
-
-__all__ = ["principal", "router"]

@@ -37,7 +37,12 @@ def load(client: httpx.Client) -> dict[str, str]:
         answer = _post(
             client,
             "/models",
-            {"namespace": MODELS, "name": "writer", "version": version, "training_set": training_set},
+            {
+                "namespace": MODELS,
+                "name": "writer",
+                "version": version,
+                "training_set": training_set,
+            },
         )
         ids[key] = answer["id"]
         ids[key + "_run"] = answer["training_run_id"]
@@ -97,7 +102,12 @@ def load(client: httpx.Client) -> dict[str, str]:
     )
     response = client.put(
         f"/api/v1/datasets/{ids['crawl']}/origin",
-        json={"human": 0.25, "synthetic": 0.25, "unknown": 0.5, "reason": "a quarter is LLM-written"},
+        json={
+            "human": 0.25,
+            "synthetic": 0.25,
+            "unknown": 0.5,
+            "reason": "a quarter is LLM-written",
+        },
     )
     assert response.status_code == 200, response.text
     return ids

@@ -95,9 +95,9 @@ def test_search_dataset_ancestor_run_expand_gate(page: Page, ids: dict[str, str]
     expect(figures).to_contain_text("synthetic, depth 2")
     expect(figures).to_contain_text("83.3 %")
     expect(page.locator(".headline")).to_contain_text("deepest generation: depth 2")
-    expect(page.locator("section", has=page.get_by_role("heading", name="Why")).first).to_contain_text(
-        "writer@1"
-    )
+    expect(
+        page.locator("section", has=page.get_by_role("heading", name="Why")).first
+    ).to_contain_text("writer@1")
     graph = page.locator("svg.graph")
     # by default 3 generations up (all 5 ancestors) and 2 down (writer@2, the mix, writer@3)
     expect(graph.locator(".node")).to_have_count(9)
@@ -108,9 +108,9 @@ def test_search_dataset_ancestor_run_expand_gate(page: Page, ids: dict[str, str]
     graph.get_by_role("link", name=re.compile(r"^model models\/writer@1:")).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("writer")
     expect(page.get_by_role("heading", level=1)).to_contain_text("@1")
-    expect(page.locator("section", has=page.get_by_role("heading", name="Training run"))).to_contain_text(
-        "warn"
-    )
+    expect(
+        page.locator("section", has=page.get_by_role("heading", name="Training run"))
+    ).to_contain_text("warn")
     shot(page, "04-model")
 
     # the collapsing generation's training run: fail, with findings, remedy and history
@@ -132,7 +132,9 @@ def test_search_dataset_ancestor_run_expand_gate(page: Page, ids: dict[str, str]
     expect(page.locator("#graph-summary")).to_contain_text("Showing 3 of 5 ancestors (2 hidden)")
     expect(graph.locator(".node", has_text="writer@0")).to_have_count(0)
     shot(page, "06-dataset-two-generations")
-    page.get_by_role("link", name=re.compile(r"^Show 1 hidden parents of writer-0\/samples")).click()
+    page.get_by_role(
+        "link", name=re.compile(r"^Show 1 hidden parents of writer-0\/samples")
+    ).click()
     expect(graph.locator(".node", has_text="writer@0")).to_have_count(1)
     expect(page.locator("#graph-summary")).to_contain_text("Showing 4 of 5 ancestors (1 hidden)")
     shot(page, "07-dataset-expanded")
