@@ -120,10 +120,18 @@ def test_search_dataset_ancestor_run_expand_gate(page: Page, ids: dict[str, str]
     findings = page.locator("table.findings")
     expect(findings.locator("tr", has_text="replace")).to_contain_text("fail")
     expect(findings.locator("tr", has_text="human_fraction")).to_contain_text("0 %")
-    expect(page.get_by_role("heading", name="Remediation")).to_be_visible()
+    expect(page.get_by_role("heading", name="Remediation: what would make it pass")).to_be_visible()
     expect(page.locator("ol.timeline li")).to_have_count(1)
     expect(page.locator(".loop")).to_contain_text("writer@1")
     shot(page, "05-training-run")
+
+    # a verdict history with its causes: the crawl's origin was corrected after writer@3 trained
+    page.goto(f"/training-runs/{ids['v3_run']}")
+    timeline = page.locator("ol.timeline li")
+    expect(timeline).to_have_count(2)
+    expect(timeline.nth(0)).to_contain_text("a quarter is LLM-written")
+    expect(timeline.nth(1)).to_contain_text("model models/writer@3 recorded")
+    shot(page, "05b-training-run-history")
 
     # expand: the oldest generation is one click away
     page.goto(f"/datasets/{ids['samples1']}")
