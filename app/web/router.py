@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Depends, Request
@@ -21,6 +21,7 @@ from app.artifacts.schemas import DatasetRead
 from app.db import SessionDep
 from app.errors import ProblemError
 from app.pagination import decode_cursor
+from app.policies.schemas import Verdict
 from app.training import service as training_service
 from app.training.router import list_runs
 from app.web import service
@@ -148,7 +149,7 @@ def artifact_view(
 ) -> HTMLResponse:
     key = path_id(artifact_id, f"{kind} version")
     found = artifact_service.get_or_404(session, key, kind)
-    view = service.artifact_page(session, key, kind)
+    view = service.artifact_page(session, found)
     wanted = graph_request(request)
     graph = service.graph(session, found, wanted)
     base = [
@@ -205,7 +206,7 @@ def training_runs_page(request: Request, session: SessionDep, who: Reader) -> HT
     model = text(request, "model")
     runs = list_runs(
         session,
-        verdict=verdict or None,  # type: ignore[arg-type]
+        verdict=cast(Verdict | None, verdict or None),
         namespace=namespace,
         model=model,
         since=None,

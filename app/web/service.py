@@ -136,8 +136,8 @@ class ArtifactPage:
     training_run: TrainingRunRead | None
 
 
-def artifact_page(session: Session, artifact_id: uuid.UUID, kind: str) -> ArtifactPage:
-    artifact = artifact_service.get_or_404(session, artifact_id, kind)
+def artifact_page(session: Session, artifact: Artifact) -> ArtifactPage:
+    kind = artifact.kind
     run = None
     read: DatasetRead | ModelRead
     if kind == "model":
@@ -221,16 +221,21 @@ def graph(session: Session, root: Artifact, request: GraphRequest) -> GraphView:
         distance[node] = -hops
     for node, hops in down:
         distance.setdefault(node, hops)
-    upstream_ids = {node for node, _ in up} - {root.id}
-    downstream_ids = {node for node, _ in down} - {root.id}
+    ancestors = {node for node, _ in up} - {root.id}
+    descendants = {node for node, _ in down} - {root.id}
     for expanded, upstream in [
         *((n, True) for n in request.parents_of[:MAX_EXPANSIONS]),
         *((n, False) for n in request.children_of[:MAX_EXPANSIONS]),
     ]:
         if expanded not in distance:
             continue  # only nodes on the page expand; a stale link changes nothing
+        # a parent of an ancestor is an ancestor, a child of a descendant a descendant; the
+        # other neighbours are related by expanding only
+        lineal = ancestors if upstream else descendants
         for node in repository.neighbours(session, expanded, upstream=upstream, limit=EXPAND_LIMIT):
             distance.setdefault(node, distance[expanded] + (-1 if upstream else 1))
+            if expanded == root.id or expanded in lineal:
+                lineal.add(node)
     ids = list(distance)
     found = artifact_repository.many(session, ids)
     edges = repository.edges_among(session, ids)
@@ -268,22 +273,14 @@ def graph(session: Session, root: Artifact, request: GraphRequest) -> GraphView:
         [GraphEdge(e.child_id, e.parent_id, e.relation, e.amount) for e in edges],
         first_order=seed,
     )
-    # expanded neighbours may themselves be ancestors or descendants the walk left out
-    ancestors = repository.reach_size(session, root.id, upstream=True)
-    descendants = repository.reach_size(session, root.id, upstream=False)
-    layer = {p.node.id: p.layer for p in placed.nodes}
-    upstream_ids |= {n for n in ids if layer[n] < 0}
-    downstream_ids |= {n for n in ids if layer[n] > 0}
-    on_page_up = len([n for n in upstream_ids if layer[n] < 0])
-    on_page_down = len([n for n in downstream_ids if layer[n] > 0])
     return GraphView(
         layout=placed,
         request=request,
-        ancestors=ancestors,
-        descendants=descendants,
-        shown_ancestors=min(on_page_up, ancestors),
-        shown_descendants=min(on_page_down, descendants),
-        shown_others=max(0, len(ids) - 1 - on_page_up - on_page_down),
+        ancestors=repository.reach_size(session, root.id, upstream=True),
+        descendants=repository.reach_size(session, root.id, upstream=False),
+        shown_ancestors=len(ancestors),
+        shown_descendants=len(descendants),
+        shown_others=len(ids) - 1 - len(ancestors) - len(descendants),
         hidden_edges=sum(n.hidden_parents + n.hidden_children for n in nodes),
         labels={a.id: artifact_service.label(a) for a in found.values()},
     )
