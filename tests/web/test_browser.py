@@ -51,14 +51,18 @@ def browser() -> Iterator[sync_api.Browser]:
 @pytest.fixture
 def page(browser: sync_api.Browser, live_server: LiveServer) -> Iterator[Page]:
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900})
-    # nothing but the service: a request to any other host fails the test
-    context.route(
-        re.compile(r"^(?!" + re.escape(live_server.url) + ").*"),
-        lambda route: pytest.fail(f"the page asked another host: {route.request.url}"),
-    )
+    # nothing but the service: a request to any other host is refused and fails the test
+    elsewhere: list[str] = []
+
+    def refuse(route: sync_api.Route) -> None:
+        elsewhere.append(route.request.url)
+        route.abort()
+
+    context.route(re.compile(r"^(?!" + re.escape(live_server.url) + ").*"), refuse)
     opened = context.new_page()
     yield opened
     context.close()
+    assert not elsewhere, f"the pages asked other hosts: {elsewhere}"
 
 
 @pytest.fixture
@@ -194,6 +198,13 @@ def test_unknown_ids_and_bad_input_are_pages(page: Page, ids: dict[str, str]) ->
     response = page.goto("/gate?pick=" + ids["web"] + "&amount=lots&judge=1")
     assert response is not None and response.status == 200
     expect(page.get_by_role("alert")).to_contain_text("is not an amount")
+
+
+def test_the_sign_in_form(page: Page) -> None:
+    page.goto("/sign-in?next=/gate")
+    expect(page.get_by_label("Token")).to_have_attribute("type", "password")
+    expect(page.locator("input[name=next]")).to_have_value("/gate")
+    shot(page, "12-sign-in")
 
 
 def test_keyboard_reaches_the_graph(page: Page, ids: dict[str, str]) -> None:
