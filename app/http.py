@@ -33,9 +33,9 @@ def is_json(content_type: str) -> bool:
 
 
 class RequestBodyMiddleware:
-    """Refuse bodies over ``max_bytes`` (413), before and after gzip decoding, and bodies that
-    say they are not JSON (415); decode ``Content-Encoding: gzip`` as the OpenLineage clients
-    send it when compression is on."""
+    """Refuse bodies over ``max_bytes`` (413), before and after gzip decoding, and API bodies
+    not sent as JSON (415); decode ``Content-Encoding: gzip`` as the OpenLineage clients send
+    it when compression is on."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -50,8 +50,10 @@ class RequestBodyMiddleware:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self.too_large(scope, receive, send)
             return
+        # the API reads JSON only; pages for people (outside /api/) take their forms
+        api = scope["path"].startswith("/api/")
         content_type = headers.get("content-type")
-        if content_type is not None and not is_json(content_type):
+        if api and content_type is not None and not is_json(content_type):
             await self.not_json(scope, receive, send, f"Content-Type {content_type!r}")
             return
         encoding = headers.get("content-encoding", "identity").strip().lower()
@@ -80,7 +82,7 @@ class RequestBodyMiddleware:
             )
             await response(scope, receive, send)
             return
-        if content_type is None and body:
+        if api and content_type is None and body:
             await self.not_json(scope, receive, send, "A body without a Content-Type")
             return
         if encoding == "gzip":

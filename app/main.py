@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 
-from app import migrate
+from app import migrate, web
 from app.artifacts.router import router as artifacts_router
 from app.composition.router import router as propagations_router
 from app.config import Settings, get_settings
@@ -84,6 +84,7 @@ def create_app(
     app.include_router(propagations_router)
     app.include_router(problems_router)
     app.include_router(metrics_router)
+    web.install(app)  # pages for people, outside /api/v1
 
     @app.get("/healthz", tags=["health"], summary="The process is alive")
     def healthz() -> dict[str, str]:
