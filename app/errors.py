@@ -146,7 +146,12 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}
+        titles = {
+            400: "Bad request",
+            404: "Not found",
+            405: "Method not allowed",
+            413: "Payload too large",
+        }
         title = titles.get(exc.status_code, "HTTP error")
         return problem(
             exc.status_code,

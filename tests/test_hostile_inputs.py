@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from typing import Any
 
@@ -242,3 +243,26 @@ def test_an_openlineage_re_declaration_of_the_original_origin_keeps_a_correction
     changed = client.post(f"{H}/lineage", json=event(inputs=inputs))
     assert changed.status_code == 201, changed.text
     assert client.get(f"{H}/datasets/{corpus}").json()["origin"]["human"] == 0.25
+
+
+@pytest.mark.parametrize("depth", [150, 900])
+def test_a_deeply_nested_openlineage_facet_is_a_422(client: TestClient, depth: int) -> None:
+    nested = '{"a":' * depth + "1" + "}" * depth
+    body = json.dumps(event()).replace('"outputs": [{', '"outputs": [{"facets": {"deep": X}, ')
+    response = client.post(
+        f"{H}/lineage",
+        content=body.replace("X", nested),
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert "levels deep" in response.json()["detail"]
+
+
+def test_json_too_deep_to_parse_is_a_400(client: TestClient) -> None:
+    response = client.post(
+        f"{H}/lineage/batch",
+        content="[" * 100_000 + "]" * 100_000,
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == "/api/v1/problems/bad-request"

@@ -58,9 +58,39 @@ def invalid(error: openlineage.EventInvalid) -> InvalidInput:
     return InvalidInput(f"The OpenLineage event is not valid: check {fields}.", errors=errors)
 
 
+# Deeper than any facet the OpenLineage integrations write (column lineage, nested schemas),
+# and shallow enough that copying and encoding an event never exhausts Python's stack.
+MAX_NESTING = 100
+
+
+def nesting(value: Any) -> int:
+    """How deeply JSON arrays and objects nest in ``value``, counted without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+        if deepest > MAX_NESTING:
+            return deepest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def check_storable(payload: Mapping[str, Any]) -> None:
-    """Refuse text PostgreSQL cannot store: a NUL character, or a lone UTF-16 surrogate
-    (``\\ud800``), which JSON can escape but UTF-8 cannot encode."""
+    """Refuse events nested too deeply to handle, and text PostgreSQL cannot store: a NUL
+    character, or a lone UTF-16 surrogate (``\\ud800``), which JSON can escape but UTF-8
+    cannot encode."""
+    if nesting(payload) > MAX_NESTING:
+        raise InvalidInput(
+            f"The event nests arrays and objects more than {MAX_NESTING} levels deep.",
+            errors=[{"loc": "body", "msg": "nested too deeply", "type": "value_error"}],
+        )
     if "\\u0000" in json.dumps(payload):
         raise InvalidInput(
             "The event contains a NUL character, which PostgreSQL cannot store; remove it.",
