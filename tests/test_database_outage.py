@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from app import migrate
-from app.db import Database
+from app.db import Database, normalize_url
 from app.main import create_app
 from tests.conftest import LiveServer
 from tests.scratch_postgres import ScratchPostgres
@@ -114,7 +114,7 @@ def test_a_database_restart_under_load_is_503s_then_recovery(
     finally:
         server.stop()
 
-    engine = create_engine(Database.connect(cluster.url).engine.url)
+    engine = create_engine(normalize_url(cluster.url))
     with engine.connect() as conn:
         stored = set(
             conn.scalars(text("SELECT name FROM artifacts WHERE namespace = 'outage'")).all()
