@@ -17,7 +17,7 @@ from app.composition.router import router as propagations_router
 from app.config import Settings, get_settings
 from app.db import Database
 from app.embedded import EmbeddedPostgres
-from app.errors import install_handlers, problem, unavailable
+from app.errors import PROBLEM_RESPONSES, install_handlers, problem, unavailable
 from app.http import AccessLogMiddleware, RequestBodyMiddleware
 from app.lineage.router import router as lineage_router
 from app.metrics import router as metrics_router
@@ -90,7 +90,12 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], summary="The database is reachable and migrated")
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        summary="The database is reachable and migrated",
+        responses={503: PROBLEM_RESPONSES[503]},
+    )
     def readyz(request: Request) -> JSONResponse:
         database: Database = request.app.state.database
         try:
