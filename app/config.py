@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: int = Field(
         default=10, ge=0, description="On SIGTERM, how long requests in flight may take to finish."
     )
+    max_in_flight: int = Field(
+        default=200, ge=1, description="Requests in flight past which new ones get a 503 at once."
+    )
     db_pool_timeout: float = Field(
         default=5.0, gt=0, description="Seconds a request waits for a free connection; then 503."
     )

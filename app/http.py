@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import problem
+from app.errors import problem, unavailable
 from app.metrics import observe_request
 
 log = logging.getLogger("headwater.http")
@@ -159,6 +159,37 @@ class RequestBodyMiddleware:
             "payload-too-large",
         )
         await response(scope, receive, send)
+
+
+class InFlightLimitMiddleware:
+    """Answer 503 at once, with Retry-After, when ``limit`` requests are already in flight:
+    past that they would only queue for a worker thread and a database connection, waiting
+    without bound while the database is slow or away. Health probes are never refused."""
+
+    EXEMPT = ("/healthz", "/readyz", "/metrics")
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.EXEMPT:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            response = unavailable(
+                f"{self.in_flight} requests are already in flight (HEADWATER_MAX_IN_FLIGHT);"
+                " nothing was written."
+            )
+            await response(scope, receive, send)
+            return
+        # one event loop per process: no lock is needed around the count
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
 
 
 class AccessLogMiddleware:

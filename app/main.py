@@ -18,7 +18,7 @@ from app.config import Settings, get_settings
 from app.db import Database
 from app.embedded import EmbeddedPostgres
 from app.errors import PROBLEM_RESPONSES, install_handlers, problem, unavailable
-from app.http import AccessLogMiddleware, RequestBodyMiddleware
+from app.http import AccessLogMiddleware, InFlightLimitMiddleware, RequestBodyMiddleware
 from app.lineage.router import router as lineage_router
 from app.metrics import router as metrics_router
 from app.policies.router import router as policies_router
@@ -76,6 +76,7 @@ def create_app(
     )
     install_handlers(app)
     app.add_middleware(RequestBodyMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(InFlightLimitMiddleware, limit=settings.max_in_flight)
     app.add_middleware(AccessLogMiddleware)
     app.include_router(artifacts_router, tags=["artifacts"])
     app.include_router(lineage_router)

@@ -3,6 +3,7 @@ recovery without a restart, and no acknowledged write lost."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -12,9 +13,12 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
+from starlette.responses import PlainTextResponse
+from starlette.types import Receive, Scope, Send
 
 from app import migrate
 from app.db import Database, normalize_url
+from app.http import InFlightLimitMiddleware
 from app.main import create_app
 from tests.conftest import LiveServer
 from tests.scratch_postgres import ScratchPostgres
@@ -139,3 +143,31 @@ def test_an_exhausted_pool_answers_503_at_once(database_url: str) -> None:
         assert "busy" in response.json()["detail"]
         assert client.get("/api/v1/datasets").status_code == 200
         app.state.database.dispose()
+
+
+def test_requests_past_the_in_flight_limit_answer_503_at_once() -> None:
+    release = asyncio.Event()
+
+    async def slow(scope: Scope, receive: Receive, send: Send) -> None:
+        await release.wait()
+        await PlainTextResponse("done")(scope, receive, send)
+
+    limited = InFlightLimitMiddleware(slow, limit=2)
+
+    async def scenario() -> list[int]:
+        transport = httpx.ASGITransport(app=limited)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            held = [asyncio.create_task(client.get("/api/v1/datasets")) for _ in range(2)]
+            while limited.in_flight < 2:
+                await asyncio.sleep(0.01)
+            refused = await client.get("/api/v1/datasets")
+            probe = asyncio.create_task(client.get("/healthz"))
+            await asyncio.sleep(0.05)
+            assert refused.headers["retry-after"].isdigit()
+            assert refused.json()["type"] == "/api/v1/problems/unavailable"
+            release.set()
+            answered = [await task for task in (*held, probe)]
+            after = await client.get("/api/v1/datasets")
+            return [refused.status_code, *(r.status_code for r in answered), after.status_code]
+
+    assert asyncio.run(scenario()) == [503, 200, 200, 200, 200]
