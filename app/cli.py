@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 import uvicorn
 
+from app.audit.cli import audit
+from app.auth.cli import tokens
 from app.config import get_settings
 from app.embedded import EmbeddedPostgres
 from app.gate_cli import gate
@@ -12,16 +14,23 @@ from app.logs import configure
 
 cli = typer.Typer(help="Headwater: data provenance for machine learning.", no_args_is_help=True)
 cli.command(name="gate")(gate)
+cli.add_typer(tokens, name="tokens")
+cli.add_typer(audit, name="audit")
 
 
 @cli.command()
 def serve() -> None:
     """Migrate the database to head and serve the API (embedded PostgreSQL without DATABASE_URL)."""
+    from app.auth.security import AuthMisconfigured
     from app.main import create_app
 
     settings = get_settings()
     configure(settings.log_level)
-    app = create_app(settings=settings, run_migrations=True)
+    try:
+        app = create_app(settings=settings, run_migrations=True)
+    except AuthMisconfigured as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     uvicorn.run(
         app,
         host=settings.host,
