@@ -114,6 +114,23 @@ def test_tokens_from_the_command_work_with_the_openlineage_client_and_never_reac
         )
         assert outside.status_code == 403
 
+    # headwater gate sends HEADWATER_TOKEN; a gate token is all it needs
+    gatekeeper = create_token(env, "ci", "--scope", "gate")
+    secrets.append(gatekeeper)
+    judged = [
+        headwater(
+            {**env, **token, "HEADWATER_URL": server.url},
+            "gate",
+            "--dataset",
+            "s3://team-a::out-gzip",
+            "--json",
+        )
+        for token in ({"HEADWATER_TOKEN": gatekeeper}, {})
+    ]
+    assert judged[0].returncode in (0, 1), judged[0].stderr
+    assert json.loads(judged[0].stdout)["verdict"] in ("pass", "warn", "fail")
+    assert judged[1].returncode == 2 and "401" in judged[1].stderr
+
     revoked = headwater(env, "tokens", "revoke", "pipeline")
     assert revoked.returncode == 0, revoked.stderr
     with server.client() as api:
@@ -131,6 +148,7 @@ def test_tokens_from_the_command_work_with_the_openlineage_client_and_never_reac
         ("token.create", "cli"),
         ("lineage.event", "pipeline"),
         ("lineage.event", "pipeline"),
+        ("token.create", "cli"),
         ("token.revoke", "cli"),
     ]
     listing = headwater(env, "tokens", "list")
