@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import Token
 
-# last_used_at is written at most once per interval per token, and never waits for a row lock:
+# last_used_at is written at most once a minute per token, and never waits for a row lock:
 # a busy token must not turn every request into an UPDATE of one hot row.
-LAST_USED_RESOLUTION = "60 seconds"
+LAST_USED_RESOLUTION_S = 60
 
 
 def add(session: Session, token: Token) -> Token:
@@ -48,7 +48,7 @@ def touch(session: Session, token_id: uuid.UUID) -> None:
         text(
             "UPDATE tokens SET last_used_at = clock_timestamp() WHERE id = ("
             " SELECT id FROM tokens WHERE id = :id AND (last_used_at IS NULL"
-            f" OR last_used_at < clock_timestamp() - interval '{LAST_USED_RESOLUTION}')"
+            f" OR last_used_at < clock_timestamp() - interval '{LAST_USED_RESOLUTION_S} seconds')"
             " FOR UPDATE SKIP LOCKED)"
         ),
         {"id": token_id},

@@ -9,22 +9,26 @@ An endpoint declares its scope with ``requires(scope)`` (or takes a ``Principal`
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 import threading
 import time
+import uuid
 from collections import OrderedDict, deque
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Request, Security
+from fastapi import BackgroundTasks, Depends, FastAPI, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
 from app.auth import service
 from app.auth.core import NOBODY_IN_PARTICULAR, SCOPE_MEANINGS, Principal, Scope
 from app.config import Settings
-from app.db import SessionDep
+from app.db import Database, SessionDep
 from app.errors import Forbidden, TooManyFailures, Unauthenticated
 
 AuthMode = Literal["required", "off"]
+
+log = logging.getLogger("headwater.auth")
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -113,10 +117,21 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
+def record_use(database: Database, token_id: uuid.UUID) -> None:
+    """After the response, in a transaction of its own: the request's transaction may be long
+    (a correction), and must not hold the token's row meanwhile (a revocation would wait)."""
+    try:
+        with database.sessions() as session, session.begin():
+            service.record_use(session, token_id)
+    except Exception:
+        log.warning("could not record a token's last use", exc_info=True)
+
+
 def authenticate(
     request: Request,
     security_scopes: SecurityScopes,
     session: SessionDep,
+    background: BackgroundTasks,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     if request.app.state.auth_mode == "off":
@@ -135,10 +150,13 @@ def authenticate(
             " create a token with `headwater tokens create`."
         )
     try:
-        principal = service.principal_for(session, credentials.credentials)
+        token = service.valid_token(session, credentials.credentials)
     except Unauthenticated:
         limiter.failed(client)
         raise
+    principal = service.principal_of(token)
+    if service.last_use_due(token):
+        background.add_task(record_use, request.app.state.database, token.id)
     for scope in security_scopes.scopes:
         if not principal.has(scope):
             raise Forbidden(

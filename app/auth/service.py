@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +14,8 @@ from app.auth.core import Principal, new_secret, same_hash, secret_hash
 from app.auth.models import Token
 from app.auth.schemas import TokenCreate
 from app.errors import Conflict, NotFound, Unauthenticated
+
+LAST_USED_EVERY = timedelta(seconds=repository.LAST_USED_RESOLUTION_S)
 
 
 def create(session: Session, body: TokenCreate, *, actor: str) -> tuple[Token, str]:
@@ -64,19 +67,36 @@ def revoke(session: Session, name: str, *, actor: str) -> Token:
     return token
 
 
+def valid_token(session: Session, secret: str) -> Token:
+    """The token a bearer secret names, or ``Unauthenticated`` saying why not."""
+    digest = secret_hash(secret)
+    token = repository.by_hash(session, digest)
+    if token is None or not same_hash(token.secret_hash, digest):
+        raise Unauthenticated("The bearer token is not one this service issued.")
+    if token.revoked_at is not None:
+        raise Unauthenticated(f"The token {token.name!r} was revoked.")
+    if token.expires_at is not None and token.expires_at <= datetime.now(UTC):
+        raise Unauthenticated(
+            f"The token {token.name!r} expired at {token.expires_at.isoformat()}."
+        )
+    return token
+
+
+def principal_of(token: Token) -> Principal:
+    return Principal(token.name, frozenset(token.scopes), tuple(token.namespaces))
+
+
 def principal_for(session: Session, secret: str) -> Principal:
     """The principal a bearer token stands for, or ``Unauthenticated`` saying why not.
 
     The web pages call this too, so every way in shares one notion of a valid token."""
-    token = repository.by_hash(session, secret_hash(secret))
-    if token is None or not same_hash(token.secret_hash, secret_hash(secret)):
-        raise Unauthenticated("The bearer token is not one this service issued.")
-    now = datetime.now(UTC)
-    if token.revoked_at is not None:
-        raise Unauthenticated(f"The token {token.name!r} was revoked.")
-    if token.expires_at is not None and token.expires_at <= now:
-        raise Unauthenticated(
-            f"The token {token.name!r} expired at {token.expires_at.isoformat()}."
-        )
-    repository.touch(session, token.id)
-    return Principal(token.name, frozenset(token.scopes), tuple(token.namespaces))
+    return principal_of(valid_token(session, secret))
+
+
+def last_use_due(token: Token) -> bool:
+    """Whether the token's ``last_used_at`` is older than its resolution (a minute)."""
+    return token.last_used_at is None or token.last_used_at < datetime.now(UTC) - LAST_USED_EVERY
+
+
+def record_use(session: Session, token_id: uuid.UUID) -> None:
+    repository.touch(session, token_id)

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,6 +94,15 @@ def test_tokens_from_the_command_work_with_the_openlineage_client_and_never_reac
         assert api.get("/healthz").status_code == 200
         listed = api.get("/api/v1/tokens", headers={"Authorization": f"Bearer {admin}"})
         assert [t["name"] for t in listed.json()["items"]] == ["admin", "pipeline", "soon"]
+        # recorded after the answer, in a transaction of its own
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            again = api.get("/api/v1/tokens", headers={"Authorization": f"Bearer {admin}"})
+            if again.json()["items"][0]["last_used_at"] is not None:
+                break
+            time.sleep(0.05)
+        assert again.json()["items"][0]["last_used_at"] is not None
+        assert again.json()["items"][1]["last_used_at"] is None
         # a secret in a query string or a refused header is still kept out of the log
         api.get(f"/api/v1/datasets?token={writer}")
         api.get("/api/v1/datasets", headers={"Authorization": f"Bearer {writer}x"})

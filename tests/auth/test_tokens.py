@@ -49,8 +49,6 @@ def test_a_token_is_shown_once_and_stored_as_its_hash(
     assert all("token" not in t and "secret_hash" not in t for t in listed)
 
     assert secured.get("/api/v1/datasets", headers=bearer(secret)).status_code == 200
-    used = secured.get("/api/v1/tokens", headers=admin).json()["items"][0]
-    assert used["last_used_at"] is not None
 
     again = secured.post("/api/v1/tokens", headers=admin, json={"name": "ci", "scopes": ["read"]})
     assert again.status_code == 409
