@@ -8,7 +8,7 @@ import uvicorn
 from app.audit.cli import audit
 from app.auth.cli import tokens
 from app.config import get_settings
-from app.embedded import EmbeddedPostgres
+from app.embedded import service_database
 from app.gate_cli import gate
 from app.logs import configure
 
@@ -48,17 +48,9 @@ def migrate_command() -> None:
 
     settings = get_settings()
     configure(settings.log_level)
-    embedded = None
-    url = settings.database_url
-    if url is None:
-        embedded = EmbeddedPostgres(settings.data_dir)
-        url = embedded.start()
-    try:
+    with service_database(settings.database_url, settings.data_dir) as url:
         migrate.upgrade(url)
         typer.echo(f"database at migration {migrate.head_revision()}")
-    finally:
-        if embedded is not None:
-            embedded.stop(only_if_started_here=True)
 
 
 def main() -> None:
