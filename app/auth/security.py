@@ -127,13 +127,15 @@ def record_use(database: Database, token_id: uuid.UUID) -> None:
         log.warning("could not record a token's last use", exc_info=True)
 
 
-def authenticate(
+def authorise(
     request: Request,
     security_scopes: SecurityScopes,
     session: SessionDep,
     background: BackgroundTasks,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
+    """The caller, if its token is valid and has every scope the endpoint declares: the first
+    step of every write (authorise, record, propagate, re-judge, audit) and of every read."""
     if request.app.state.auth_mode == "off":
         return NOBODY_IN_PARTICULAR
     limiter: FailureLimiter = request.app.state.auth_failures
@@ -168,7 +170,7 @@ def authenticate(
 
 def requires(scope: Scope) -> Any:
     """The dependency an endpoint declares its scope with."""
-    return Security(authenticate, scopes=[scope])
+    return Security(authorise, scopes=[scope])
 
 
 Reader = Annotated[Principal, requires("read")]
