@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from app import migrate
+from app import migrate, web
 from app.artifacts.router import router as artifacts_router
 from app.audit.router import router as audit_router
 from app.audit.sealer import AuditSealer
@@ -85,6 +85,7 @@ def create_app(
     app.include_router(propagations_router)
     app.include_router(tokens_router)
     app.include_router(audit_router)
+    web.install(app)  # pages for people, outside /api/v1
 
     @app.get("/healthz", tags=["health"], summary="The process is alive")
     def healthz() -> dict[str, str]:

@@ -45,6 +45,8 @@ def issue(session: Session) -> Issue:
             }
         )
         _, secret = auth_service.create(session, body, actor="test")
+        # released into the test's transaction: a refused request's rollback keeps the token
+        session.commit()
         return secret
 
     return issue

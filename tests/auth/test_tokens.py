@@ -264,3 +264,24 @@ def run_event(
         "inputs": inputs or [],
         "outputs": outputs or [],
     }
+
+
+def test_the_pages_take_the_same_tokens(secured: TestClient, issue: Issue) -> None:
+    reader = issue("person", "read")
+    writer = issue("writer-only", "write")
+    asked = secured.get("/", headers={"Accept": "text/html"})
+    assert asked.status_code == 401 and 'name="token"' in asked.text
+    wrong = secured.post(
+        "/sign-in", data={"token": "hw_wrong", "next": "/"}, follow_redirects=False
+    )
+    assert wrong.status_code == 401
+    signed = secured.post("/sign-in", data={"token": reader, "next": "/"}, follow_redirects=False)
+    assert signed.status_code == 303
+    assert secured.get("/", headers={"Accept": "text/html"}).status_code == 200
+    gate = secured.get("/gate", headers={"Accept": "text/html"})
+    assert gate.status_code == 403  # a read token may look, not gate
+    secured.cookies.clear()
+    secured.cookies.set("headwater_token", writer)
+    assert secured.get("/", headers={"Accept": "text/html"}).status_code == 403
+    # the API never takes the pages' cookie in place of a bearer token
+    assert secured.get("/api/v1/datasets").status_code == 401
