@@ -10,13 +10,17 @@ from contextlib import contextmanager
 import typer
 import uvicorn
 
+from app.audit.cli import audit
+from app.auth.cli import tokens
 from app.config import Settings, get_settings
-from app.embedded import DataDirBusy, DataDirLock, EmbeddedPostgres
+from app.embedded import DataDirBusy, DataDirLock, service_database
 from app.gate_cli import gate
 from app.logs import configure
 
 cli = typer.Typer(help="Headwater: data provenance for machine learning.", no_args_is_help=True)
 cli.command(name="gate")(gate)
+cli.add_typer(tokens, name="tokens")
+cli.add_typer(audit, name="audit")
 
 
 def lock_data_dir(settings: Settings) -> DataDirLock | None:
@@ -34,13 +38,18 @@ def lock_data_dir(settings: Settings) -> DataDirLock | None:
 @cli.command()
 def serve() -> None:
     """Migrate the database to head and serve the API (embedded PostgreSQL without DATABASE_URL)."""
+    from app.auth.security import AuthMisconfigured
     from app.main import create_app
 
     settings = get_settings()
     configure(settings.log_level)
     data_dir_lock = lock_data_dir(settings)
     try:
-        app = create_app(settings=settings, run_migrations=True)
+        try:
+            app = create_app(settings=settings, run_migrations=True)
+        except AuthMisconfigured as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
         config = uvicorn.Config(
             app,
             host=settings.host,
@@ -86,21 +95,9 @@ def migrate_command() -> None:
 
     settings = get_settings()
     configure(settings.log_level)
-    embedded = None
-    data_dir_lock = None
-    url = settings.database_url
-    if url is None:
-        data_dir_lock = lock_data_dir(settings)
-        embedded = EmbeddedPostgres(settings.data_dir)
-        url = embedded.start()
-    try:
+    with service_database(settings.database_url, settings.data_dir) as url:
         migrate.upgrade(url)
         typer.echo(f"database at migration {migrate.head_revision()}")
-    finally:
-        if embedded is not None:
-            embedded.stop(only_if_started_here=True)
-        if data_dir_lock is not None:
-            data_dir_lock.release()
 
 
 def main() -> None:

@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     db_connect_timeout: int = Field(
         default=3, ge=1, description="Seconds to wait for a new database connection; then 503."
     )
+    auth: Literal["required", "off"] | None = Field(
+        default=None,
+        description="Unset: off while listening on a loopback address, required elsewhere.",
+    )
+    auth_max_failures: int = Field(
+        default=10, ge=1, description="Failed authentications per client per minute before 429."
+    )
 
 
 @lru_cache

@@ -49,6 +49,21 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
         "The path exists but does not answer this HTTP method; the OpenAPI document at"
         " `/openapi.json` lists what it does answer.",
     ),
+    "unauthenticated": (
+        "Unauthenticated",
+        "The service requires a token, and the request sent none, or one that is unknown,"
+        " expired or revoked. Send it as `Authorization: Bearer <token>`.",
+    ),
+    "forbidden": (
+        "Forbidden",
+        "The token is valid but lacks the scope or the namespace this request needs; `missing`"
+        " names which. Ask an administrator for a token that has it.",
+    ),
+    "too-many-failures": (
+        "Too many failed authentications",
+        "This client sent too many unknown or revoked tokens in the last minute; wait for the"
+        " seconds in `Retry-After`, then send a valid token.",
+    ),
     "conflict": (
         "Conflict",
         "The same natural key is already recorded with different content; versions are"

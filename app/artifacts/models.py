@@ -95,6 +95,9 @@ class Artifact(Base):
     # origin declared). Corrections change the columns above, never this: re-declaring the
     # original origin is then recognised as a re-post, not as a conflicting one.
     declared_origin: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # who declared the origin (a token's name) and when: at registration or the last correction
+    origin_declared_by: Mapped[str | None] = mapped_column(Text)
+    origin_declared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     composition: Mapped[dict[str, Any]] = mapped_column(JSONB)
     total_amount: Mapped[float | None] = mapped_column(Double)
