@@ -3,18 +3,22 @@
 from app.artifacts.models import Artifact
 from app.composition.models import PropagationJob
 from app.db import Base
-from app.lineage.models import Edge, LineageEvent
+from app.lineage.models import Alias, Edge, LineageEvent
 from app.policies.models import Policy
+from app.retractions.models import RetractedEdge, Retraction
 from app.training.models import TrainingRun, VerdictRecord
 
 metadata = Base.metadata
 
 __all__ = [
+    "Alias",
     "Artifact",
     "Edge",
     "LineageEvent",
     "Policy",
     "PropagationJob",
+    "RetractedEdge",
+    "Retraction",
     "TrainingRun",
     "VerdictRecord",
     "metadata",

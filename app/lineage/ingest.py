@@ -32,6 +32,7 @@ from app.errors import InvalidInput
 from app.lineage import openlineage
 from app.lineage import service as lineage_service
 from app.lineage.models import Edge, LineageEvent
+from app.retractions import service as retraction_service
 
 
 @dataclass
@@ -102,11 +103,20 @@ def ingest(session: Session, payload: Mapping[str, Any]) -> Ingested:
         if change is not None:
             touched.append(artifact.id)
             structural |= change == "created"
+    ended = event.event_type if event.event_type in openlineage.FAILED_STATES else None
+    if run is not None:
+        ended = ended or run.failed
+    if ended is not None:
+        retracted = withhold_failed_outputs(session, event, run, nodes, ended)
+        touched += retracted
+        structural |= bool(retracted)
     edges = 0
     for edge in run.edges if run is not None else event.edges:
         child = nodes.get(edge.child) or find(session, edge.child, first_named.get(edge.child))
         parent = nodes.get(edge.parent) or find(session, edge.parent, first_named.get(edge.parent))
         if child is None or parent is None or child.id == parent.id:
+            continue
+        if retraction_service.withheld(session, child, parent, edge.relation, edge.amount):
             continue
         if edge.relation == "used" and drop_superseded(session, child, parent):
             touched.append(child.id)
@@ -133,16 +143,40 @@ def ingest(session: Session, payload: Mapping[str, Any]) -> Ingested:
     return result
 
 
+def withhold_failed_outputs(
+    session: Session,
+    event: openlineage.MappedEvent,
+    run: RunSoFar | None,
+    nodes: Mapping[openlineage.NodeKey, Artifact],
+    ended: str,
+) -> list[uuid.UUID]:
+    """Retract every output of a run that ended in FAIL or ABORT, whichever of its events
+    arrives first; the nodes to recompute."""
+    roots: list[uuid.UUID] = []
+    for key in run.outputs if run is not None else event.outputs:
+        artifact = nodes.get(key) or find(session, key, None)
+        if artifact is None:
+            continue
+        _, recompute, _ = retraction_service.retract_version(
+            session, artifact, f"run {event.run_id} ended {ended}", propagate=False
+        )
+        roots += recompute
+    return roots
+
+
 @dataclass
 class RunSoFar:
     """What the events of one run received so far say together.
 
-    ``edges`` are the edges of one event naming every input and output of the run's events;
-    ``first_named`` holds, for each unversioned input, when the run first named it.
+    ``edges`` are the edges of one event naming every input and output of the run's events,
+    ``outputs`` every output they named; ``first_named`` holds, for each unversioned input,
+    when the run first named it; ``failed`` the FAIL or ABORT an earlier event reported.
     """
 
     edges: list[openlineage.EdgeIntent]
     first_named: dict[openlineage.NodeKey, datetime]
+    outputs: list[openlineage.NodeKey] = field(default_factory=list)
+    failed: str | None = None
 
     @classmethod
     def load(
@@ -165,7 +199,10 @@ class RunSoFar:
                 # accepted under earlier rules; what it recorded then stays recorded
                 continue
         if not earlier:
-            return cls(list(event.edges), {})
+            return cls(list(event.edges), {}, list(event.outputs))
+        failed = next(
+            (m.event_type for _, m in earlier if m.event_type in openlineage.FAILED_STATES), None
+        )
         first_named: dict[openlineage.NodeKey, datetime] = {}
         for row, mapped in earlier:
             for node in mapped.nodes:
@@ -183,10 +220,11 @@ class RunSoFar:
             "outputs": [d for p in payloads for d in p.get("outputs") or []],
         }
         try:
-            edges = openlineage.map_event(merged).edges
+            whole = openlineage.map_event(merged)
+            edges, outputs = whole.edges, whole.outputs
         except openlineage.EventInvalid:
-            edges = list(event.edges)
-        return cls(edges, first_named)
+            edges, outputs = list(event.edges), list(event.outputs)
+        return cls(edges, first_named, outputs, failed)
 
 
 def resolve(
@@ -210,6 +248,7 @@ def resolve(
             Artifact.namespace == key.namespace,
             Artifact.name == key.name,
             Artifact.created_at <= as_of,
+            artifact_repository.not_retracted(),
         )
         if key.fallback_version is not None:
             query = query.where(Artifact.version != key.fallback_version)

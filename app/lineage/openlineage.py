@@ -17,7 +17,7 @@ import json
 import math
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -46,6 +46,9 @@ UNVERSIONED = "unversioned"
 or DatasetEvent) when no version of it exists yet: there is no run id to name it after."""
 
 RUN_STATES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
+FAILED_STATES = ("FAIL", "ABORT")
+"""A run that ends in one of these wrote nothing anyone should build on: its outputs are
+recorded as retracted versions."""
 
 _EVENT_SCHEMA_NAMES: Mapping[str, EventKind] = {
     "RunEvent": "run",
@@ -106,6 +109,7 @@ class MappedEvent:
     producer: str
     nodes: list[NodeIntent]
     edges: list[EdgeIntent]
+    outputs: list[NodeKey] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +208,7 @@ def map_event(payload: Mapping[str, Any]) -> MappedEvent:
     fallback = run_id if run_id is not None else UNVERSIONED
     nodes: list[NodeIntent]
     edges: list[EdgeIntent] = []
+    output_keys: list[NodeKey] = []
     if static is not None:
         nodes = [
             NodeIntent(
@@ -232,6 +237,7 @@ def map_event(payload: Mapping[str, Any]) -> MappedEvent:
         producer=producer,
         nodes=nodes,
         edges=edges,
+        outputs=list(dict.fromkeys(output_keys)),
     )
 
 
