@@ -22,6 +22,7 @@ from app.composition.schemas import CompositionDetail
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
 from app.lineage import service as lineage_service
+from app.lineage import symlinks
 from app.lineage.schemas import LineageGraph
 from app.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
 from app.training import repository as training_repository
@@ -69,6 +70,8 @@ def list_datasets(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[DatasetRead]:
+    if namespace is not None and name is not None:  # any identifier of a symlinked dataset
+        namespace, name = symlinks.canonical_name(session, "dataset", namespace, name)
     rows = repository.page(
         session,
         "dataset",
@@ -151,6 +154,8 @@ def list_models(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[ModelRead]:
+    if namespace is not None and name is not None:  # any identifier of a symlinked model
+        namespace, name = symlinks.canonical_name(session, "model", namespace, name)
     rows = repository.page(
         session,
         "model",

@@ -29,7 +29,7 @@ from app.artifacts.models import Artifact
 from app.composition import service as composition_service
 from app.db import lock_lineage_writes
 from app.errors import InvalidInput
-from app.lineage import openlineage
+from app.lineage import openlineage, symlinks
 from app.lineage import service as lineage_service
 from app.lineage.models import Edge, LineageEvent
 from app.retractions import service as retraction_service
@@ -92,6 +92,7 @@ def ingest(session: Session, payload: Mapping[str, Any]) -> Ingested:
         f" of run {event.run_id}" if event.run_id else ""
     )
     run = RunSoFar.load(session, event, payload, record) if event.run_id is not None else None
+    event, run = canonical(session, event, run)
     first_named = run.first_named if run is not None else {}
     touched: list[uuid.UUID] = []
     # whether the graph's shape changed, or only origins and sizes (see training refresh)
@@ -141,6 +142,27 @@ def ingest(session: Session, payload: Mapping[str, Any]) -> Ingested:
         session.refresh(artifact)
         (result.datasets if artifact.kind == "dataset" else result.models).append(artifact.id)
     return result
+
+
+def canonical(
+    session: Session, event: openlineage.MappedEvent, run: RunSoFar | None
+) -> tuple[openlineage.MappedEvent, RunSoFar | None]:
+    """The event and its run with every symlinked dataset named by its canonical identifier."""
+    keys = [n.key for n in event.nodes]
+    if run is not None:
+        keys += [k for e in run.edges for k in (e.child, e.parent)]
+        keys += [*run.outputs, *run.first_named]
+    names = symlinks.canonical_keys(session, event.nodes, keys)
+    if not names:
+        return event, run
+    if run is not None:
+        run = RunSoFar(
+            openlineage.rename_edges(run.edges, names),
+            {names.get(k, k): t for k, t in run.first_named.items()},
+            list(dict.fromkeys(names.get(k, k) for k in run.outputs)),
+            run.failed,
+        )
+    return openlineage.rename(event, names), run
 
 
 def withhold_failed_outputs(

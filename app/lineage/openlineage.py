@@ -13,6 +13,7 @@ this mapping reads are checked.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import uuid
@@ -84,6 +85,10 @@ class NodeIntent:
     size: float | None
     origin: Origin | None
     facets: dict[str, Any]
+    identifiers: tuple[tuple[str, str], ...] = ()
+    """With a ``symlinks`` facet, every (namespace, name) of the dataset, the one to record it
+    under first: a ``TABLE`` symlink (a table's logical name outlives its location), else the
+    identifier the event used. Empty without symlinks."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +180,9 @@ def map_event(payload: Mapping[str, Any]) -> MappedEvent:
 
     event_time = _event_time(errors, payload)
     producer = _uri(errors, payload, "producer", ("producer",))
-    _uri(errors, payload, "schemaURL", ("schemaURL",))
+    # Marquez, the reference server, accepts events without a schemaURL: so does Headwater
+    if payload.get("schemaURL") is not None:
+        _uri(errors, payload, "schemaURL", ("schemaURL",))
 
     run_id: str | None = None
     event_type: str | None = None
@@ -216,6 +223,7 @@ def map_event(payload: Mapping[str, Any]) -> MappedEvent:
                 size=None,
                 origin=static.origin,
                 facets=static.facets,
+                identifiers=static.identifiers,
             )
         ]
     else:
@@ -250,6 +258,7 @@ class _Dataset:
     statistic: float | None
     origin: Origin | None
     facets: dict[str, Any]
+    identifiers: tuple[tuple[str, str], ...] = ()
 
     def key(self, default_version: str | None, fallback_version: str | None) -> NodeKey:
         if self.version is not None:
@@ -266,8 +275,10 @@ def _merge_nodes(entries: list[tuple[NodeKey, _Dataset, bool]]) -> list[NodeInte
     size: dict[NodeKey, float | None] = {}
     origin: dict[NodeKey, Origin | None] = {}
     facets: dict[NodeKey, dict[str, Any]] = {}
+    identifiers: dict[NodeKey, dict[tuple[str, str], None]] = {}
     for i in ranked:
         key, dataset, is_output = entries[i]
+        identifiers.setdefault(key, {}).update(dict.fromkeys(dataset.identifiers))
         if size.get(key) is None and is_output:
             size[key] = dataset.statistic
         if origin.get(key) is None:
@@ -275,7 +286,13 @@ def _merge_nodes(entries: list[tuple[NodeKey, _Dataset, bool]]) -> list[NodeInte
         facets[key] = {**dataset.facets, **facets.get(key, {})}
     order = dict.fromkeys(key for key, _, _ in entries)
     return [
-        NodeIntent(key=key, size=size.get(key), origin=origin[key], facets=facets[key])
+        NodeIntent(
+            key=key,
+            size=size.get(key),
+            origin=origin[key],
+            facets=facets[key],
+            identifiers=tuple(identifiers[key]),
+        )
         for key in order
     ]
 
@@ -496,6 +513,8 @@ def _dataset(
         version_loc: Loc = (*facets_loc, "version", "datasetVersion")
         version = _identifier(errors, version_facet, "datasetVersion", version_loc)
 
+    identifiers = _symlinks(errors, facets, facets_loc, (namespace, name))
+
     origin: Origin | None = None
     origin_facet = _facet(errors, facets, HEADWATER_ORIGIN_FACET, facets_loc)
     if origin_facet is not None:
@@ -522,7 +541,92 @@ def _dataset(
         statistic=statistic,
         origin=origin,
         facets=copy.deepcopy(dict(facets)),
+        identifiers=identifiers,
     )
+
+
+def _symlinks(
+    errors: list[FieldError],
+    facets: Mapping[str, Any],
+    loc: Loc,
+    own: tuple[str | None, str | None],
+) -> tuple[tuple[str, str], ...]:
+    """Every identifier of a dataset with a ``symlinks`` facet, the one to record it under first
+    (see ``NodeIntent.identifiers``). A symlink without a namespace is skipped: it names nothing
+    on its own."""
+    facet = _facet(errors, facets, "symlinks", loc)
+    if facet is None:
+        return ()
+    identifiers_loc: Loc = (*loc, "symlinks", "identifiers")
+    identifiers = facet.get("identifiers")
+    if identifiers is None:
+        return ()
+    if not isinstance(identifiers, list | tuple):
+        errors.append(
+            FieldError(identifiers_loc, f"must be an array, not {_describe(identifiers)}")
+        )
+        return ()
+    tables: list[tuple[str, str]] = []
+    others: list[tuple[str, str]] = []
+    for index, item in enumerate(identifiers):
+        item_loc: Loc = (*identifiers_loc, index)
+        if not isinstance(item, Mapping):
+            errors.append(FieldError(item_loc, f"must be an object, not {_describe(item)}"))
+            continue
+        if item.get("namespace") is None:
+            continue
+        namespace = _identifier(errors, item, "namespace", (*item_loc, "namespace"))
+        name = _identifier(errors, item, "name", (*item_loc, "name"))
+        if namespace is None or name is None or (namespace, name) == own:
+            continue
+        kind = item.get("type")
+        (tables if isinstance(kind, str) and kind.upper() == "TABLE" else others).append(
+            (namespace, name)
+        )
+    if (not tables and not others) or own[0] is None or own[1] is None:
+        return ()
+    return tuple(dict.fromkeys([*tables, (own[0], own[1]), *others]))
+
+
+def rename(event: MappedEvent, names: Mapping[NodeKey, NodeKey]) -> MappedEvent:
+    """The event with each key in ``names`` replaced (a symlinked dataset's canonical
+    identifier); nodes that become one are merged, the first mention first."""
+    if not names:
+        return event
+
+    def key(k: NodeKey) -> NodeKey:
+        return names.get(k, k)
+
+    nodes: dict[NodeKey, NodeIntent] = {}
+    for node in event.nodes:
+        renamed = key(node.key)
+        seen = nodes.get(renamed)
+        if seen is None:
+            nodes[renamed] = dataclasses.replace(node, key=renamed)
+            continue
+        nodes[renamed] = dataclasses.replace(
+            seen,
+            size=seen.size if seen.size is not None else node.size,
+            origin=seen.origin or node.origin,
+            facets={**node.facets, **seen.facets},
+            identifiers=tuple(dict.fromkeys([*seen.identifiers, *node.identifiers])),
+        )
+    return dataclasses.replace(
+        event,
+        nodes=list(nodes.values()),
+        edges=rename_edges(event.edges, names),
+        outputs=list(dict.fromkeys(key(k) for k in event.outputs)),
+    )
+
+
+def rename_edges(edges: Sequence[EdgeIntent], names: Mapping[NodeKey, NodeKey]) -> list[EdgeIntent]:
+    renamed: dict[tuple[NodeKey, NodeKey, Relation], EdgeIntent] = {}
+    for edge in edges:
+        child, parent = names.get(edge.child, edge.child), names.get(edge.parent, edge.parent)
+        slot = (child, parent, edge.relation)
+        if child != parent and (slot not in renamed or renamed[slot].amount is None):
+            renamed[slot] = dataclasses.replace(edge, child=child, parent=parent)
+    return list(renamed.values())
 
 
 def _facet(

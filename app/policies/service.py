@@ -14,6 +14,7 @@ from app.artifacts.models import Artifact
 from app.composition.core import Composition, NodeComposition, ParentContribution, compose
 from app.composition.schemas import composition_summary
 from app.errors import NotFound
+from app.lineage import repository as lineage_repository
 from app.policies import repository, rules
 from app.policies.models import Policy
 from app.policies.schemas import (
@@ -329,17 +330,27 @@ def judge(
 
 def resolve_training_set(session: Session, request: GateRequest) -> list[Member]:
     """Each proposed dataset, or a 404 naming every one that is not recorded."""
-    versioned = [(i.namespace, i.name, i.version) for i in request.training_set if i.version]
-    newest_keys = [(i.namespace, i.name) for i in request.training_set if not i.version]
+    # a symlinked dataset is found by any of its identifiers
+    names = lineage_repository.canonical_names(
+        session, "dataset", [(i.namespace, i.name) for i in request.training_set]
+    )
+
+    def recorded_as(namespace: str, name: str) -> tuple[str, str]:
+        return names.get((namespace, name), (namespace, name))
+
+    versioned = [
+        (*recorded_as(i.namespace, i.name), i.version) for i in request.training_set if i.version
+    ]
+    newest_keys = [recorded_as(i.namespace, i.name) for i in request.training_set if not i.version]
     exact = artifact_repository.many_by_natural_key(session, "dataset", versioned)
     newest = artifact_repository.newest_many(session, "dataset", newest_keys)
     members: list[Member] = []
     missing: list[dict[str, Any]] = []
     for index, item in enumerate(request.training_set):
         found = (
-            exact.get((item.namespace, item.name, item.version))
+            exact.get((*recorded_as(item.namespace, item.name), item.version))
             if item.version
-            else newest.get((item.namespace, item.name))
+            else newest.get(recorded_as(item.namespace, item.name))
         )
         if found is None:
             missing.append(
