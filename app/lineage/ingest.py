@@ -122,7 +122,7 @@ def ingest(session: Session, payload: Mapping[str, Any]) -> Ingested:
         if edge.relation == "used" and drop_superseded(session, child, parent):
             touched.append(child.id)
             structural = True
-        _, created = lineage_service.connect(
+        recorded, created = lineage_service.connect(
             session,
             child,
             parent,
@@ -131,6 +131,8 @@ def ingest(session: Session, payload: Mapping[str, Any]) -> Ingested:
             propagate=False,
             amount_may_change=True,
         )
+        if edge.amount is not None and recorded.amount_source != edge.amount_source:
+            recorded.amount_source = edge.amount_source
         edges += 1
         structural |= created
         touched.append(child.id)

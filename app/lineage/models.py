@@ -46,6 +46,8 @@ class Edge(Base):
     )
     relation: Mapped[str] = mapped_column(String(32))
     amount: Mapped[float | None] = mapped_column(Double)
+    # where an OpenLineage amount was read (``inputStatistics.rowCount``); None: posted natively
+    amount_source: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.clock_timestamp()
     )

@@ -37,6 +37,9 @@ Kind = Literal["dataset", "model"]
 Relation = Literal["trained_on", "fine_tuned_from", "generated_by", "derived_from", "used"]
 EventKind = Literal["run", "dataset", "job"]
 Loc = tuple[str | int, ...]
+Unit = Literal["rows", "bytes"]
+Measure = tuple[float | None, str | None]
+"""An amount and the facet field it was read from (``outputStatistics.rowCount``)."""
 
 HEADWATER_ORIGIN_FACET = "headwater_origin"
 HEADWATER_ORIGIN_SCHEMA_PATH: Path = Path(__file__).with_name("headwater_origin.json")
@@ -85,6 +88,7 @@ class NodeIntent:
     size: float | None
     origin: Origin | None
     facets: dict[str, Any]
+    size_source: str | None = field(default=None, compare=False)
     identifiers: tuple[tuple[str, str], ...] = ()
     """With a ``symlinks`` facet, every (namespace, name) of the dataset, the one to record it
     under first: a ``TABLE`` symlink (a table's logical name outlives its location), else the
@@ -97,6 +101,8 @@ class EdgeIntent:
     parent: NodeKey
     relation: Relation
     amount: float | None
+    amount_source: str | None = field(default=None, compare=False)
+    """The facet field the amount was read from, e.g. ``inputStatistics.rowCount``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,11 +235,13 @@ def map_event(payload: Mapping[str, Any]) -> MappedEvent:
     else:
         input_keys = [d.key(None, fallback) for d in inputs]
         output_keys = [d.key(run_id, fallback) for d in outputs]
+        unit = _unit([*inputs, *outputs])
         nodes = _merge_nodes(
             [(k, d, False) for k, d in zip(input_keys, inputs, strict=True)]
-            + [(k, d, True) for k, d in zip(output_keys, outputs, strict=True)]
+            + [(k, d, True) for k, d in zip(output_keys, outputs, strict=True)],
+            unit,
         )
-        edges = _edges(output_keys, list(zip(input_keys, inputs, strict=True)))
+        edges = _edges(output_keys, list(zip(input_keys, inputs, strict=True)), unit)
 
     return MappedEvent(
         kind=kind,
@@ -255,10 +263,13 @@ class _Dataset:
     namespace: str
     name: str
     version: str | None
-    statistic: float | None
+    measures: dict[Unit, Measure]
     origin: Origin | None
     facets: dict[str, Any]
     identifiers: tuple[tuple[str, str], ...] = ()
+
+    def measure(self, unit: Unit) -> Measure:
+        return self.measures.get(unit, (None, None))
 
     def key(self, default_version: str | None, fallback_version: str | None) -> NodeKey:
         if self.version is not None:
@@ -268,19 +279,25 @@ class _Dataset:
         return NodeKey(self.kind, self.namespace, self.name, None, fallback_version)
 
 
-def _merge_nodes(entries: list[tuple[NodeKey, _Dataset, bool]]) -> list[NodeIntent]:
+def _unit(datasets: Sequence[_Dataset]) -> Unit:
+    """The unit of one run's amounts: rows when any dataset counts them, else bytes. Mixing
+    them would weigh one parent's rows against another's bytes."""
+    return "rows" if any("rows" in d.measures for d in datasets) else "bytes"
+
+
+def _merge_nodes(entries: list[tuple[NodeKey, _Dataset, bool]], unit: Unit) -> list[NodeIntent]:
     # What an output says about a dataset describes what the run wrote, so it outranks what an
     # input says about the same version; among equals the first mention wins.
     ranked = sorted(range(len(entries)), key=lambda i: (not entries[i][2], i))
-    size: dict[NodeKey, float | None] = {}
+    size: dict[NodeKey, Measure] = {}
     origin: dict[NodeKey, Origin | None] = {}
     facets: dict[NodeKey, dict[str, Any]] = {}
     identifiers: dict[NodeKey, dict[tuple[str, str], None]] = {}
     for i in ranked:
         key, dataset, is_output = entries[i]
         identifiers.setdefault(key, {}).update(dict.fromkeys(dataset.identifiers))
-        if size.get(key) is None and is_output:
-            size[key] = dataset.statistic
+        if size.get(key, (None, None))[0] is None and is_output:
+            size[key] = dataset.measure(unit)
         if origin.get(key) is None:
             origin[key] = dataset.origin
         facets[key] = {**dataset.facets, **facets.get(key, {})}
@@ -288,7 +305,8 @@ def _merge_nodes(entries: list[tuple[NodeKey, _Dataset, bool]]) -> list[NodeInte
     return [
         NodeIntent(
             key=key,
-            size=size.get(key),
+            size=size.get(key, (None, None))[0],
+            size_source=size.get(key, (None, None))[1],
             origin=origin[key],
             facets=facets[key],
             identifiers=tuple(identifiers[key]),
@@ -297,20 +315,24 @@ def _merge_nodes(entries: list[tuple[NodeKey, _Dataset, bool]]) -> list[NodeInte
     ]
 
 
-def _edges(output_keys: list[NodeKey], inputs: list[tuple[NodeKey, _Dataset]]) -> list[EdgeIntent]:
+def _edges(
+    output_keys: list[NodeKey], inputs: list[tuple[NodeKey, _Dataset]], unit: Unit
+) -> list[EdgeIntent]:
     has_model_input = any(key.kind == "model" for key, _ in inputs)
-    edges: dict[tuple[NodeKey, NodeKey, Relation], float | None] = {}
+    edges: dict[tuple[NodeKey, NodeKey, Relation], Measure] = {}
     for child in output_keys:
         for parent, dataset in inputs:
             if parent == child:
                 continue
             relation = _relation(child.kind, parent.kind, has_model_input)
             slot = (child, parent, relation)
-            if edges.get(slot) is None:
-                edges[slot] = dataset.statistic
+            if edges.get(slot, (None, None))[0] is None:
+                edges[slot] = dataset.measure(unit)
     return [
-        EdgeIntent(child=child, parent=parent, relation=relation, amount=amount)
-        for (child, parent, relation), amount in edges.items()
+        EdgeIntent(
+            child=child, parent=parent, relation=relation, amount=amount, amount_source=source
+        )
+        for (child, parent, relation), (amount, source) in edges.items()
     ]
 
 
@@ -520,16 +542,21 @@ def _dataset(
     if origin_facet is not None:
         origin = _origin(errors, origin_facet, (*facets_loc, HEADWATER_ORIGIN_FACET))
 
-    statistic: float | None = None
+    measures: dict[Unit, Measure] = {}
     if role_facets is not None:
         role_loc: Loc = (*loc, role_facets)
         role = _object(errors, item, role_facets, role_loc) or {}
-        name_of_statistics = (
-            "inputStatistics" if role_facets == "inputFacets" else "outputStatistics"
-        )
-        statistics = _facet(errors, role, name_of_statistics, role_loc)
-        if statistics is not None:
-            statistic = _row_count(errors, statistics, (*role_loc, name_of_statistics, "rowCount"))
+        read = {
+            facet_name: _facet(errors, role, facet_name, role_loc)
+            for facet_name in dict.fromkeys(f for f, _, _ in _MEASURES[role_facets])
+        }
+        for facet_name, field_name, unit in _MEASURES[role_facets]:
+            facet = read[facet_name]
+            if facet is None or unit in measures:
+                continue
+            value = _amount(errors, facet, field_name, (*role_loc, facet_name, field_name))
+            if value is not None:
+                measures[unit] = (value, f"{facet_name}.{field_name}")
 
     if len(errors) > before or namespace is None or name is None:
         return None
@@ -538,7 +565,7 @@ def _dataset(
         namespace=namespace,
         name=name,
         version=version,
-        statistic=statistic,
+        measures=measures,
         origin=origin,
         facets=copy.deepcopy(dict(facets)),
         identifiers=identifiers,
@@ -638,8 +665,26 @@ def _facet(
     return facet
 
 
-def _row_count(errors: list[FieldError], facet: Mapping[str, Any], loc: Loc) -> float | None:
-    value = facet.get("rowCount")
+# Where an amount may be read, by the role's facets key, best first. OpenLineage clients send
+# outputStatistics; Great Expectations and dbt tests send dataQualityMetrics on inputs.
+_MEASURES: Mapping[str, Sequence[tuple[str, str, Unit]]] = {
+    "inputFacets": (
+        ("inputStatistics", "rowCount", "rows"),
+        ("dataQualityMetrics", "rowCount", "rows"),
+        ("inputStatistics", "size", "bytes"),
+        ("dataQualityMetrics", "bytes", "bytes"),
+    ),
+    "outputFacets": (
+        ("outputStatistics", "rowCount", "rows"),
+        ("outputStatistics", "size", "bytes"),
+    ),
+}
+
+
+def _amount(
+    errors: list[FieldError], facet: Mapping[str, Any], field_name: str, loc: Loc
+) -> float | None:
+    value = facet.get(field_name)
     if value is None:
         return None
     if not _is_number(value):

@@ -58,4 +58,5 @@ class RetractedEdge(Base):
     )
     relation: Mapped[str] = mapped_column(String(32))
     amount: Mapped[float | None] = mapped_column(Double)
+    amount_source: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

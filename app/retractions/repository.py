@@ -55,6 +55,7 @@ def move(session: Session, retraction_id: uuid.UUID, edges: Sequence[Edge]) -> N
                 parent_id=e.parent_id,
                 relation=e.relation,
                 amount=e.amount,
+                amount_source=e.amount_source,
                 created_at=e.created_at,
             )
             for e in edges
@@ -79,6 +80,7 @@ def keep(session: Session, edges: Sequence[RetractedEdge]) -> None:
                     "parent_id": e.parent_id,
                     "relation": e.relation,
                     "amount": e.amount,
+                    "amount_source": e.amount_source,
                     "created_at": e.created_at,
                 }
                 for e in edges
