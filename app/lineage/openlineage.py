@@ -236,12 +236,23 @@ def map_event(payload: Mapping[str, Any]) -> MappedEvent:
         input_keys = [d.key(None, fallback) for d in inputs]
         output_keys = [d.key(run_id, fallback) for d in outputs]
         unit = _unit([*inputs, *outputs])
+        hidden = _column_lineage_inputs(inputs, output_keys, outputs)
+        hidden_keys = [d.key(None, fallback) for d in hidden]
         nodes = _merge_nodes(
             [(k, d, False) for k, d in zip(input_keys, inputs, strict=True)]
+            + [(k, d, False) for k, d in zip(hidden_keys, hidden, strict=True)]
             + [(k, d, True) for k, d in zip(output_keys, outputs, strict=True)],
             unit,
         )
         edges = _edges(output_keys, list(zip(input_keys, inputs, strict=True)), unit)
+        has_model_input = any(key.kind == "model" for key in input_keys)
+        for key, read in zip(hidden_keys, hidden, strict=True):
+            for child, written in zip(output_keys, outputs, strict=True):
+                if (read.namespace, read.name) in written.column_inputs and key != child:
+                    relation = _relation(child.kind, "dataset", has_model_input)
+                    edges.append(
+                        EdgeIntent(child=child, parent=key, relation=relation, amount=None)
+                    )
 
     return MappedEvent(
         kind=kind,
@@ -267,6 +278,7 @@ class _Dataset:
     origin: Origin | None
     facets: dict[str, Any]
     identifiers: tuple[tuple[str, str], ...] = ()
+    column_inputs: tuple[tuple[str, str], ...] = ()
 
     def measure(self, unit: Unit) -> Measure:
         return self.measures.get(unit, (None, None))
@@ -277,6 +289,28 @@ class _Dataset:
         if default_version is not None:
             return NodeKey(self.kind, self.namespace, self.name, default_version, None)
         return NodeKey(self.kind, self.namespace, self.name, None, fallback_version)
+
+
+def _column_lineage_inputs(
+    inputs: Sequence[_Dataset], output_keys: Sequence[NodeKey], outputs: Sequence[_Dataset]
+) -> list[_Dataset]:
+    """Datasets an output's column lineage reads that the event's ``inputs`` leave out (AWS
+    Glue's Spark integration does): they are upstream of that output all the same."""
+    named = {(d.namespace, d.name) for d in inputs}
+    named |= {(k.namespace, k.name) for k in output_keys}
+    hidden = dict.fromkeys(n for d in outputs for n in d.column_inputs if n not in named)
+    return [
+        _Dataset(
+            kind="dataset",
+            namespace=ns,
+            name=name,
+            version=None,
+            measures={},
+            origin=None,
+            facets={},
+        )
+        for ns, name in hidden
+    ]
 
 
 def _unit(datasets: Sequence[_Dataset]) -> Unit:
@@ -536,6 +570,7 @@ def _dataset(
         version = _identifier(errors, version_facet, "datasetVersion", version_loc)
 
     identifiers = _symlinks(errors, facets, facets_loc, (namespace, name))
+    column_inputs = _column_inputs(errors, facets, facets_loc)
 
     origin: Origin | None = None
     origin_facet = _facet(errors, facets, HEADWATER_ORIGIN_FACET, facets_loc)
@@ -569,7 +604,41 @@ def _dataset(
         origin=origin,
         facets=copy.deepcopy(dict(facets)),
         identifiers=identifiers,
+        column_inputs=column_inputs,
     )
+
+
+def _column_inputs(
+    errors: list[FieldError], facets: Mapping[str, Any], loc: Loc
+) -> tuple[tuple[str, str], ...]:
+    """The datasets the ``columnLineage`` facet says the dataset's columns come from (each
+    field's ``inputFields``, and the dataset-level ``dataset`` list). Entries without a
+    namespace and a name are skipped: the facet is descriptive, and a malformed entry must not
+    cost the event its lineage."""
+    facet = _facet(errors, facets, "columnLineage", loc)
+    if facet is None:
+        return ()
+    entries: list[Any] = []
+    fields = facet.get("fields")
+    if isinstance(fields, Mapping):
+        for spec in fields.values():
+            if isinstance(spec, Mapping) and isinstance(spec.get("inputFields"), list | tuple):
+                entries += spec["inputFields"]
+    if isinstance(facet.get("dataset"), list | tuple):
+        entries += facet["dataset"]
+    found: dict[tuple[str, str], None] = {}
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            continue
+        namespace, name = entry.get("namespace"), entry.get("name")
+        if (
+            isinstance(namespace, str)
+            and isinstance(name, str)
+            and namespace.strip()
+            and name.strip()
+        ):
+            found[(namespace, name)] = None
+    return tuple(found)
 
 
 def _symlinks(
