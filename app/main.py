@@ -18,6 +18,7 @@ from app.db import Database
 from app.embedded import EmbeddedPostgres
 from app.errors import install_handlers, problem
 from app.http import AccessLogMiddleware, RequestBodyMiddleware
+from app.lineage.provenance_router import router as provenance_router
 from app.lineage.router import router as lineage_router
 from app.policies.router import router as policies_router
 from app.retractions.router import router as retractions_router
@@ -75,6 +76,7 @@ def create_app(
     app.include_router(training_router)
     app.include_router(propagations_router)
     app.include_router(retractions_router)
+    app.include_router(provenance_router)
 
     @app.get("/healthz", tags=["health"], summary="The process is alive")
     def healthz() -> dict[str, str]:
