@@ -6,8 +6,9 @@ import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, text, tuple_
+from sqlalchemy import ARRAY, Text, func, literal, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -151,14 +152,25 @@ def events(
 Name = tuple[str, str]
 
 
+def _wanted(names: Sequence[Name]) -> Any:
+    """The names as a table joined on unnested arrays: a long IN list of row values is planned
+    far worse, and too many of them overflow the parser's stack."""
+    unique = list(dict.fromkeys(names))
+    return select(
+        func.unnest(literal([n[0] for n in unique], ARRAY(Text))).label("namespace"),
+        func.unnest(literal([n[1] for n in unique], ARRAY(Text))).label("name"),
+    ).subquery()
+
+
 def canonical_names(session: Session, kind: str, names: Sequence[Name]) -> dict[Name, Name]:
     """For each name that is an alias, the identifier its versions are recorded under."""
     if not names:
         return {}
+    wanted = _wanted(names)
     rows = session.execute(
-        select(Alias.namespace, Alias.name, Alias.canonical_namespace, Alias.canonical_name).where(
-            Alias.kind == kind, tuple_(Alias.namespace, Alias.name).in_(list(dict.fromkeys(names)))
-        )
+        select(Alias.namespace, Alias.name, Alias.canonical_namespace, Alias.canonical_name)
+        .join(wanted, (Alias.namespace == wanted.c.namespace) & (Alias.name == wanted.c.name))
+        .where(Alias.kind == kind)
     ).all()
     return {(r[0], r[1]): (r[2], r[3]) for r in rows}
 
@@ -167,12 +179,11 @@ def recorded_names(session: Session, kind: str, names: Sequence[Name]) -> set[Na
     """The names some version is recorded under."""
     if not names:
         return set()
+    wanted = _wanted(names)
     rows = session.execute(
         select(Artifact.namespace, Artifact.name)
-        .where(
-            Artifact.kind == kind,
-            tuple_(Artifact.namespace, Artifact.name).in_(list(dict.fromkeys(names))),
-        )
+        .join(wanted, (Artifact.namespace == wanted.c.namespace) & (Artifact.name == wanted.c.name))
+        .where(Artifact.kind == kind)
         .distinct()
     ).all()
     return {(r[0], r[1]) for r in rows}
