@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Literal, cast
+from typing import Literal, TypeVar, cast
 
 from sqlalchemy import func
 from sqlalchemy.orm import Session
@@ -18,14 +18,22 @@ from sqlalchemy.orm import Session
 from app.artifacts import repository as artifact_repository
 from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
+from app.artifacts.schemas import ArtifactRead
 from app.composition import service as composition_service
 from app.db import lock_lineage_writes
 from app.errors import NotFound
 from app.lineage.models import Edge
 from app.retractions import repository
 from app.retractions.models import RetractedEdge, Retraction
-from app.retractions.schemas import RetractedEdgeRead, RetractedVersion, RetractionRead
+from app.retractions.schemas import (
+    RetractedEdgeRead,
+    RetractedVersion,
+    RetractionRead,
+    RetractionRef,
+)
 from app.training import repository as training_repository
+
+Read = TypeVar("Read", bound=ArtifactRead)
 
 
 def retract_version(
@@ -131,8 +139,24 @@ def retract_edge_by_id(
     return retract_edge(session, edge, reason, retracted_by=retracted_by), True
 
 
-def retracted_versions(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Retraction]:
-    return repository.of_versions(session, ids)
+def marked(session: Session, reads: Sequence[Read]) -> list[Read]:
+    """The version reads, each retracted one carrying its retraction (one query for all)."""
+    found = repository.of_versions(session, [r.id for r in reads])
+    return [
+        r.model_copy(
+            update={
+                "retraction": RetractionRef(
+                    id=found[r.id].id,
+                    reason=found[r.id].reason,
+                    retracted_by=found[r.id].retracted_by,
+                    created_at=found[r.id].created_at,
+                )
+            }
+        )
+        if r.id in found
+        else r
+        for r in reads
+    ]
 
 
 def reads(session: Session, retractions: Sequence[Retraction]) -> list[RetractionRead]:

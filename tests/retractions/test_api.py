@@ -83,7 +83,14 @@ def test_retracting_a_version_takes_it_out_of_the_graph_but_keeps_it_readable(
     assert response.status_code == 201, response.text
     assert response.json()["version"]["id"] == synthetic["id"]
 
-    assert client.get(f"/api/v1/datasets/{synthetic['id']}").status_code == 200
+    kept = client.get(f"/api/v1/datasets/{synthetic['id']}").json()
+    assert kept["retraction"]["reason"] == "written by a job that crashed"
+    listed = client.get("/api/v1/datasets", params={"namespace": lab.namespace}).json()["items"]
+    assert {i["name"]: i["retraction"] is not None for i in listed} == {
+        "human": False,
+        "synthetic": True,
+        "mix": False,
+    }
     after = client.get(f"/api/v1/datasets/{mix['id']}").json()
     assert after["composition"]["human_fraction"] == pytest.approx(1.0)
     run = lab.run(run_id)
@@ -107,6 +114,7 @@ def test_a_retracted_model_is_no_longer_judged(
     response = client.post(f"/api/v1/models/{model_id}/retraction", json={"reason": "bad run"})
     assert response.status_code == 201, response.text
     assert lab.run(run_id)["verdict"] is None
+    assert client.get(f"/api/v1/models/{model_id}").json()["retraction"]["reason"] == "bad run"
     graph_check.check_graph(session)
 
 
