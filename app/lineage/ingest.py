@@ -117,7 +117,9 @@ def ingest(session: Session, payload: Mapping[str, Any]) -> Ingested:
         parent = nodes.get(edge.parent) or find(session, edge.parent, first_named.get(edge.parent))
         if child is None or parent is None or child.id == parent.id:
             continue
-        if retraction_service.withheld(session, child, parent, edge.relation, edge.amount):
+        if retraction_service.withheld(
+            session, child, parent, edge.relation, edge.amount, edge.amount_source
+        ):
             continue
         if edge.relation == "used" and drop_superseded(session, child, parent):
             touched.append(child.id)

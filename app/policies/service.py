@@ -13,7 +13,7 @@ from app.artifacts import repository as artifact_repository
 from app.artifacts.models import Artifact
 from app.composition.core import Composition, NodeComposition, ParentContribution, compose
 from app.composition.schemas import composition_summary
-from app.errors import NotFound
+from app.errors import Conflict, NotFound
 from app.lineage import repository as lineage_repository
 from app.policies import repository, rules
 from app.policies.models import Policy
@@ -30,6 +30,7 @@ from app.policies.schemas import (
     SetMember,
     Source,
 )
+from app.retractions import repository as retraction_repository
 from app.training import repository as training_repository
 from app.training.models import TrainingRun
 
@@ -374,7 +375,27 @@ def resolve_training_set(session: Session, request: GateRequest) -> list[Member]
             " The gate never guesses; record them first.",
             missing=missing,
         )
+    refuse_retracted(session, members)
     return members
+
+
+def refuse_retracted(session: Session, members: Sequence[Member]) -> None:
+    """A retracted version is lineage declared wrong: judging it would judge nothing real."""
+    retracted = retraction_repository.of_versions(session, [m.artifact.id for m in members])
+    if not retracted:
+        return
+    named = [m.artifact for m in members if m.artifact.id in retracted]
+    raise Conflict(
+        "The training set names retracted dataset versions: "
+        + ", ".join(
+            f"{a.namespace}/{a.name}@{a.version} ({retracted[a.id].reason})" for a in named[:5]
+        )
+        + ". Name a version that was not retracted, or none for the newest.",
+        retracted=[
+            {"id": str(a.id), "namespace": a.namespace, "name": a.name, "version": a.version}
+            for a in named
+        ],
+    )
 
 
 def gate(session: Session, request: GateRequest) -> GateResponse:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import delete, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from app.db import among
 from app.lineage.models import Edge
@@ -28,7 +29,8 @@ def get(session: Session, retraction_id: uuid.UUID) -> Retraction | None:
 def of_versions(session: Session, artifact_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Retraction]:
     if not artifact_ids:
         return {}
-    rows = session.scalars(select(Retraction).where(Retraction.artifact_id.in_(artifact_ids)))
+    retracted = cast(QueryableAttribute[uuid.UUID], Retraction.artifact_id)
+    rows = session.scalars(select(Retraction).where(among(retracted, artifact_ids)))
     return {r.artifact_id: r for r in rows if r.artifact_id is not None}
 
 

@@ -89,6 +89,7 @@ def withheld(
     parent: Artifact,
     relation: str,
     amount: float | None,
+    amount_source: str | None = None,
 ) -> bool:
     """Whether an edge a pipeline reports must stay out of the live graph: it was retracted,
     or joins a retracted version (then it is kept among that version's retracted edges)."""
@@ -108,6 +109,7 @@ def withheld(
                 parent_id=parent.id,
                 relation=relation,
                 amount=amount,
+                amount_source=amount_source,
                 created_at=func.clock_timestamp(),
             )
         ],

@@ -158,3 +158,15 @@ def test_a_retracted_edge_is_not_recreated_by_later_events_of_its_run(
     graph = client.get(f"/api/v1/datasets/{out['id']}/lineage").json()
     assert {names.get(n["id"]) for n in graph["nodes"]} == {"out", "a"}
     graph_check.check_graph(session)
+
+
+def test_the_gate_refuses_a_retracted_version_named_explicitly(
+    client: TestClient, lab: Pipeline
+) -> None:
+    _, synthetic, *_ = mixed(lab)
+    client.post(f"/api/v1/datasets/{synthetic['id']}/retraction", json={"reason": "crashed"})
+    named = {"namespace": lab.namespace, "name": "synthetic", "version": "1"}
+    response = client.post("/api/v1/gate", json={"training_set": [named]})
+    assert response.status_code == 409, response.text
+    assert response.json()["retracted"][0]["id"] == synthetic["id"]
+    assert "crashed" in response.json()["detail"]
