@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session
 from app.artifacts import repository as artifact_repository
 from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
+from app.audit import service as audit
+from app.auth.core import Principal, require_namespace
 from app.composition import service as composition_service
 from app.db import lock_lineage_writes
 from app.errors import InvalidInput
@@ -59,7 +61,17 @@ def invalid(error: openlineage.EventInvalid) -> InvalidInput:
     return InvalidInput(f"The OpenLineage event is not valid: check {fields}.", errors=errors)
 
 
-def ingest(session: Session, payload: Mapping[str, Any]) -> Ingested:
+def written_namespaces(payload: Mapping[str, Any], event: openlineage.MappedEvent) -> list[str]:
+    """The namespaces an event writes to: each output's, and each dataset's whose origin it
+    declares (a ``headwater_origin`` facet on an input corrects that input)."""
+    named: list[str] = [str(d["namespace"]) for d in payload.get("outputs") or []]
+    named += [node.key.namespace for node in event.nodes if node.origin is not None]
+    if event.kind == "dataset":
+        named += [node.key.namespace for node in event.nodes]
+    return list(dict.fromkeys(named))
+
+
+def ingest(session: Session, payload: Mapping[str, Any], *, actor: Principal) -> Ingested:
     if "\\u0000" in json.dumps(payload):
         raise InvalidInput(
             "The event contains a NUL character, which PostgreSQL cannot store; remove it.",
@@ -69,6 +81,8 @@ def ingest(session: Session, payload: Mapping[str, Any]) -> Ingested:
         event = openlineage.map_event(payload)
     except openlineage.EventInvalid as exc:
         raise invalid(exc) from exc
+    for namespace in written_namespaces(payload, event):
+        require_namespace(actor, namespace)
     lock_lineage_writes(session)
     print_ = fingerprint(payload)
     if session.scalars(select(LineageEvent.id).where(LineageEvent.fingerprint == print_)).first():
@@ -93,13 +107,20 @@ def ingest(session: Session, payload: Mapping[str, Any]) -> Ingested:
     )
     run = RunSoFar.load(session, event, payload, record) if event.run_id is not None else None
     event, run = canonical(session, event, run)
+    # a symlink may record what the event writes under another namespace: the token must
+    # reach that one too
+    for namespace in dict.fromkeys(
+        [k.namespace for k in event.outputs]
+        + [n.key.namespace for n in event.nodes if n.origin is not None]
+    ):
+        require_namespace(actor, namespace)
     first_named = run.first_named if run is not None else {}
     touched: list[uuid.UUID] = []
     # whether the graph's shape changed, or only origins and sizes (see training refresh)
     structural = False
     nodes: dict[openlineage.NodeKey, Artifact] = {}
     for intent in event.nodes:
-        artifact, change = upsert(session, intent, as_of=first_named.get(intent.key))
+        artifact, change = upsert(session, intent, actor, as_of=first_named.get(intent.key))
         nodes[intent.key] = artifact
         if change is not None:
             touched.append(artifact.id)
@@ -108,7 +129,7 @@ def ingest(session: Session, payload: Mapping[str, Any]) -> Ingested:
     if run is not None:
         ended = ended or run.failed
     if ended is not None:
-        retracted = withhold_failed_outputs(session, event, run, nodes, ended)
+        retracted = withhold_failed_outputs(session, event, run, nodes, ended, actor)
         touched += retracted
         structural |= bool(retracted)
     edges = 0
@@ -141,6 +162,7 @@ def ingest(session: Session, payload: Mapping[str, Any]) -> Ingested:
     composition_service.lineage_changed(
         session, list(dict.fromkeys(touched)), cause=cause, structural=structural
     )
+    audit.record(session, actor.name, "lineage.event", payload)
     result = Ingested("accepted", record.id, event.run_id, edges=edges)
     for artifact in nodes.values():
         session.refresh(artifact)
@@ -175,6 +197,7 @@ def withhold_failed_outputs(
     run: RunSoFar | None,
     nodes: Mapping[openlineage.NodeKey, Artifact],
     ended: str,
+    actor: Principal,
 ) -> list[uuid.UUID]:
     """Retract every output of a run that ended in FAIL or ABORT, whichever of its events
     arrives first; the nodes to recompute."""
@@ -184,7 +207,11 @@ def withhold_failed_outputs(
         if artifact is None:
             continue
         _, recompute, _ = retraction_service.retract_version(
-            session, artifact, f"run {event.run_id} ended {ended}", propagate=False
+            session,
+            artifact,
+            f"run {event.run_id} ended {ended}",
+            retracted_by=actor.name,
+            propagate=False,
         )
         roots += recompute
     return roots
@@ -314,7 +341,11 @@ def drop_superseded(session: Session, child: Artifact, parent: Artifact) -> bool
 
 
 def upsert(
-    session: Session, intent: openlineage.NodeIntent, *, as_of: datetime | None = None
+    session: Session,
+    intent: openlineage.NodeIntent,
+    actor: Principal,
+    *,
+    as_of: datetime | None = None,
 ) -> tuple[Artifact, Literal["created", "updated"] | None]:
     """The version an event names, created or updated (None: its own inputs are unchanged).
 
@@ -327,6 +358,8 @@ def upsert(
     )
     if artifact is None:
         values: dict[str, Any] = {"facets": intent.facets, **origin_columns}
+        if origin_columns:
+            values.update(artifact_service.declared_by(actor))
         if key.kind == "dataset":
             values["size"] = intent.size
         artifact = artifact_repository.add(
@@ -339,10 +372,10 @@ def upsert(
     if key.kind == "dataset" and intent.size is not None and artifact.size != intent.size:
         artifact.size = intent.size
         changed = True
-    for column, value in origin_columns.items():
-        if getattr(artifact, column) != value:
+    if any(getattr(artifact, column) != value for column, value in origin_columns.items()):
+        for column, value in {**origin_columns, **artifact_service.declared_by(actor)}.items():
             setattr(artifact, column, value)
-            changed = True
+        changed = True
     if intent.facets:
         merged = {**(artifact.facets or {}), **intent.facets}
         if merged != artifact.facets:

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from app.artifacts.router import Depth, MaxNodes
+from app.auth.security import requires
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
 from app.lineage import provenance
@@ -25,6 +26,7 @@ _DOCUMENT: dict[int | str, dict[str, Any]] = {
 
 @router.get(
     "/datasets/{dataset_id}/provenance",
+    dependencies=[requires("read")],
     summary="A dataset version's upstream lineage as W3C PROV-JSON",
     response_class=JSONResponse,
     responses=_DOCUMENT,
@@ -37,6 +39,7 @@ def dataset_provenance(
 
 @router.get(
     "/models/{model_id}/provenance",
+    dependencies=[requires("read")],
     summary="A model version's upstream lineage (training data and all) as W3C PROV-JSON",
     response_class=JSONResponse,
     responses=_DOCUMENT,

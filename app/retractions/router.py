@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
+from app.auth.security import Writer, requires
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
 from app.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
@@ -33,9 +34,13 @@ def _answer(response: Response, found: tuple[object, bool]) -> None:
     summary="Retract an edge that was never true; it stays readable as retracted",
 )
 def retract_edge(
-    edge_id: uuid.UUID, body: RetractionCreate, session: SessionDep, response: Response
+    edge_id: uuid.UUID,
+    body: RetractionCreate,
+    session: SessionDep,
+    response: Response,
+    principal: Writer,
 ) -> RetractionRead:
-    found = service.retract_edge_by_id(session, edge_id, body.reason, None)
+    found = service.retract_edge_by_id(session, edge_id, body.reason, actor=principal)
     _answer(response, found)
     return service.reads(session, [found[0]])[0]
 
@@ -48,9 +53,15 @@ def retract_edge(
     summary="Retract a dataset version with every edge into and out of it",
 )
 def retract_dataset(
-    artifact_id: uuid.UUID, body: RetractionCreate, session: SessionDep, response: Response
+    artifact_id: uuid.UUID,
+    body: RetractionCreate,
+    session: SessionDep,
+    response: Response,
+    principal: Writer,
 ) -> RetractionRead:
-    found = service.retract_version_by_id(session, artifact_id, "dataset", body.reason, None)
+    found = service.retract_version_by_id(
+        session, artifact_id, "dataset", body.reason, actor=principal
+    )
     _answer(response, found)
     return service.reads(session, [found[0]])[0]
 
@@ -63,15 +74,22 @@ def retract_dataset(
     summary="Retract a model version; its training run is no longer judged",
 )
 def retract_model(
-    artifact_id: uuid.UUID, body: RetractionCreate, session: SessionDep, response: Response
+    artifact_id: uuid.UUID,
+    body: RetractionCreate,
+    session: SessionDep,
+    response: Response,
+    principal: Writer,
 ) -> RetractionRead:
-    found = service.retract_version_by_id(session, artifact_id, "model", body.reason, None)
+    found = service.retract_version_by_id(
+        session, artifact_id, "model", body.reason, actor=principal
+    )
     _answer(response, found)
     return service.reads(session, [found[0]])[0]
 
 
 @router.get(
     "/retractions",
+    dependencies=[requires("read")],
     response_model=Page[RetractionRead],
     summary="Retractions, newest first; with artifact_id, those of a version or its edges",
 )
@@ -92,6 +110,7 @@ def list_retractions(
 
 @router.get(
     "/retractions/{retraction_id}",
+    dependencies=[requires("read")],
     response_model=RetractionRead,
     summary="One retraction: why, by whom, and what it took out of the live graph",
 )

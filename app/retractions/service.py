@@ -19,6 +19,8 @@ from app.artifacts import repository as artifact_repository
 from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
 from app.artifacts.schemas import ArtifactRead
+from app.audit import service as audit
+from app.auth.core import Principal, require_namespace
 from app.composition import service as composition_service
 from app.db import lock_lineage_writes
 from app.errors import NotFound
@@ -118,17 +120,28 @@ def withheld(
 
 
 def retract_version_by_id(
-    session: Session, artifact_id: uuid.UUID, kind: str, reason: str, retracted_by: str | None
+    session: Session, artifact_id: uuid.UUID, kind: str, reason: str, *, actor: Principal
 ) -> tuple[Retraction, bool]:
+    """A client's retraction of a version in a namespace its token may write."""
     lock_lineage_writes(session)
     artifact = artifact_service.get_or_404(session, artifact_id, kind)
-    retraction, _, created = retract_version(session, artifact, reason, retracted_by=retracted_by)
+    require_namespace(actor, artifact.namespace)
+    retraction, _, created = retract_version(session, artifact, reason, retracted_by=actor.name)
+    if created:
+        audit.record(
+            session,
+            actor.name,
+            f"{kind}.retract",
+            {"id": str(artifact_id), "reason": reason, "retraction_id": str(retraction.id)},
+        )
     return retraction, created
 
 
 def retract_edge_by_id(
-    session: Session, edge_id: uuid.UUID, reason: str, retracted_by: str | None
+    session: Session, edge_id: uuid.UUID, reason: str, *, actor: Principal
 ) -> tuple[Retraction, bool]:
+    """A client's retraction of an edge into a namespace its token may write (the child's, as
+    for recording an edge)."""
     lock_lineage_writes(session)
     edge = session.get(Edge, edge_id)
     if edge is None:
@@ -138,7 +151,17 @@ def retract_edge_by_id(
             assert found is not None
             return found, False
         raise NotFound(f"No edge has id {edge_id}.", missing={"id": str(edge_id)})
-    return retract_edge(session, edge, reason, retracted_by=retracted_by), True
+    child = artifact_repository.get(session, edge.child_id)
+    assert child is not None  # an edge's ends are recorded versions
+    require_namespace(actor, child.namespace)
+    retraction = retract_edge(session, edge, reason, retracted_by=actor.name)
+    audit.record(
+        session,
+        actor.name,
+        "edge.retract",
+        {"id": str(edge_id), "reason": reason, "retraction_id": str(retraction.id)},
+    )
+    return retraction, True
 
 
 def marked(session: Session, reads: Sequence[Read]) -> list[Read]:
