@@ -155,8 +155,16 @@ def map_event(payload: Mapping[str, Any]) -> MappedEvent:
     Edges, per output: a model gets ``trained_on`` from each dataset input and
     ``fine_tuned_from`` from each model input; a dataset gets ``generated_by`` from each model
     input (its dataset inputs then become ``used``), or else ``derived_from`` from each dataset
-    input. An input with the output's exact key is skipped. Each edge's amount is the input's
-    ``inputStatistics.rowCount``.
+    input. An input with the output's exact key is skipped. A dataset an output's column
+    lineage reads that ``inputs`` leave out is an input of that output only.
+
+    Amounts are in one unit per event: rows when any dataset counts them (an output's
+    ``outputStatistics.rowCount`` is its size, an input's ``inputStatistics.rowCount``, else its
+    ``dataQualityMetrics.rowCount``, each edge's amount), else bytes (``outputStatistics.size``,
+    ``inputStatistics.size``, ``dataQualityMetrics.bytes``). Each says the field it came from.
+
+    With a ``symlinks`` facet a node lists every identifier of its dataset (``identifiers``);
+    choosing the canonical one needs the database, and happens in ingestion.
 
     A facet marked ``_deleted`` is kept in ``facets`` but not interpreted. ``eventTime`` without
     an offset is read as UTC. ``run_id`` is the run id in canonical UUID form.
