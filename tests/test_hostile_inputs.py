@@ -67,7 +67,7 @@ def test_a_one_megabyte_openlineage_name_is_a_422(client: TestClient) -> None:
     outputs = [{"namespace": "hostile", "name": "n" * 1_000_000}]
     response = client.post(f"{H}/lineage", json=event(outputs=outputs))
     assert response.status_code == 422, response.text
-    assert response.json()["errors"][0]["loc"] == "body.outputs.0.name"
+    assert response.json()["errors"][0]["loc"] == "body.outputs.0"
     assert f"{KEY_MAX_BYTES} bytes" in response.text
 
 
@@ -266,3 +266,11 @@ def test_json_too_deep_to_parse_is_a_400(client: TestClient) -> None:
     )
     assert response.status_code == 400, response.text
     assert response.json()["type"] == "/api/v1/problems/bad-request"
+
+
+def test_an_over_long_symlink_identifier_is_a_422(client: TestClient) -> None:
+    symlinks = {"identifiers": [{"namespace": "hive://x", "name": "n" * 5000, "type": "TABLE"}]}
+    outputs = [{"namespace": "hostile", "name": "out", "facets": {"symlinks": symlinks}}]
+    response = client.post(f"{H}/lineage", json=event(outputs=outputs))
+    assert response.status_code == 422, response.text
+    assert f"{KEY_MAX_BYTES} bytes" in response.text

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from app.auth.security import Writer, requires
 from app.db import SessionDep, lock_lineage_writes
 from app.errors import PROBLEM_BASE, PROBLEM_RESPONSES, ProblemError
-from app.lineage import ingest, openlineage, service
+from app.lineage import events, ingest, service
 from app.lineage import repository as lineage_repository
 from app.lineage.schemas import (
     BatchItem,
@@ -176,4 +176,4 @@ def list_events(
     responses={200: {"description": "The facet's JSON Schema"}},
 )
 def facet_schema() -> SchemaResponse:
-    return SchemaResponse(openlineage.headwater_origin_schema())
+    return SchemaResponse(events.headwater_origin_schema())

@@ -1,7 +1,7 @@
 """artifacts remember the origin they were first declared with
 
 Revision ID: 0020
-Revises: 0030
+Revises: 0041
 Create Date: 2026-11-26 01:00:00
 
 A pipeline that re-declares a dataset version's original origin after someone corrected it is
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0020"
-down_revision: str | None = "0030"
+down_revision: str | None = "0041"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
