@@ -18,9 +18,14 @@ from typing import Annotated, Any, Final, Literal, TextIO
 import httpx
 import typer
 import yaml
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from app.composition.schemas import CompositionRead
+from app.errors import Problem
+from app.policies.schemas import FindingRead, GateResponse, PolicyRef, Source
 
 EXIT_PROCEED: Final = 0
 EXIT_BLOCKED: Final = 1
@@ -29,7 +34,6 @@ EXIT_UNDECIDED: Final = 2
 DEFAULT_URL: Final = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT: Final = 30.0
 GATE_PATH: Final = "/api/v1/gate"
-VERDICTS: Final = ("pass", "warn", "fail")
 
 # Problems found before or without an answer from the service have no HTTP status and no
 # server to resolve a relative type against, so their type is a URN of their own.
@@ -415,34 +419,29 @@ def post_gate(
         ) from None
 
 
-def _json_object(response: httpx.Response) -> dict[str, Any] | None:
+def _problem(response: httpx.Response) -> Problem | None:
+    """The answer as a problem document, or ``None`` when it is not one."""
     try:
-        loaded = response.json()
-    except ValueError:
+        return Problem.model_validate_json(response.content)
+    except ValidationError:
         return None
-    return loaded if isinstance(loaded, dict) else None
 
 
-def _validation_summary(errors: Any) -> str:
-    if not isinstance(errors, list):
+def _validation_summary(errors: Sequence[Mapping[str, Any]] | None) -> str:
+    if not errors:
         return ""
-    parts = [
-        f"{e.get('loc', '?')}: {e.get('msg', '')}".strip()
-        for e in errors[:5]
-        if isinstance(e, dict)
-    ]
+    parts = [f"{e.get('loc', '?')}: {e.get('msg', '')}".strip() for e in errors[:5]]
     more = f"; and {len(errors) - 5} more" if len(errors) > 5 else ""
     return "; ".join(parts) + more
 
 
-def _problem_sentence(status: int, problem: Mapping[str, Any] | None, url: str) -> str:
-    detail = problem.get("detail") if problem is not None else None
-    detail = detail.strip() if isinstance(detail, str) and detail.strip() else None
+def _problem_sentence(status: int, problem: Problem | None, url: str) -> str:
+    detail = problem.detail.strip() if problem is not None else ""
     if status == 422:
-        errors = _validation_summary(problem.get("errors") if problem else None)
+        errors = _validation_summary(problem.errors if problem is not None else None)
         what = errors or detail or "no reason given"
         return f"The service refused the request as invalid: {what.rstrip('.')}."
-    if status == 404 and detail is not None:
+    if status == 404 and detail:
         return detail
     if status in (401, 403):
         return f"The Headwater service at {url} refused the credentials (HTTP {status}): " + (
@@ -452,37 +451,39 @@ def _problem_sentence(status: int, problem: Mapping[str, Any] | None, url: str) 
         return f"The Headwater service at {url} failed (HTTP {status}): " + (
             detail or "its answer was not a problem document."
         )
-    if 300 <= status < 400:
-        return (
-            f"The Headwater service at {url} redirected the request (HTTP {status}) to "
-            f"{(problem and problem.get('location')) or 'another address'}; point --url at it."
-        )
     return f"The Headwater service at {url} answered HTTP {status}: " + (
         detail or "its answer was not a problem document."
     )
 
 
-def interpret(response: httpx.Response, url: str) -> dict[str, Any]:
+def _not_an_answer(url: str, status: int) -> Undecided:
+    return local_problem(
+        "bad-answer",
+        "Not a gate answer",
+        f"The service at {url} answered {GATE_PATH} without a verdict this client "
+        "knows; is --url pointing at Headwater?",
+        url=url,
+        status=status,
+    )
+
+
+def interpret(response: httpx.Response, url: str) -> GateResponse:
     """The gate's answer, or ``Undecided`` when there is none to act on."""
-    document = _json_object(response)
     status = response.status_code
     if status == 200:
-        if document is None or document.get("verdict") not in VERDICTS:
-            raise local_problem(
-                "bad-answer",
-                "Not a gate answer",
-                f"The service at {url} answered {GATE_PATH} without a verdict this client "
-                "knows; is --url pointing at Headwater?",
-                url=url,
-                status=status,
-            )
-        return document
-    if 300 <= status < 400 and document is None:
-        document = {"location": response.headers.get("location")}
-        sentence = _problem_sentence(status, document, url)
+        try:
+            return GateResponse.model_validate_json(response.content)
+        except ValidationError:
+            raise _not_an_answer(url, status) from None
+    problem = _problem(response)
+    if 300 <= status < 400 and problem is None:
+        sentence = (
+            f"The Headwater service at {url} redirected the request (HTTP {status}) to "
+            f"{response.headers.get('location') or 'another address'}; point --url at it."
+        )
         raise local_problem("redirect", "Redirected", sentence, url=url, status=status)
-    sentence = _problem_sentence(status, document, url)
-    if document is not None and "type" in document:
+    sentence = _problem_sentence(status, problem, url)
+    if problem is not None:
         raise Undecided(sentence, response.text)
     raise local_problem("bad-answer", "No problem document", sentence, url=url, status=status)
 
@@ -512,27 +513,25 @@ _LIMIT_LABELS: Final = {
 }
 
 
-def number(value: Any) -> str:
-    if not isinstance(value, int | float) or isinstance(value, bool):
+def number(value: float | None) -> str:
+    if value is None:
         return "-"
     if math.isfinite(value) and value == int(value) and abs(value) < 1e15:
         return f"{int(value):,}"
     return f"{value:,.6g}"
 
 
-def percent(value: Any) -> str:
-    if not isinstance(value, int | float) or isinstance(value, bool):
+def percent(value: float | None) -> str:
+    if value is None:
         return "-"
     return f"{value * 100:.5g} %"
 
 
-def observed_text(rule: str, observed: Any) -> str:
+def observed_text(rule: str, observed: float | None) -> str:
     return percent(observed) if rule in _SHARE_RULES else number(observed)
 
 
-def threshold_text(rule: str, threshold: Any) -> str:
-    if not isinstance(threshold, Mapping):
-        return ""
+def threshold_text(rule: str, threshold: Mapping[str, float]) -> str:
     limits = ("pass_at_least", "pass_at_most", "fail_below", "fail_above")
     keys = [k for k in limits if k in threshold]
     keys += [k for k in threshold if k not in limits and k != "min_depth"]
@@ -548,61 +547,50 @@ def threshold_text(rule: str, threshold: Any) -> str:
     return text
 
 
-def composition_line(composition: Any) -> str:
-    if not isinstance(composition, Mapping):
-        return "Composition: not given."
+def composition_line(composition: CompositionRead) -> str:
     line = (
-        f"Composition: {percent(composition.get('human_fraction'))} human, "
-        f"{percent(composition.get('synthetic_fraction'))} synthetic, "
-        f"{percent(composition.get('unknown_fraction'))} unknown; "
-        f"max depth {number(composition.get('max_depth'))}, "
-        f"depth load {number(composition.get('depth_load'))}"
+        f"Composition: {percent(composition.human_fraction)} human, "
+        f"{percent(composition.synthetic_fraction)} synthetic, "
+        f"{percent(composition.unknown_fraction)} unknown; "
+        f"max depth {number(composition.max_depth)}, "
+        f"depth load {number(composition.depth_load)}"
     )
-    total = composition.get("total_amount")
+    total = composition.total_amount
     line += f"; total amount {number(total)}." if total is not None else "; total amount unknown."
-    if composition.get("weights_assumed"):
+    if composition.weights_assumed:
         line += " Amounts are unknown, so the members were weighed equally."
-    if composition.get("stale"):
+    if composition.stale:
         line += " An upstream correction is still being propagated to it."
     return line
 
 
-def policy_label(policy: Any) -> str:
-    if isinstance(policy, Mapping):
-        return f"{policy.get('name', '?')}@{policy.get('version', '?')}"
-    return "?"
+def policy_label(policy: PolicyRef) -> str:
+    return f"{policy.name}@{policy.version}"
 
 
-def source_label(source: Any) -> str:
-    if not isinstance(source, Mapping):
-        return str(source)
-    spec = DatasetSpec(
-        str(source.get("namespace", "")), str(source.get("name", "")), str(source.get("version"))
-    )
-    return f"{format_dataset(spec)} (size {number(source.get('size'))})"
+def source_label(source: Source) -> str:
+    spec = DatasetSpec(source.namespace, source.name, source.version)
+    return f"{format_dataset(spec)} (size {number(source.size)})"
 
 
-def findings_table(findings: Sequence[Any]) -> Table:
+def findings_table(findings: Sequence[FindingRead]) -> Table:
     table = Table(title="Findings", title_justify="left", show_lines=False)
     table.add_column("Rule", no_wrap=True)
     table.add_column("Status", no_wrap=True)
     table.add_column("Observed", justify="right")
     table.add_column("Threshold")
     for finding in findings:
-        if not isinstance(finding, Mapping):
-            continue
-        rule = str(finding.get("rule", "?"))
-        status = str(finding.get("status", "?"))
         table.add_row(
-            Text(rule),
-            Text(status, style=_STYLE.get(status, "")),
-            Text(observed_text(rule, finding.get("observed"))),
-            Text(threshold_text(rule, finding.get("threshold"))),
+            Text(finding.rule),
+            Text(finding.status, style=_STYLE.get(finding.status, "")),
+            Text(observed_text(finding.rule, finding.observed)),
+            Text(threshold_text(finding.rule, finding.threshold)),
         )
     return table
 
 
-def render_report(document: Mapping[str, Any], console: Console, *, strict: bool) -> None:
+def render_report(answer: GateResponse, console: Console, *, strict: bool) -> None:
+    """The report ``headwater gate`` prints, and the web gate page shows as the command would."""
     # In a CI log, one line per sentence reads and greps better than rich's hard wrapping;
     # a terminal still gets wrapped prose.
     soft = not console.is_terminal
@@ -610,10 +598,8 @@ def render_report(document: Mapping[str, Any], console: Console, *, strict: bool
     def say(*parts: str | tuple[str, str]) -> None:
         console.print(Text.assemble(*parts), soft_wrap=soft)
 
-    verdict = str(document.get("verdict"))
-    findings = document.get("findings")
-    findings = findings if isinstance(findings, list) else []
-    console.print(findings_table(findings))
+    verdict = answer.verdict
+    console.print(findings_table(answer.findings))
     consequence = {
         EXIT_PROCEED: "the job may proceed",
         EXIT_BLOCKED: "the job is blocked",
@@ -624,25 +610,20 @@ def render_report(document: Mapping[str, Any], console: Console, *, strict: bool
     say(
         "Verdict: ",
         (verdict.upper(), _STYLE.get(verdict, "")),
-        f" under policy {policy_label(document.get('policy'))}: {consequence}.",
+        f" under policy {policy_label(answer.policy)}: {consequence}.",
     )
-    say(composition_line(document.get("composition")))
+    say(composition_line(answer.composition))
     if verdict == "pass":
         return
-    for finding in findings:
-        if isinstance(finding, Mapping) and finding.get("status") in ("warn", "fail"):
-            say(
-                "• ",
-                (str(finding.get("rule")), "bold"),
-                f" ({finding.get('status')}): {finding.get('message', '')}",
-            )
-    remediation = document.get("remediation")
-    if isinstance(remediation, Mapping):
-        say(f"Remediation: {remediation.get('message', '')}")
-        sources = remediation.get("sources")
-        if isinstance(sources, list) and sources:
+    for finding in answer.findings:
+        if finding.status in ("warn", "fail"):
+            say("• ", (finding.rule, "bold"), f" ({finding.status}): {finding.message}")
+    remediation = answer.remediation
+    if remediation is not None:
+        say(f"Remediation: {remediation.message}")
+        if remediation.sources:
             say("Human-origin sources recorded here, largest first:")
-            for source in sources:
+            for source in remediation.sources:
                 say(f"  {source_label(source)}")
 
 
@@ -690,7 +671,7 @@ def run(
             timeout=options.timeout,
             transport=transport,
         )
-        document = interpret(response, options.url)
+        answer = interpret(response, options.url)
     except Undecided as undecided:
         stderr.write(f"headwater gate: {undecided.sentence}\n")
         if options.json_output:
@@ -699,8 +680,8 @@ def run(
     if options.json_output:
         stdout.write(response.text.rstrip("\n") + "\n")
     else:
-        render_report(document, Console(file=stdout, highlight=False), strict=options.strict)
-    return exit_code(str(document["verdict"]), strict=options.strict)
+        render_report(answer, Console(file=stdout, highlight=False), strict=options.strict)
+    return exit_code(answer.verdict, strict=options.strict)
 
 
 def gate(

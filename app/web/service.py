@@ -333,7 +333,7 @@ def cli_report(answer: GateResponse, *, strict: bool) -> str:
     """The verdict exactly as ``headwater gate`` prints it."""
     buffer = io.StringIO()
     console = Console(file=buffer, width=110, color_system=None, force_terminal=False)
-    gate_cli.render_report(answer.model_dump(mode="json"), console, strict=strict)
+    gate_cli.render_report(answer, console, strict=strict)
     return buffer.getvalue()
 
 
