@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,7 +19,6 @@ import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from app.cli import cli
@@ -42,7 +41,7 @@ from app.gate_cli import (
     run,
     threshold_text,
 )
-from tests.conftest import ROOT, TABLES, LiveServer, free_port
+from tests.conftest import ROOT, LiveServer, free_port
 
 LAKE = "s3://lake"
 HUMAN = f"{LAKE}::web/2019@v1"
@@ -50,13 +49,6 @@ SYNTHETIC = f"{LAKE}::synthetic/chat@v1"
 
 
 # --- the service, seeded once: the gate writes nothing, so its tests can share one graph -------
-
-
-def truncate(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {TABLES} CASCADE"))
-    engine.dispose()
 
 
 def post(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -116,19 +108,10 @@ def seed(client: httpx.Client) -> None:
 
 
 @pytest.fixture(scope="module")
-def service(committed_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    truncate(committed_url)
-    server = LiveServer(
-        {"DATABASE_URL": committed_url, "HEADWATER_LOG_LEVEL": "warning"},
-        tmp_path_factory.mktemp("gate-service"),
-    ).start()
-    try:
-        with server.client() as client:
-            seed(client)
-        yield server
-    finally:
-        server.stop()
-        truncate(committed_url)
+def service(module_server: LiveServer) -> LiveServer:
+    with module_server.client() as client:
+        seed(client)
+    return module_server
 
 
 @dataclass(frozen=True)
