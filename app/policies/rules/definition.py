@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib.resources import files
-from typing import Annotated, Self
+from typing import Annotated, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -22,14 +22,6 @@ Reference = Annotated[
 ]
 
 _RULE_CONFIG = ConfigDict(extra="forbid", frozen=True)
-
-
-def _ordered(lower: float, lower_name: str, upper: float | None, upper_name: str) -> None:
-    if upper is not None and upper < lower:
-        raise ValueError(
-            f"{upper_name} ({upper:g}) must be at least {lower_name} ({lower:g}): a value "
-            f"cannot fail while it passes"
-        )
 
 
 class ReplaceRule(BaseModel):
@@ -69,13 +61,16 @@ class FreshRealRule(BaseModel):
     reference: Reference = ""
 
 
-class HumanFractionRule(BaseModel):
-    model_config = _RULE_CONFIG
+class FloorRule(BaseModel):
+    """A value that passes at ``pass_at_least`` or more and, with ``fail_below``, fails under it.
+    Each rule declares the two thresholds again with its own bounds and descriptions."""
 
-    pass_at_least: Annotated[Fraction, Field(description="Pass at this human share or more.")]
-    fail_below: Annotated[
-        Fraction | None, Field(description="Fail below this human share; absent: never fail.")
-    ] = None
+    model_config = _RULE_CONFIG
+    noun: ClassVar[str] = "value"
+    """What the thresholds bound, as the ordering error names it."""
+
+    pass_at_least: float
+    fail_below: float | None = None
     reference: Reference = ""
 
     @model_validator(mode="after")
@@ -83,29 +78,48 @@ class HumanFractionRule(BaseModel):
         if self.fail_below is not None and self.fail_below > self.pass_at_least:
             raise ValueError(
                 f"fail_below ({self.fail_below:g}) must be at most pass_at_least "
-                f"({self.pass_at_least:g}): a human share cannot fail while it passes"
+                f"({self.pass_at_least:g}): a {self.noun} cannot fail while it passes"
             )
         return self
 
 
-class DepthLoadRule(BaseModel):
+class CeilingRule(BaseModel):
+    """A value that passes at ``pass_at_most`` or less and, with ``fail_above``, fails over it.
+    Each rule declares the two thresholds again with its own bounds and descriptions."""
+
     model_config = _RULE_CONFIG
 
-    pass_at_most: Annotated[NonNegative, Field(description="Pass at this depth load or less.")]
-    fail_above: Annotated[
-        NonNegative | None, Field(description="Fail above this depth load; absent: never fail.")
-    ] = None
+    pass_at_most: float
+    fail_above: float | None = None
     reference: Reference = ""
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> Self:
-        _ordered(self.pass_at_most, "pass_at_most", self.fail_above, "fail_above")
+        if self.fail_above is not None and self.fail_above < self.pass_at_most:
+            raise ValueError(
+                f"fail_above ({self.fail_above:g}) must be at least pass_at_most "
+                f"({self.pass_at_most:g}): a value cannot fail while it passes"
+            )
         return self
 
 
-class DeepTailRule(BaseModel):
-    model_config = _RULE_CONFIG
+class HumanFractionRule(FloorRule):
+    noun: ClassVar[str] = "human share"
 
+    pass_at_least: Annotated[Fraction, Field(description="Pass at this human share or more.")]
+    fail_below: Annotated[
+        Fraction | None, Field(description="Fail below this human share; absent: never fail.")
+    ] = None
+
+
+class DepthLoadRule(CeilingRule):
+    pass_at_most: Annotated[NonNegative, Field(description="Pass at this depth load or less.")]
+    fail_above: Annotated[
+        NonNegative | None, Field(description="Fail above this depth load; absent: never fail.")
+    ] = None
+
+
+class DeepTailRule(CeilingRule):
     min_depth: Annotated[
         int,
         Field(ge=1, description="Mass at this many model generations or more is the deep tail."),
@@ -114,27 +128,13 @@ class DeepTailRule(BaseModel):
     fail_above: Annotated[
         Fraction | None, Field(description="Fail above this deep-tail share; absent: never fail.")
     ] = None
-    reference: Reference = ""
-
-    @model_validator(mode="after")
-    def _thresholds_ordered(self) -> Self:
-        _ordered(self.pass_at_most, "pass_at_most", self.fail_above, "fail_above")
-        return self
 
 
-class UnknownFractionRule(BaseModel):
-    model_config = _RULE_CONFIG
-
+class UnknownFractionRule(CeilingRule):
     pass_at_most: Annotated[Fraction, Field(description="Pass at this unknown share or less.")]
     fail_above: Annotated[
         Fraction | None, Field(description="Fail above this unknown share; absent: never fail.")
     ] = None
-    reference: Reference = ""
-
-    @model_validator(mode="after")
-    def _thresholds_ordered(self) -> Self:
-        _ordered(self.pass_at_most, "pass_at_most", self.fail_above, "fail_above")
-        return self
 
 
 class PolicyRules(BaseModel):

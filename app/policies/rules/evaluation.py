@@ -4,9 +4,14 @@ wording. Every evaluator has the shape ``(rule, figures, previous) -> Finding``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from app.policies.rules.definition import (
+    CeilingRule,
     DeepTailRule,
     DepthLoadRule,
+    FloorRule,
     FreshRealRule,
     HumanFractionRule,
     ReplaceRule,
@@ -53,32 +58,53 @@ def thresholds(**values: float | None) -> dict[str, float]:
     return {k: v for k, v in values.items() if v is not None}
 
 
+@dataclass(frozen=True, slots=True)
+class Bounded:
+    """A value judged against a floor or ceiling rule: its status, the thresholds it is worded
+    against, the finding's ``threshold`` and, short of a pass, the clause naming the fail."""
+
+    status: Status
+    limits: list[float]
+    threshold: dict[str, float]
+
+    def clause(self, fail: float | None, render: Callable[[float], str], word: str) -> str:
+        return "" if self.status == "pass" else failing_clause(fail, render, word)
+
+
+def bounded(rule: FloorRule | CeilingRule, value: float) -> Bounded:
+    if isinstance(rule, FloorRule):
+        passing, failing = rule.pass_at_least, rule.fail_below
+        status = at_least(value, passing, failing)
+        threshold = thresholds(pass_at_least=passing, fail_below=failing)
+    else:
+        passing, failing = rule.pass_at_most, rule.fail_above
+        status = at_most(value, passing, failing)
+        threshold = thresholds(pass_at_most=passing, fail_above=failing)
+    limits = [passing] + ([] if failing is None else [failing])
+    return Bounded(status, limits, threshold)
+
+
 def human_fraction(
     rule: HumanFractionRule, figures: SetFigures, previous: PreviousGeneration | None
 ) -> Finding:
     share = figures.human_fraction
-    status = at_least(share, rule.pass_at_least, rule.fail_below)
-    limits = [rule.pass_at_least] + ([] if rule.fail_below is None else [rule.fail_below])
-    observed = pct(share, *limits)
+    judged = bounded(rule, share)
+    observed = pct(share, *judged.limits)
     passes = f"passes at {pct_limit(rule.pass_at_least)} or more"
-    if status == "fail":
+    if judged.status == "fail":
         assert rule.fail_below is not None
         message = (
             f"Only {observed} of the training set is human-made, below this policy's floor of "
             f"{pct_limit(rule.fail_below)}; it {passes}"
         )
-    elif status == "warn":
-        message = (
-            f"{observed} of the training set is human-made; this policy {passes}"
-            f"{failing_clause(rule.fail_below, pct_limit, 'below')}"
-        )
     else:
-        message = f"{observed} of the training set is human-made; this policy {passes}"
+        clause = judged.clause(rule.fail_below, pct_limit, "below")
+        message = f"{observed} of the training set is human-made; this policy {passes}{clause}"
     return Finding(
         rule="human_fraction",
-        status=status,
+        status=judged.status,
         observed=share,
-        threshold=thresholds(pass_at_least=rule.pass_at_least, fail_below=rule.fail_below),
+        threshold=judged.threshold,
         message=f"{message}{cited(rule.reference)}.",
         reference=rule.reference,
     )
@@ -88,19 +114,18 @@ def depth_load(
     rule: DepthLoadRule, figures: SetFigures, previous: PreviousGeneration | None
 ) -> Finding:
     load = figures.depth_load
-    status = at_most(load, rule.pass_at_most, rule.fail_above)
-    limits = [rule.pass_at_most] + ([] if rule.fail_above is None else [rule.fail_above])
-    clause = "" if status == "pass" else failing_clause(rule.fail_above, number_limit, "above")
+    judged = bounded(rule, load)
     message = (
         f"The training set's depth load (its synthetic share weighted by the number of model "
-        f"generations behind it) is {number(load, *limits)}; this policy passes at "
-        f"{number_limit(rule.pass_at_most)} or less{clause}"
+        f"generations behind it) is {number(load, *judged.limits)}; this policy passes at "
+        f"{number_limit(rule.pass_at_most)} or less"
+        f"{judged.clause(rule.fail_above, number_limit, 'above')}"
     )
     return Finding(
         rule="depth_load",
-        status=status,
+        status=judged.status,
         observed=load,
-        threshold=thresholds(pass_at_most=rule.pass_at_most, fail_above=rule.fail_above),
+        threshold=judged.threshold,
         message=f"{message}{cited(rule.reference)}.",
         reference=rule.reference,
     )
@@ -110,22 +135,18 @@ def deep_tail(
     rule: DeepTailRule, figures: SetFigures, previous: PreviousGeneration | None
 ) -> Finding:
     mass = figures.tail_mass(rule.min_depth)
-    status = at_most(mass, rule.pass_at_most, rule.fail_above)
-    limits = [rule.pass_at_most] + ([] if rule.fail_above is None else [rule.fail_above])
-    clause = "" if status == "pass" else failing_clause(rule.fail_above, pct_limit, "above")
+    judged = bounded(rule, mass)
     generations = "generation" if rule.min_depth == 1 else "generations"
     message = (
-        f"{pct(mass, *limits)} of the training set has passed through {rule.min_depth} or more "
-        f"model {generations}; this policy passes at {pct_limit(rule.pass_at_most)} or "
-        f"less{clause}"
+        f"{pct(mass, *judged.limits)} of the training set has passed through {rule.min_depth} "
+        f"or more model {generations}; this policy passes at {pct_limit(rule.pass_at_most)} or "
+        f"less{judged.clause(rule.fail_above, pct_limit, 'above')}"
     )
     return Finding(
         rule="deep_tail",
-        status=status,
+        status=judged.status,
         observed=mass,
-        threshold=thresholds(
-            min_depth=rule.min_depth, pass_at_most=rule.pass_at_most, fail_above=rule.fail_above
-        ),
+        threshold={"min_depth": rule.min_depth, **judged.threshold},
         message=f"{message}{cited(rule.reference)}.",
         reference=rule.reference,
     )
@@ -135,23 +156,22 @@ def unknown_fraction(
     rule: UnknownFractionRule, figures: SetFigures, previous: PreviousGeneration | None
 ) -> Finding:
     share = figures.unknown_fraction
-    status = at_most(share, rule.pass_at_most, rule.fail_above)
-    limits = [rule.pass_at_most] + ([] if rule.fail_above is None else [rule.fail_above])
-    clause = "" if status == "pass" else failing_clause(rule.fail_above, pct_limit, "above")
+    judged = bounded(rule, share)
     message = (
-        f"{pct(share, *limits)} of the training set has unknown origin; this policy passes at "
-        f"{pct_limit(rule.pass_at_most)} or less{clause}{cited(rule.reference)}."
+        f"{pct(share, *judged.limits)} of the training set has unknown origin; this policy "
+        f"passes at {pct_limit(rule.pass_at_most)} or less"
+        f"{judged.clause(rule.fail_above, pct_limit, 'above')}{cited(rule.reference)}."
     )
-    if status != "pass":
+    if judged.status != "pass":
         message += (
             " Declaring the origin of the source datasets (the headwater_origin facet) would "
             "resolve it."
         )
     return Finding(
         rule="unknown_fraction",
-        status=status,
+        status=judged.status,
         observed=share,
-        threshold=thresholds(pass_at_most=rule.pass_at_most, fail_above=rule.fail_above),
+        threshold=judged.threshold,
         message=message,
         reference=rule.reference,
     )

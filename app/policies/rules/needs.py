@@ -9,8 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.policies.rules.definition import (
+    CeilingRule,
     DeepTailRule,
     DepthLoadRule,
+    FloorRule,
     FreshRealRule,
     HumanFractionRule,
     ReplaceRule,
@@ -147,8 +149,12 @@ def fresh_real_need(
     )
 
 
-def _limit(target: Target, passing: float, failing: float | None) -> float:
-    limit = passing if target == "pass" else failing
+def _limit(rule: FloorRule | CeilingRule, target: Target) -> float:
+    """The threshold a rule below ``target`` must cross to reach it."""
+    if isinstance(rule, FloorRule):
+        limit = rule.pass_at_least if target == "pass" else rule.fail_below
+    else:
+        limit = rule.pass_at_most if target == "pass" else rule.fail_above
     assert limit is not None  # below "warn" means failing, which needs a failing threshold
     return limit
 
@@ -160,8 +166,7 @@ def human_fraction_need(
     previous: PreviousGeneration | None,
     target: Target,
 ) -> Need:
-    limit = _limit(target, rule.pass_at_least, rule.fail_below)
-    return _share_need(figures.human_fraction, limit, "the human-made share")
+    return _share_need(figures.human_fraction, _limit(rule, target), "the human-made share")
 
 
 def depth_load_need(
@@ -171,7 +176,7 @@ def depth_load_need(
     previous: PreviousGeneration | None,
     target: Target,
 ) -> Need:
-    limit = _limit(target, rule.pass_at_most, rule.fail_above)
+    limit = _limit(rule, target)
     return _dilution_need(figures.depth_load, limit, "the depth load", number, number_limit)
 
 
@@ -182,9 +187,9 @@ def deep_tail_need(
     previous: PreviousGeneration | None,
     target: Target,
 ) -> Need:
-    limit = _limit(target, rule.pass_at_most, rule.fail_above)
     what = f"the share {rule.min_depth} or more model generations deep"
-    return _dilution_need(figures.tail_mass(rule.min_depth), limit, what, pct, pct_limit)
+    mass = figures.tail_mass(rule.min_depth)
+    return _dilution_need(mass, _limit(rule, target), what, pct, pct_limit)
 
 
 def unknown_fraction_need(
@@ -194,7 +199,7 @@ def unknown_fraction_need(
     previous: PreviousGeneration | None,
     target: Target,
 ) -> Need:
-    limit = _limit(target, rule.pass_at_most, rule.fail_above)
+    limit = _limit(rule, target)
     return _dilution_need(
         figures.unknown_fraction, limit, "the unknown-origin share", pct, pct_limit
     )
