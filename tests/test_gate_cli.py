@@ -23,22 +23,23 @@ from typer.testing import CliRunner
 
 from app.cli import cli
 from app.composition.schemas import CompositionRead
-from app.gate_cli import (
-    EXIT_BLOCKED,
-    EXIT_PROCEED,
-    EXIT_UNDECIDED,
+from app.gate_cli import GateOptions, run
+from app.gate_input import (
     DatasetSpec,
-    GateOptions,
     ModelSpec,
     Undecided,
     build_request,
-    composition_line,
-    exit_code,
     format_dataset,
     parse_dataset,
     parse_model,
     parse_request_text,
-    run,
+)
+from app.gate_report import (
+    EXIT_BLOCKED,
+    EXIT_PROCEED,
+    EXIT_UNDECIDED,
+    composition_line,
+    exit_code,
     threshold_text,
 )
 from tests.conftest import ROOT, LiveServer, free_port
