@@ -490,7 +490,9 @@ def interpret(response: httpx.Response, url: str) -> dict[str, Any]:
 # --- the report --------------------------------------------------------------------------------
 
 _STYLE: Final = {"pass": "bold green", "warn": "bold yellow", "fail": "bold red"}
-_SHARE_RULES: Final = frozenset({"human_fraction", "unknown_fraction", "deep_tail"})
+_SHARE_RULES: Final = frozenset(
+    {"human_fraction", "unknown_fraction", "deep_tail", "sources_preserved"}
+)
 _SHARE_KEYS: Final = frozenset(
     {"pass_at_least", "fail_below", "pass_at_most", "fail_above", "previous_human_fraction"}
 )

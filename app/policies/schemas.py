@@ -13,6 +13,7 @@ from app.composition.schemas import CompositionRead
 from app.policies.rules import PolicyDefinition, PolicyRules
 
 Verdict = Literal["pass", "warn", "fail"]
+FindingStatus = Literal["pass", "warn", "fail", "not_applicable"]
 PolicyName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
 
@@ -35,7 +36,7 @@ class PolicyRef(BaseModel):
 
 class FindingRead(BaseModel):
     rule: str
-    status: Verdict
+    status: FindingStatus
     observed: float | None
     threshold: dict[str, float]
     message: str
@@ -52,7 +53,7 @@ class Source(BaseModel):
 
 class RuleNeed(BaseModel):
     rule: str
-    status: Verdict
+    status: FindingStatus
     amount: float | None
     ratio: float | None
     message: str

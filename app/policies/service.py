@@ -5,13 +5,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import replace as dataclass_replace
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from app.artifacts import repository as artifact_repository
 from app.artifacts.models import Artifact
-from app.composition.core import Composition, NodeComposition, ParentContribution, compose
+from app.composition.core import (
+    Composition,
+    NodeComposition,
+    ParentContribution,
+    compose,
+    weighting,
+)
 from app.composition.schemas import composition_summary
 from app.errors import NotFound
 from app.policies import repository, rules
@@ -29,6 +36,8 @@ from app.policies.schemas import (
     SetMember,
     Source,
 )
+from app.sources import preservation as source_preservation
+from app.sources import repository as source_repository
 from app.training import repository as training_repository
 from app.training.models import TrainingRun
 
@@ -91,22 +100,49 @@ class Judgement:
     previous: PreviousGenerationRead | None
 
 
+def _contributions(members: Sequence[Member]) -> list[ParentContribution]:
+    return [
+        ParentContribution(
+            relation="trained_on",
+            composition=Composition.from_json(m.artifact.composition),
+            amount=m.amount,
+            parent_size=m.artifact.size,
+            parent_total_amount=None,
+        )
+        for m in members
+    ]
+
+
 def training_set_composition(members: Sequence[Member]) -> NodeComposition:
     """The mixture of a training set's datasets, by amount (default: the dataset's size)."""
-    return compose(
-        "model",
-        None,
-        None,
-        [
-            ParentContribution(
-                relation="trained_on",
-                composition=Composition.from_json(m.artifact.composition),
-                amount=m.amount,
-                parent_size=m.artifact.size,
-                parent_total_amount=None,
-            )
-            for m in members
-        ],
+    return compose("model", None, None, _contributions(members))
+
+
+def member_shares(members: Sequence[Member]) -> dict[uuid.UUID, float]:
+    """Each member's share of the training set's mass, weighed as the composition weighs it."""
+    shares, _ = weighting("model", None, _contributions(members)).shares()
+    found: dict[uuid.UUID, float] = {}
+    for member, share in zip(members, shares, strict=True):
+        if share > 0.0:
+            found[member.artifact.id] = found.get(member.artifact.id, 0.0) + share
+    return found
+
+
+def with_preservation(
+    session: Session,
+    set_figures: rules.SetFigures,
+    members: Sequence[Member],
+    lookups: Lookups,
+) -> rules.SetFigures:
+    """The figures with the share of human data whose original sources were checked, and of
+    those still verified, when any source has been checked at all."""
+    if not lookups.any_source_checked():
+        return set_figures
+    found = source_preservation.preservation(session, member_shares(members))
+    return dataclass_replace(
+        set_figures,
+        checked_human_fraction=found.checked_human_fraction,
+        verified_human_fraction=found.verified_human_fraction,
     )
 
 
@@ -131,6 +167,12 @@ class Lookups:
         self.runs: dict[uuid.UUID, TrainingRun | None] = {}
         self.candidates: list[Artifact] | None = None
         self.candidates_limit = 0
+        self.sources_checked: bool | None = None
+
+    def any_source_checked(self) -> bool:
+        if self.sources_checked is None:
+            self.sources_checked = source_repository.any_checked(self.session)
+        return self.sources_checked
 
     def prefetch_runs(self, model_ids: Sequence[uuid.UUID]) -> None:
         wanted = [m for m in model_ids if m not in self.runs]
@@ -309,6 +351,8 @@ def judge(
     composition = training_set_composition(members)
     set_figures = figures(composition)
     policy_rules = rules.PolicyRules.model_validate(policy.rules)
+    if policy_rules.sources_preserved is not None:
+        set_figures = with_preservation(session, set_figures, members, lookups)
     if ancestry is None:
         ancestry = find_ancestry(session, members, model, exclude)
     previous, previous_read = previous_generation(

@@ -17,8 +17,12 @@ def default_body(client: TestClient) -> dict[str, Any]:
 
 def test_the_default_policy_is_the_designs(client: TestClient) -> None:
     policy = client.get("/api/v1/policies/default").json()
-    assert policy["version"] == 1
+    assert policy["version"] >= 2
+    first = client.get("/api/v1/policies/default", params={"version": 1}).json()
+    assert first["rules"].get("sources_preserved") is None
     rules = policy["rules"]
+    assert rules["sources_preserved"]["pass_at_least"] == 0.9
+    assert "Shumailov" in rules["sources_preserved"]["reference"]
     assert rules["human_fraction"]["pass_at_least"] == 0.67
     assert rules["human_fraction"]["fail_below"] == 0.10
     assert rules["depth_load"] == {
