@@ -20,6 +20,7 @@ from app.errors import install_handlers, problem
 from app.http import AccessLogMiddleware, RequestBodyMiddleware
 from app.lineage.router import router as lineage_router
 from app.policies.router import router as policies_router
+from app.sources.router import router as sources_router
 from app.training.router import router as training_router
 from app.worker import PropagationWorker
 
@@ -73,6 +74,7 @@ def create_app(
     app.include_router(policies_router, tags=["policies"])
     app.include_router(training_router)
     app.include_router(propagations_router)
+    app.include_router(sources_router)
 
     @app.get("/healthz", tags=["health"], summary="The process is alive")
     def healthz() -> dict[str, str]:

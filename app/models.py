@@ -5,6 +5,7 @@ from app.composition.models import PropagationJob
 from app.db import Base
 from app.lineage.models import Edge, LineageEvent
 from app.policies.models import Policy
+from app.sources.models import SourceState
 from app.training.models import TrainingRun, VerdictRecord
 
 metadata = Base.metadata
@@ -15,6 +16,7 @@ __all__ = [
     "LineageEvent",
     "Policy",
     "PropagationJob",
+    "SourceState",
     "TrainingRun",
     "VerdictRecord",
     "metadata",
