@@ -9,9 +9,11 @@ from app.config import get_settings
 from app.embedded import EmbeddedPostgres
 from app.gate_cli import gate
 from app.logs import configure
+from app.sources.cli import sources_cli
 
 cli = typer.Typer(help="Headwater: data provenance for machine learning.", no_args_is_help=True)
 cli.command(name="gate")(gate)
+cli.add_typer(sources_cli, name="sources")
 
 
 @cli.command()
