@@ -14,11 +14,11 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import fsspec
 
-Status = Literal["verified", "changed", "lost", "unchecked"]
+from app.sources.models import Copy, SourceStatus
 
 CHUNK: Final = 1 << 20
 CHECKSUM: Final = re.compile(r"^sha256:([0-9a-fA-F]{64})$")
@@ -46,10 +46,10 @@ CREDENTIAL_ERRORS: Final = frozenset(
 
 @dataclass(frozen=True)
 class Outcome:
-    status: Status
+    status: SourceStatus
     reason: str | None = None
     observed_checksum: str | None = None
-    answered_by: Literal["original", "archive"] | None = None
+    answered_by: Copy | None = None
 
 
 class CannotCheck(Exception):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, Text, func
 from sqlalchemy.dialects.postgresql import UUID
@@ -9,7 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
 
-SOURCE_STATUSES = ("verified", "changed", "lost", "unchecked")
+SourceStatus = Literal["verified", "changed", "lost", "unchecked"]
+Copy = Literal["original", "archive"]
 # A checked source is one whose copy answered or was found gone; `unchecked` says nothing.
 CHECKED_STATUSES = ("verified", "changed", "lost")
 

@@ -11,12 +11,12 @@ from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
 from app.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
 from app.sources import service
+from app.sources.models import SourceStatus
 from app.sources.schemas import (
     ArchivePut,
     ChecksRecorded,
     ChecksReport,
     SourceRead,
-    SourceStatus,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["sources"], responses=PROBLEM_RESPONSES)

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
 from app.artifacts.schemas import Strict, Text
 from app.policies.schemas import Verdict
+from app.sources.models import Copy, SourceStatus
 from app.training.schemas import ModelKey
-
-SourceStatus = Literal["verified", "changed", "lost", "unchecked"]
-Copy = Literal["original", "archive"]
 
 
 class DependentRun(BaseModel):
