@@ -178,3 +178,47 @@ def test_reports_about_what_is_not_a_source_are_refused(client: TestClient) -> N
     assert client.post("/api/v1/sources/checks", json=twice).status_code == 422
     bad = {"checks": [{"id": web["id"], "status": "gone"}]}
     assert client.post("/api/v1/sources/checks", json=bad).status_code == 422
+
+
+def test_openlineage_datasets_in_a_store_are_sources(client: TestClient) -> None:
+    digest = "sha256:" + "CD" * 32
+    event = {
+        "eventType": "COMPLETE",
+        "eventTime": "2026-11-26T00:00:00Z",
+        "run": {"runId": "0193b3a4-7c1e-7cc1-8f00-000000000012"},
+        "job": {"namespace": "pipelines", "name": "train"},
+        "producer": "https://example.com/producer",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        "inputs": [
+            {
+                "namespace": "s3://corpora",
+                "name": "web/2019.jsonl",
+                "facets": {
+                    "version": {"datasetVersion": digest},
+                    "headwater_origin": {"human": 1.0},
+                },
+            },
+            {
+                "namespace": "file",
+                "name": "/srv/books.txt",
+                "facets": {"headwater_origin": {"human": 1.0}},
+            },
+        ],
+        "outputs": [
+            {
+                "namespace": "models",
+                "name": "lm",
+                "facets": {
+                    "datasetType": {"datasetType": "MODEL"},
+                    "version": {"datasetVersion": "1"},
+                },
+            }
+        ],
+    }
+    response = client.post("/api/v1/lineage", json=event)
+    assert response.status_code == 201, response.text
+    listed = {s["name"]: s for s in client.get("/api/v1/sources").json()["items"]}
+    web, books = listed["web/2019.jsonl"], listed["/srv/books.txt"]
+    assert (web["uri"], web["checksum"]) == ("s3://corpora/web/2019.jsonl", digest.lower())
+    assert (books["uri"], books["checksum"]) == ("file:///srv/books.txt", None)
+    assert [r["model"]["name"] for r in web["training_runs"]] == ["lm"]
