@@ -129,16 +129,13 @@ def member_shares(members: Sequence[Member]) -> dict[uuid.UUID, float]:
 
 
 def with_preservation(
-    session: Session,
-    set_figures: rules.SetFigures,
-    members: Sequence[Member],
-    lookups: Lookups,
+    set_figures: rules.SetFigures, members: Sequence[Member], lookups: Lookups
 ) -> rules.SetFigures:
     """The figures with the share of human data whose original sources were checked, and of
     those still verified, when any source has been checked at all."""
     if not lookups.any_source_checked():
         return set_figures
-    found = source_preservation.preservation(session, member_shares(members))
+    found = lookups.preservation(member_shares(members))
     return dataclass_replace(
         set_figures,
         checked_human_fraction=found.checked_human_fraction,
@@ -168,11 +165,23 @@ class Lookups:
         self.candidates: list[Artifact] | None = None
         self.candidates_limit = 0
         self.sources_checked: bool | None = None
+        self.region: source_preservation.Region | None = None
 
     def any_source_checked(self) -> bool:
         if self.sources_checked is None:
             self.sources_checked = source_repository.any_checked(self.session)
         return self.sources_checked
+
+    def prefetch_sources(self, policy: Policy, dataset_ids: Sequence[uuid.UUID]) -> None:
+        """Load, for all the given datasets at once, what judging their sources needs."""
+        if policy.rules.get("sources_preserved") and self.any_source_checked():
+            self.region = source_preservation.load_region(self.session, dataset_ids)
+
+    def preservation(self, shares: dict[uuid.UUID, float]) -> source_preservation.Preservation:
+        region = self.region
+        if region is None or not region.covers(list(shares)):
+            region = source_preservation.load_region(self.session, list(shares))
+        return source_preservation.preservation(region, shares)
 
     def prefetch_runs(self, model_ids: Sequence[uuid.UUID]) -> None:
         wanted = [m for m in model_ids if m not in self.runs]
@@ -352,7 +361,7 @@ def judge(
     set_figures = figures(composition)
     policy_rules = rules.PolicyRules.model_validate(policy.rules)
     if policy_rules.sources_preserved is not None:
-        set_figures = with_preservation(session, set_figures, members, lookups)
+        set_figures = with_preservation(set_figures, members, lookups)
     if ancestry is None:
         ancestry = find_ancestry(session, members, model, exclude)
     previous, previous_read = previous_generation(

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.artifacts.models import Artifact
 from app.policies import service as policy_service
-from app.sources.preservation import preservation
+from app.sources.preservation import Preservation, load_region, preservation
 from tests.artifacts.test_api import dataset, model
 from tests.sources.test_api import CHECKSUM, report
 
@@ -29,6 +29,9 @@ def test_credits_split_the_whole_human_fraction_among_the_sources(
         parents=[{"id": books["id"], "relation": "derived_from", "amount": 300}],
         **uri,
     )
+    other = dataset(
+        client, "other", size=10, parents=[{"id": books["id"], "relation": "derived_from"}]
+    )
     lm = model(client, "lm", training_set=[{"id": books["id"]}])
     samples = dataset(
         client, "samples", size=400, parents=[{"id": lm["id"], "relation": "generated_by"}]
@@ -42,7 +45,11 @@ def test_credits_split_the_whole_human_fraction_among_the_sources(
     assert abs(judged.human_fraction - 650 / 1150) < 1e-12
 
     shares = policy_service.member_shares(members)
-    assert preservation(session, shares).checked_human_fraction == 0.0  # nothing checked yet
+
+    def found_now() -> Preservation:
+        return preservation(load_region(session, list(shares)), shares)
+
+    assert found_now().checked_human_fraction == 0.0  # nothing checked yet
 
     report(
         client,
@@ -50,12 +57,15 @@ def test_credits_split_the_whole_human_fraction_among_the_sources(
         {"id": mixed["id"], "status": "verified"},
         {"id": curated["id"], "status": "verified"},
     )
-    found = preservation(session, shares)
+    found = found_now()
     assert abs(found.checked_human_fraction - judged.human_fraction) < 1e-12
     # books' 300 rows reach the set through curated; they are the part no longer verified
     assert abs(found.verified_human_fraction - (200 + 150) / 1150) < 1e-12
+    # a region loaded for a whole batch of training sets answers each set the same
+    wide = load_region(session, [*shares, uuid.UUID(other["id"]), uuid.UUID(books["id"])])
+    assert preservation(wide, shares) == found
 
     report(client, {"id": mixed["id"], "status": "unchecked", "reason": "no credentials"})
-    found = preservation(session, shares)
+    found = found_now()
     assert abs(found.checked_human_fraction - 500 / 1150) < 1e-12
     assert abs(found.verified_human_fraction - 200 / 1150) < 1e-12
