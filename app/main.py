@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from app import migrate
+from app import migrate, web
 from app.artifacts.router import router as artifacts_router
 from app.composition.router import router as propagations_router
 from app.config import Settings, get_settings
@@ -75,6 +75,7 @@ def create_app(
     app.include_router(training_router)
     app.include_router(propagations_router)
     app.include_router(sources_router)
+    web.install(app)  # pages for people, outside /api/v1
 
     @app.get("/healthz", tags=["health"], summary="The process is alive")
     def healthz() -> dict[str, str]:
