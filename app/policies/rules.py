@@ -27,13 +27,14 @@ from dataclasses import replace as dataclass_replace
 from decimal import ROUND_CEILING, Context, Decimal, localcontext
 from functools import lru_cache
 from importlib.resources import files
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal, Self, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Status = Literal["pass", "warn", "fail"]
-# A finding may also say its rule had nothing to judge; that never worsens a verdict.
-FindingStatus = Literal["pass", "warn", "fail", "not_applicable"]
+# A finding's outcome: a rule that needs a previous generation has nothing to judge without one
+# (design section 4); it weighs like a pass in the verdict.
+Outcome = Literal["pass", "warn", "fail", "not_applicable"]
 Target = Literal["pass", "warn"]
 
 DEFAULT_POLICY_NAME = "default"
@@ -317,7 +318,7 @@ class PreviousGeneration:
 @dataclass(frozen=True, slots=True)
 class Finding:
     rule: str
-    status: FindingStatus
+    status: Outcome
     observed: float | None
     threshold: dict[str, float]
     message: str
@@ -806,7 +807,7 @@ class RuleRemediation:
     """
 
     rule: str
-    status: FindingStatus
+    status: Status
     amount: float | None
     """Additional human-made amount, in the training set's unit."""
     ratio: float | None
@@ -1026,7 +1027,7 @@ _MAX_RATIO = 1e15
 
 
 def _rule_remediation(
-    name: str, status: FindingStatus, need: _Need, total: float | None, reaches: Check
+    name: str, status: Status, need: _Need, total: float | None, reaches: Check
 ) -> RuleRemediation:
     size = 1.0 if total is None else total
     if need.relative is not None:
@@ -1081,7 +1082,9 @@ def remediation(
             continue
         need = _need(name, rules, finding, figures, previous, target)
         reaches = _reaches([name], rules, figures, previous, target)
-        item = _rule_remediation(name, finding.status, need, total, reaches)
+        # ranked above the target: warn or fail, never not_applicable
+        status = cast(Status, finding.status)
+        item = _rule_remediation(name, status, need, total, reaches)
         fixable_now = item.amount is not None or item.ratio is not None
         (fixable if fixable_now else not_fixable).append(item)
 

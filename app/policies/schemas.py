@@ -13,7 +13,6 @@ from app.composition.schemas import CompositionRead
 from app.policies.rules import PolicyDefinition, PolicyRules
 
 Verdict = Literal["pass", "warn", "fail"]
-FindingStatus = Literal["pass", "warn", "fail", "not_applicable"]
 PolicyName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
 
@@ -36,7 +35,10 @@ class PolicyRef(BaseModel):
 
 class FindingRead(BaseModel):
     rule: str
-    status: FindingStatus
+    status: Literal["pass", "warn", "fail", "not_applicable"] = Field(
+        description="`not_applicable`: the rule has nothing to judge (no previous generation;"
+        " no original source checked)."
+    )
     observed: float | None
     threshold: dict[str, float]
     message: str
@@ -53,7 +55,7 @@ class Source(BaseModel):
 
 class RuleNeed(BaseModel):
     rule: str
-    status: FindingStatus
+    status: Verdict
     amount: float | None
     ratio: float | None
     message: str
