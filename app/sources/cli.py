@@ -110,7 +110,8 @@ class Service:
     def sources(self, namespace: str | None) -> Iterator[dict[str, Any]]:
         cursor: str | None = None
         while True:
-            params: dict[str, Any] = {"limit": PAGE}
+            # which training runs depend on each source comes back with the results
+            params: dict[str, Any] = {"limit": PAGE, "runs": "false"}
             if namespace is not None:
                 params["namespace"] = namespace
             if cursor is not None:

@@ -31,6 +31,10 @@ def list_sources(
     session: SessionDep,
     status: Annotated[SourceStatus | None, Query()] = None,
     namespace: Annotated[str | None, Query(max_length=2048)] = None,
+    runs: Annotated[
+        bool,
+        Query(description="false: leave `training_runs` empty (a faster list, for checking)."),
+    ] = True,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[SourceRead]:
@@ -38,7 +42,7 @@ def list_sources(
         session, status=status, namespace=namespace, after=decode_cursor(cursor), limit=limit + 1
     )
     return Page[SourceRead](
-        items=service.source_reads(session, rows[:limit]),
+        items=service.source_reads(session, rows[:limit], with_runs=runs),
         next_cursor=next_cursor(rows, limit, lambda r: (r[0].created_at, r[0].id)),
     )
 

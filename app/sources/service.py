@@ -37,9 +37,14 @@ CAUSES_NAMED = 3
 
 
 def source_reads(
-    session: Session, rows: Sequence[tuple[Artifact, SourceState | None]]
+    session: Session,
+    rows: Sequence[tuple[Artifact, SourceState | None]],
+    *,
+    with_runs: bool = True,
 ) -> list[SourceRead]:
-    runs = repository.dependent_runs(session, [a.id for a, _ in rows], RUNS_PER_SOURCE)
+    """``with_runs=False`` leaves ``training_runs`` empty and skips the walk downstream."""
+    ids = [a.id for a, _ in rows]
+    runs = repository.dependent_runs(session, ids, RUNS_PER_SOURCE) if with_runs else {}
     return [
         SourceRead(
             id=artifact.id,

@@ -56,6 +56,8 @@ def test_a_source_is_human_data_with_a_uri(client: TestClient) -> None:
     assert source["reason"] == "not checked yet"
     assert source["checksum"] == CHECKSUM
     assert [r["id"] for r in source["training_runs"]] == [gen["training_run_id"]]
+    quick = client.get("/api/v1/sources", params={"runs": "false"}).json()["items"]
+    assert quick[0]["training_runs"] == [] and quick[0]["status"] == "unchecked"
     assert client.get("/api/v1/sources", params={"status": "lost"}).json()["items"] == []
     assert client.get("/api/v1/sources", params={"namespace": "elsewhere"}).json()["items"] == []
     assert client.get("/api/v1/sources", params={"status": "gone"}).status_code == 422
