@@ -33,6 +33,7 @@ from app.db import lock_lineage_writes
 from app.errors import Conflict, InvalidInput, NotFound
 from app.lineage import repository as edge_repository
 from app.lineage.models import Edge
+from app.sources import service as source_service
 
 # The kinds an edge joins, child first; None where any kind may stand.
 RELATION_KINDS: dict[str, tuple[str | None, str | None]] = {
@@ -240,6 +241,12 @@ def register_dataset(session: Session, body: DatasetCreate) -> tuple[Artifact, b
         found = resolve(session, parent, parent_kind, field=f"parents[{index}]")
         planned.append(PlannedEdge(found, parent.relation, parent.amount))
     check_unique_parents(planned, "parents")
+    if body.archive_uri is not None and (body.uri is None or origin is None or origin.human <= 0):
+        raise InvalidInput(
+            "archive_uri names a preserved copy of an original source: a dataset version with "
+            "human data (origin) and a uri.",
+            errors=[{"loc": "body.archive_uri", "msg": "not a source", "type": "value_error"}],
+        )
     declared = {
         "size": body.size,
         "uri": body.uri,
@@ -247,7 +254,7 @@ def register_dataset(session: Session, body: DatasetCreate) -> tuple[Artifact, b
         "description": body.description,
         **origin_columns(origin),
     }
-    return register(
+    artifact, created = register(
         session,
         "dataset",
         (body.namespace, body.name, body.version),
@@ -255,6 +262,9 @@ def register_dataset(session: Session, body: DatasetCreate) -> tuple[Artifact, b
         planned,
         hint=" (or correct its origin with PUT /api/v1/datasets/{id}/origin)",
     )
+    if body.archive_uri is not None:
+        source_service.name_archive(session, artifact.id, body.archive_uri)
+    return artifact, created
 
 
 def register_model(session: Session, body: ModelCreate) -> tuple[Artifact, bool]:

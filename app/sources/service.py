@@ -112,12 +112,19 @@ def get(session: Session, source_id: uuid.UUID) -> SourceRead:
     return source_reads(session, [found[source_id]])[0]
 
 
+def name_archive(session: Session, source_id: uuid.UUID, archive_uri: str | None) -> SourceState:
+    """Record where a source's preserved copy is (None forgets it)."""
+    state = repository.states_for_update(session, [source_id])[source_id]
+    if state.archive_uri != archive_uri:
+        state.archive_uri = archive_uri
+        state.updated_at = func.clock_timestamp()
+        session.flush()
+    return state
+
+
 def set_archive(session: Session, source_id: uuid.UUID, body: ArchivePut) -> SourceRead:
     found = found_sources(session, [source_id])
-    state = repository.states_for_update(session, [source_id])[source_id]
-    state.archive_uri = body.archive_uri
-    state.updated_at = func.clock_timestamp()
-    session.flush()
+    state = name_archive(session, source_id, body.archive_uri)
     return source_reads(session, [(found[source_id][0], state)])[0]
 
 

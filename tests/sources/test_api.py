@@ -224,3 +224,34 @@ def test_openlineage_datasets_in_a_store_are_sources(client: TestClient) -> None
     assert (web["uri"], web["checksum"]) == ("s3://corpora/web/2019.jsonl", digest.lower())
     assert (books["uri"], books["checksum"]) == ("file:///srv/books.txt", None)
     assert [r["model"]["name"] for r in web["training_runs"]] == ["lm"]
+
+
+def test_a_source_may_name_its_preserved_copy_when_recorded(client: TestClient) -> None:
+    web = human_source(client, "web", archive_uri="file:///vault/web.txt")
+    assert client.get(f"/api/v1/sources/{web['id']}").json()["archive_uri"] == (
+        "file:///vault/web.txt"
+    )
+    # the same version posted again with a new copy: the version is the same, the copy moved
+    again = client.post(
+        "/api/v1/datasets",
+        json={
+            "namespace": "s3://lake",
+            "name": "web",
+            "version": "v1",
+            "size": 1000,
+            "origin": {"human": 1},
+            "uri": "file:///corpora/web.txt",
+            "checksum": CHECKSUM,
+            "archive_uri": "file:///vault2/web.txt",
+        },
+    )
+    assert again.status_code == 200, again.text
+    assert client.get(f"/api/v1/sources/{web['id']}").json()["archive_uri"] == (
+        "file:///vault2/web.txt"
+    )
+    not_a_source = client.post(
+        "/api/v1/datasets",
+        json={"namespace": "s3://lake", "name": "x", "version": "1", "archive_uri": "file:///a"},
+    )
+    assert not_a_source.status_code == 422
+    assert not_a_source.json()["errors"][0]["loc"] == "body.archive_uri"
