@@ -29,6 +29,13 @@ class Settings(BaseSettings):
         description="Corrections touching more descendants than this finish in the background.",
     )
     default_policy: str = "default"
+    auth: Literal["required", "off"] | None = Field(
+        default=None,
+        description="Unset: off while listening on a loopback address, required elsewhere.",
+    )
+    auth_max_failures: int = Field(
+        default=10, ge=1, description="Failed authentications per client per minute before 429."
+    )
 
 
 @lru_cache

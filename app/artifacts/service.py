@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from app.artifacts import repository
@@ -20,6 +22,8 @@ from app.artifacts.schemas import (
     OriginIn,
     OriginRead,
 )
+from app.audit import service as audit
+from app.auth.core import Principal, require_namespace
 from app.composition import service as composition_service
 from app.composition.core import Composition
 from app.composition.origin import Origin, OriginInvalid, resolve_origin
@@ -88,6 +92,16 @@ def origin_of(declared: OriginIn | None, *, field: str = "origin") -> Origin | N
         raise InvalidInput(
             str(exc), errors=[{"loc": f"body.{field}", "msg": str(exc), "type": "value_error"}]
         ) from exc
+
+
+def declared_by(actor: Principal) -> dict[str, Any]:
+    """The columns that say who declared an origin, and when."""
+    return {"origin_declared_by": actor.name, "origin_declared_at": datetime.now(UTC)}
+
+
+def request_content(body: BaseModel) -> dict[str, Any]:
+    """A request body as the audit log records it: what the client sent."""
+    return body.model_dump(mode="json", exclude_unset=True, by_alias=True)
 
 
 def origin_columns(origin: Origin | None) -> dict[str, Any]:
@@ -199,15 +213,19 @@ def register(
     planned: Sequence[PlannedEdge],
     *,
     hint: str = "",
+    stamp: dict[str, Any] | None = None,
 ) -> tuple[Artifact, bool]:
-    """Record a version with its parents, or return the identical one already recorded."""
+    """Record a version with its parents, or return the identical one already recorded.
+
+    ``stamp``: columns recorded with a new version but not compared with a re-posted one."""
     existing = repository.by_natural_key(session, kind, *key)
     if existing is not None:
         diff = differences(existing, declared, planned, session)
         if diff:
             raise conflict(existing, diff, hint)
         return existing, False
-    artifact = repository.add(session, new_artifact(kind, *key, **declared))
+    values = {**declared, **(stamp or {})}
+    artifact = repository.add(session, new_artifact(kind, *key, **values))
     edge_repository.add(
         session,
         [
@@ -220,7 +238,10 @@ def register(
     return artifact, True
 
 
-def register_dataset(session: Session, body: DatasetCreate) -> tuple[Artifact, bool]:
+def register_dataset(
+    session: Session, body: DatasetCreate, *, actor: Principal
+) -> tuple[Artifact, bool]:
+    require_namespace(actor, body.namespace)
     lock_lineage_writes(session)
     origin = origin_of(body.origin)
     planned = []
@@ -254,20 +275,26 @@ def register_dataset(session: Session, body: DatasetCreate) -> tuple[Artifact, b
         "description": body.description,
         **origin_columns(origin),
     }
-    artifact, created = register(
+    artifact, is_new = register(
         session,
         "dataset",
         (body.namespace, body.name, body.version),
         declared,
         planned,
         hint=" (or correct its origin with PUT /api/v1/datasets/{id}/origin)",
+        stamp=declared_by(actor) if origin is not None else None,
     )
+    if is_new:
+        audit.record(session, actor.name, "dataset.create", request_content(body))
     if body.archive_uri is not None:
-        source_service.name_archive(session, artifact.id, body.archive_uri)
-    return artifact, created
+        source_service.name_archive(session, artifact, body.archive_uri, actor=actor)
+    return artifact, is_new
 
 
-def register_model(session: Session, body: ModelCreate) -> tuple[Artifact, bool]:
+def register_model(
+    session: Session, body: ModelCreate, *, actor: Principal
+) -> tuple[Artifact, bool]:
+    require_namespace(actor, body.namespace)
     lock_lineage_writes(session)
     planned = [
         PlannedEdge(
@@ -281,30 +308,45 @@ def register_model(session: Session, body: ModelCreate) -> tuple[Artifact, bool]
         base = resolve(session, body.base_model, "model", field="base_model")
         planned.append(PlannedEdge(base, "fine_tuned_from", body.base_model.amount))
     check_unique_parents(planned, "training_set")
-    return register(
+    artifact, is_new = register(
         session,
         "model",
         (body.namespace, body.name, body.version),
         {"description": body.description},
         planned,
     )
+    if is_new:
+        audit.record(session, actor.name, "model.create", request_content(body))
+    return artifact, is_new
 
 
 def correct_origin(
-    session: Session, dataset_id: uuid.UUID, declared: OriginIn, reason: str | None
+    session: Session,
+    dataset_id: uuid.UUID,
+    declared: OriginIn,
+    reason: str | None,
+    *,
+    actor: Principal,
 ) -> Artifact:
     """Replace a dataset version's declared origin and propagate to every descendant."""
     lock_lineage_writes(session)
     artifact = repository.get(session, dataset_id, "dataset")
     if artifact is None:
         raise NotFound(f"No dataset version has id {dataset_id}.", missing={"id": str(dataset_id)})
+    require_namespace(actor, artifact.namespace)
     origin = origin_of(declared)
     columns = origin_columns(origin)
     if all(getattr(artifact, k) == v for k, v in columns.items()):
         return artifact
-    for key, value in columns.items():
+    for key, value in {**columns, **declared_by(actor)}.items():
         setattr(artifact, key, value)
     session.flush()
+    audit.record(
+        session,
+        actor.name,
+        "origin.correct",
+        {"dataset_id": str(dataset_id), **request_content(declared)},
+    )
     why = f"origin of {label(artifact)} corrected" + (f": {reason}" if reason else "")
     composition_service.lineage_changed(session, [artifact.id], cause=why, structural=False)
     session.refresh(artifact)
@@ -329,6 +371,8 @@ def origin_read(artifact: Artifact) -> OriginRead | None:
         unknown=artifact.origin_unknown or 0.0,
         synthetic_depth=artifact.origin_synthetic_depth or 1,
         digitalSourceType=artifact.origin_digital_source_type,
+        declared_by=artifact.origin_declared_by,
+        declared_at=artifact.origin_declared_at,
     )
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Response, status
 from fastapi.responses import JSONResponse
 
+from app.auth.security import Writer, requires
 from app.db import SessionDep, lock_lineage_writes
 from app.errors import PROBLEM_BASE, PROBLEM_RESPONSES, ProblemError
 from app.lineage import ingest, openlineage, service
@@ -38,8 +39,10 @@ MAX_BATCH = 1000
         409: {"description": "The edge would close a cycle, or differs from the recorded one"},
     },
 )
-def create_edge(body: EdgeCreate, session: SessionDep, response: Response) -> EdgeRead:
-    edge, is_new = service.add_edge(session, body)
+def create_edge(
+    body: EdgeCreate, session: SessionDep, response: Response, principal: Writer
+) -> EdgeRead:
+    edge, is_new = service.add_edge(session, body, actor=principal)
     response.status_code = status.HTTP_201_CREATED if is_new else status.HTTP_200_OK
     return service.edge_read(edge)
 
@@ -66,9 +69,10 @@ def accepted(result: ingest.Ingested) -> EventAccepted:
 def post_event(
     session: SessionDep,
     response: Response,
+    principal: Writer,
     event: Annotated[dict[str, Any], Body(description="An OpenLineage event")],
 ) -> EventAccepted:
-    result = ingest.ingest(session, event)
+    result = ingest.ingest(session, event, actor=principal)
     response.status_code = 201 if result.status == "accepted" else 200
     return accepted(result)
 
@@ -83,6 +87,7 @@ def post_event(
 def post_batch(
     session: SessionDep,
     response: Response,
+    principal: Writer,
     # elements are not typed here: one that is not an object is rejected on its own, like any
     # other invalid event, instead of failing the whole batch
     events: Annotated[list[Any], Body(max_length=MAX_BATCH)],
@@ -93,7 +98,7 @@ def post_batch(
     for index, event in enumerate(events):
         savepoint = session.begin_nested()
         try:
-            result = ingest.ingest(session, event)
+            result = ingest.ingest(session, event, actor=principal)
         except ProblemError as exc:
             savepoint.rollback()
             items.append(
@@ -127,6 +132,7 @@ def post_batch(
 
 @router.get(
     "/lineage/events",
+    dependencies=[requires("read")],
     response_model=Page[StoredEvent],
     tags=["openlineage"],
     summary="Accepted events as received, newest first (for audit and replay)",

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 from app.artifacts import repository as artifact_repository
 from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
+from app.audit import service as audit
+from app.auth.core import Principal, require_namespace
 from app.composition import service as composition_service
 from app.db import lock_lineage_writes
 from app.errors import Conflict, CycleRefused, InvalidInput
@@ -27,8 +29,10 @@ def end_kind(end: EdgeEnd, required: str | None, field: str, relation: str) -> s
     return required or end.kind
 
 
-def add_edge(session: Session, body: EdgeCreate) -> tuple[Edge, bool]:
-    """Record child ← parent; refuse one that would close a cycle; propagate downstream."""
+def add_edge(session: Session, body: EdgeCreate, *, actor: Principal) -> tuple[Edge, bool]:
+    """Record child ← parent; refuse one that would close a cycle; propagate downstream.
+
+    An edge changes what its child is made of, so it is a write to the child's namespace."""
     lock_lineage_writes(session)
     child_kind, parent_kind = artifact_service.RELATION_KINDS[body.relation]
     child = artifact_service.resolve(
@@ -40,7 +44,16 @@ def add_edge(session: Session, body: EdgeCreate) -> tuple[Edge, bool]:
         end_kind(body.parent, parent_kind, "parent", body.relation),
         field="parent",
     )
-    return connect(session, child, parent, body.relation, body.amount)
+    require_namespace(actor, child.namespace)
+    edge, is_new = connect(session, child, parent, body.relation, body.amount)
+    if is_new:
+        audit.record(
+            session,
+            actor.name,
+            "edge.create",
+            body.model_dump(mode="json", exclude_unset=True, by_alias=True),
+        )
+    return edge, is_new
 
 
 def connect(

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from app.auth.security import Writer, requires
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
 from app.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
@@ -24,6 +25,7 @@ router = APIRouter(prefix="/api/v1", tags=["sources"], responses=PROBLEM_RESPONS
 
 @router.get(
     "/sources",
+    dependencies=[requires("read")],
     response_model=Page[SourceRead],
     summary="Original human sources, newest first, with what was last found at each",
 )
@@ -47,7 +49,12 @@ def list_sources(
     )
 
 
-@router.get("/sources/{source_id}", response_model=SourceRead, summary="One source")
+@router.get(
+    "/sources/{source_id}",
+    dependencies=[requires("read")],
+    response_model=SourceRead,
+    summary="One source",
+)
 def get_source(source_id: uuid.UUID, session: SessionDep) -> SourceRead:
     return service.get(session, source_id)
 
@@ -57,8 +64,8 @@ def get_source(source_id: uuid.UUID, session: SessionDep) -> SourceRead:
     response_model=ChecksRecorded,
     summary="Record what checking sources found; re-judges training runs downstream of a change",
 )
-def record_checks(body: ChecksReport, session: SessionDep) -> ChecksRecorded:
-    return service.record_checks(session, body)
+def record_checks(body: ChecksReport, session: SessionDep, principal: Writer) -> ChecksRecorded:
+    return service.record_checks(session, body, actor=principal)
 
 
 @router.put(
@@ -66,5 +73,7 @@ def record_checks(body: ChecksReport, session: SessionDep) -> ChecksRecorded:
     response_model=SourceRead,
     summary="Name (or forget) a preserved copy of a source, tried when the original is gone",
 )
-def set_archive(source_id: uuid.UUID, body: ArchivePut, session: SessionDep) -> SourceRead:
-    return service.set_archive(session, source_id, body)
+def set_archive(
+    source_id: uuid.UUID, body: ArchivePut, session: SessionDep, principal: Writer
+) -> SourceRead:
+    return service.set_archive(session, source_id, body, actor=principal)

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
+from app.audit import service as audit
+from app.auth.core import Principal, require_namespace
 from app.db import lock_lineage_writes
 from app.errors import InvalidInput, NotFound
 from app.sources import repository
@@ -112,20 +114,31 @@ def get(session: Session, source_id: uuid.UUID) -> SourceRead:
     return source_reads(session, [found[source_id]])[0]
 
 
-def name_archive(session: Session, source_id: uuid.UUID, archive_uri: str | None) -> SourceState:
+def name_archive(
+    session: Session, source: Artifact, archive_uri: str | None, *, actor: Principal
+) -> SourceState:
     """Record where a source's preserved copy is (None forgets it)."""
-    state = repository.states_for_update(session, [source_id])[source_id]
+    require_namespace(actor, source.namespace)
+    state = repository.states_for_update(session, [source.id])[source.id]
     if state.archive_uri != archive_uri:
         state.archive_uri = archive_uri
         state.updated_at = func.clock_timestamp()
         session.flush()
+        audit.record(
+            session,
+            actor.name,
+            "source.archive",
+            {"source_id": str(source.id), "archive_uri": archive_uri},
+        )
     return state
 
 
-def set_archive(session: Session, source_id: uuid.UUID, body: ArchivePut) -> SourceRead:
-    found = found_sources(session, [source_id])
-    state = name_archive(session, source_id, body.archive_uri)
-    return source_reads(session, [(found[source_id][0], state)])[0]
+def set_archive(
+    session: Session, source_id: uuid.UUID, body: ArchivePut, *, actor: Principal
+) -> SourceRead:
+    source = found_sources(session, [source_id])[source_id][0]
+    state = name_archive(session, source, body.archive_uri, actor=actor)
+    return source_reads(session, [(source, state)])[0]
 
 
 @dataclass(frozen=True)
@@ -140,7 +153,7 @@ class StatusChange:
         return f"{said}: {self.reason}" if self.reason else said
 
 
-def record_checks(session: Session, body: ChecksReport) -> ChecksRecorded:
+def record_checks(session: Session, body: ChecksReport, *, actor: Principal) -> ChecksRecorded:
     """Record what each check found; re-judge the training runs downstream of every source
     whose status changed."""
     ids = [check.id for check in body.checks]
@@ -151,6 +164,8 @@ def record_checks(session: Session, body: ChecksReport) -> ChecksRecorded:
             errors=[{"loc": "body.checks", "msg": "duplicate id", "type": "value_error"}],
         )
     found = found_sources(session, ids)
+    for artifact, _ in found.values():
+        require_namespace(actor, artifact.namespace)
     # Re-judging writes training runs, which lineage writers also write.
     lock_lineage_writes(session)
     states = repository.states_for_update(session, ids)
@@ -172,6 +187,7 @@ def record_checks(session: Session, body: ChecksReport) -> ChecksRecorded:
             changes.append(StatusChange(found[check.id][0], before, check.status, check.reason))
     session.flush()
     rejudged = rejudge_downstream(session, changes)
+    audit.record(session, actor.name, "sources.checks", artifact_service.request_content(body))
     rows = [(found[i][0], states[i]) for i in ids]
     return ChecksRecorded(
         items=source_reads(session, rows), changed=len(changes), rejudged_models=rejudged

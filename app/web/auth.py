@@ -6,7 +6,7 @@ it), ``SameSite=Strict`` (no other site's page can make the browser send it) and
 ``Max-Age``/``Expires`` (the browser forgets it when the session ends). Only the pages read it;
 the API under ``/api/v1`` keeps to bearer tokens.
 
-``verify_token`` is the single point where the service's token check plugs in. While the
+``get_verifier`` is the single point where the service's token check plugs in. While the
 service has no authentication, everyone is an anonymous reader and the sign-in form never shows.
 """
 
@@ -17,6 +17,11 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+
+from app.auth import service as auth_service
+from app.auth.security import FailureLimiter, client_address
+from app.db import SessionDep
+from app.errors import TooManyFailures, Unauthenticated
 
 COOKIE = "headwater_token"
 
@@ -59,9 +64,32 @@ def open_access(request: Request, token: str | None) -> Principal:
     return ANONYMOUS
 
 
-def get_verifier() -> Verifier:
-    """The token check; a dependency, so the service (or a test) can swap it."""
-    return open_access
+def get_verifier(request: Request, session: SessionDep) -> Verifier:
+    """The token check; a dependency, so that a test can swap it. With authentication on it is
+    the API's own (``app.auth``): the same tokens, scopes, expiry, revocation and limit on
+    failed attempts."""
+    if request.app.state.auth_mode == "off":
+        return open_access
+
+    def with_service_tokens(request: Request, token: str | None) -> Principal:
+        if token is None:
+            raise TokenRequired
+        limiter: FailureLimiter = request.app.state.auth_failures
+        client = client_address(request)
+        wait = limiter.retry_after(client)
+        if wait is not None:
+            raise TooManyFailures(
+                f"Too many failed sign-ins from this client; try again in {wait} s.",
+                headers={"Retry-After": str(wait)},
+            )
+        try:
+            found = auth_service.principal_for(session, token)
+        except Unauthenticated as exc:
+            limiter.failed(client)
+            raise TokenRejected from exc
+        return Principal(found.name, found.scopes)
+
+    return with_service_tokens
 
 
 def principal(request: Request, verify: Annotated[Verifier, Depends(get_verifier)]) -> Principal:
