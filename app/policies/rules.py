@@ -163,7 +163,11 @@ class DeepTailRule(BaseModel):
 
     min_depth: Annotated[
         int,
-        Field(ge=1, description="Mass at this many model generations or more is the deep tail."),
+        Field(
+            ge=1,
+            le=10_000,  # as deep as a declared origin may be; past it no data sits
+            description="Mass at this many model generations or more is the deep tail.",
+        ),
     ] = 3
     pass_at_most: Annotated[Fraction, Field(description="Pass at this deep-tail share or less.")]
     fail_above: Annotated[

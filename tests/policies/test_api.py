@@ -88,3 +88,9 @@ def test_invalid_thresholds_are_a_422_naming_the_field(client: TestClient) -> No
     assert client.put("/api/v1/policies/bad", json=typo).status_code == 422
     assert client.put("/api/v1/policies/bad name", json=default_body(client)).status_code == 422
     assert client.get("/api/v1/policies/bad").status_code == 404
+
+
+def test_a_deep_tail_deeper_than_any_origin_is_refused(client: TestClient) -> None:
+    body = {"rules": {"deep_tail": {"pass_at_most": 0.0, "min_depth": 2**64}}}
+    response = client.put("/api/v1/policies/deep", json=body)
+    assert response.status_code == 422, response.text
