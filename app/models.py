@@ -5,14 +5,16 @@ from app.audit.models import AuditEntry, AuditHead
 from app.auth.models import Token
 from app.composition.models import PropagationJob
 from app.db import Base
-from app.lineage.models import Edge, LineageEvent
+from app.lineage.models import Alias, Edge, LineageEvent
 from app.policies.models import Policy
+from app.retractions.models import RetractedEdge, Retraction
 from app.sources.models import SourceState
 from app.training.models import TrainingRun, VerdictRecord
 
 metadata = Base.metadata
 
 __all__ = [
+    "Alias",
     "Artifact",
     "AuditEntry",
     "AuditHead",
@@ -20,6 +22,8 @@ __all__ = [
     "LineageEvent",
     "Policy",
     "PropagationJob",
+    "RetractedEdge",
+    "Retraction",
     "SourceState",
     "Token",
     "TrainingRun",

@@ -24,7 +24,7 @@ CHUNK: Final = 1 << 20
 CHECKSUM: Final = re.compile(r"^sha256:([0-9a-fA-F]{64})$")
 
 # Where a scheme's fsspec backend comes from, to say what to install.
-EXTRAS: Final = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "hf": "hf"}
+EXTRAS: Final = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
 
 # Exceptions that mean "you may not look" rather than "it is not there", by class name, so that
 # no optional backend has to be importable to recognise its own.

@@ -294,7 +294,7 @@ def verify(
     found changed or lost.
 
     Each source is read from this machine, with its credentials, through fsspec: file and
-    http(s); s3, gcs and hf with headwater\[s3], headwater\[gcs] or headwater\[hf]. It is
+    http(s), hf; s3 and gcs with headwater\[s3] or headwater\[gcs]. It is
     hashed with SHA-256 as it streams. When the original is gone, a preserved copy
     (archive_uri) is tried. A missing backend or missing credentials leave a source
     unchecked, with the reason, never lost.
