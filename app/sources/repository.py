@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.artifacts.models import Artifact
+from app.artifacts.repository import not_retracted
 from app.db import among
 from app.sources.models import CHECKED_STATUSES, SourceState
 from app.training.models import TrainingRun
@@ -20,11 +21,13 @@ HUMAN_MASS_RELATIONS = "('trained_on', 'fine_tuned_from', 'derived_from')"
 
 
 def is_source() -> ColumnElement[bool]:
-    """A dataset version that enters from outside with human data, at a place one can check."""
+    """A dataset version that enters from outside with human data, at a place one can check;
+    not a retracted one, which nothing derives from (it may never have existed)."""
     return and_(
         Artifact.kind == "dataset",
         Artifact.origin_human > 0,
         Artifact.uri.is_not(None),
+        not_retracted(),
     )
 
 

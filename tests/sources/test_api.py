@@ -255,3 +255,17 @@ def test_a_source_may_name_its_preserved_copy_when_recorded(client: TestClient) 
     )
     assert not_a_source.status_code == 422
     assert not_a_source.json()["errors"][0]["loc"] == "body.archive_uri"
+
+
+def test_a_retracted_version_is_no_source(client: TestClient) -> None:
+    web = human_source(client, "web")
+    human_source(client, "books")
+    retracted = client.post(
+        f"/api/v1/datasets/{web['id']}/retraction", json={"reason": "never ingested"}
+    )
+    assert retracted.status_code == 201, retracted.text
+    assert [s["name"] for s in client.get("/api/v1/sources").json()["items"]] == ["books"]
+    gone = client.post(
+        "/api/v1/sources/checks", json={"checks": [{"id": web["id"], "status": "lost"}]}
+    )
+    assert gone.status_code == 404
