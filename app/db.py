@@ -14,6 +14,8 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
 
+from app.metrics import LOCK_WAIT_SECONDS
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -55,11 +57,23 @@ class Database:
     sessions: sessionmaker[Session]
 
     @classmethod
-    def connect(cls, url: str, *, pool_size: int = 10) -> Database:
+    def connect(
+        cls,
+        url: str,
+        *,
+        pool_size: int = 10,
+        max_overflow: int = 20,
+        pool_timeout: float = 5.0,
+        connect_timeout: int = 3,
+    ) -> Database:
         engine = create_engine(
             normalize_url(url),
             pool_size=pool_size,
-            max_overflow=20,
+            max_overflow=max_overflow,
+            # a request waits this long for a connection, then answers 503: with the database
+            # down or every connection busy, requests fail fast instead of queueing unbounded
+            pool_timeout=pool_timeout,
+            connect_args={"connect_timeout": connect_timeout},
             pool_pre_ping=True,
             # compositions are JSON read on every mixture: orjson parses them several times
             # faster than the standard library, to the same floats
@@ -91,4 +105,5 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 def lock_lineage_writes(session: Session) -> None:
     """Hold the lineage write lock until the transaction ends."""
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LINEAGE_WRITE_LOCK})
+    with LOCK_WAIT_SECONDS.time():
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LINEAGE_WRITE_LOCK})

@@ -489,7 +489,12 @@ def interpret(response: httpx.Response, url: str) -> dict[str, Any]:
 
 # --- the report --------------------------------------------------------------------------------
 
-_STYLE: Final = {"pass": "bold green", "warn": "bold yellow", "fail": "bold red"}
+_STYLE: Final = {
+    "pass": "bold green",
+    "warn": "bold yellow",
+    "fail": "bold red",
+    "not_applicable": "dim",
+}
 _SHARE_RULES: Final = frozenset(
     {"human_fraction", "unknown_fraction", "deep_tail", "sources_preserved"}
 )

@@ -20,7 +20,15 @@ from app.lineage.schemas import (
     EventAccepted,
     StoredEvent,
 )
+from app.metrics import EVENTS
 from app.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
+
+
+class SchemaResponse(JSONResponse):
+    """A JSON Schema document, served (and documented in OpenAPI) as what it is."""
+
+    media_type = "application/schema+json"
+
 
 router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
@@ -72,7 +80,12 @@ def post_event(
     principal: Writer,
     event: Annotated[dict[str, Any], Body(description="An OpenLineage event")],
 ) -> EventAccepted:
-    result = ingest.ingest(session, event, actor=principal)
+    try:
+        result = ingest.ingest(session, event, actor=principal)
+    except ProblemError:
+        EVENTS.labels("rejected").inc()
+        raise
+    EVENTS.labels(result.status).inc()
     response.status_code = 201 if result.status == "accepted" else 200
     return accepted(result)
 
@@ -100,6 +113,7 @@ def post_batch(
         try:
             result = ingest.ingest(session, event, actor=principal)
         except ProblemError as exc:
+            EVENTS.labels("rejected").inc()
             savepoint.rollback()
             items.append(
                 BatchItem(
@@ -116,6 +130,7 @@ def post_batch(
             )
             continue
         savepoint.commit()
+        EVENTS.labels(result.status).inc()
         items.append(BatchItem(index=index, status=result.status, result=accepted(result)))
     counts = {
         s: sum(1 for i in items if i.status == s) for s in ("accepted", "duplicate", "rejected")
@@ -144,11 +159,12 @@ def list_events(
     cursor: Cursor = None,
 ) -> Page[StoredEvent]:
     rows = lineage_repository.events(
-        session, run_id=run_id, after=decode_cursor(cursor), limit=limit + 1
+        session, run_id=run_id, after=decode_cursor("lineage events", cursor), limit=limit + 1
     )
     items = [StoredEvent.model_validate(row, from_attributes=True) for row in rows[:limit]]
     return Page[StoredEvent](
-        items=items, next_cursor=next_cursor(rows, limit, lambda e: (e.received_at, e.id))
+        items=items,
+        next_cursor=next_cursor("lineage events", rows, limit, lambda e: (e.received_at, e.id)),
     )
 
 
@@ -156,6 +172,8 @@ def list_events(
     FACET_SCHEMA_PATH.removeprefix("/api/v1"),
     tags=["openlineage"],
     summary="JSON Schema of the headwater_origin dataset facet (its _schemaURL)",
+    response_class=SchemaResponse,
+    responses={200: {"description": "The facet's JSON Schema"}},
 )
-def facet_schema() -> JSONResponse:
-    return JSONResponse(events.headwater_origin_schema(), media_type="application/schema+json")
+def facet_schema() -> SchemaResponse:
+    return SchemaResponse(events.headwater_origin_schema())

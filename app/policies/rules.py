@@ -633,7 +633,7 @@ def _replace(
     if previous is None:
         return Finding(
             rule="replace",
-            status="pass",
+            status="not_applicable",
             observed=None,
             threshold={"warn_below_ratio": ratio},
             message=f"{_NO_PREVIOUS}: no previous generation's human data can be replaced.",
@@ -717,7 +717,7 @@ def _fresh_real(
     if previous is None:
         return Finding(
             rule="fresh_real",
-            status="pass",
+            status="not_applicable",
             observed=None,
             threshold={"min_ratio": ratio},
             message=f"{_NO_PREVIOUS}: there is no generation to add fresh data to.",
@@ -1102,16 +1102,35 @@ def remediation(
     )
     # The service recomputes a remedied set through the composition engine, whose rounding can
     # differ from these figures' by an ulp or two; a margin far below any printed digit absorbs it.
-    stated = combined * (1.0 + SETTLE_MARGIN)
+    stated = _roundest_above(combined * (1.0 + SETTLE_MARGIN), combined * (1.0 + STATED_SLACK))
     return Remediation(
         target=target,
         verdict=verdict(list(findings.values())),
         additional_human_amount=None if total is None else stated,
-        additional_human_ratio=stated / size,
+        additional_human_ratio=_roundest_above(stated / size, stated / size * (1.0 + STATED_SLACK)),
         rules=fixable,
         not_fixable=not_fixable,
         message=_summary(target, total, combined, combinable, fixable, not_fixable),
     )
+
+
+# A stated amount may exceed the exact need by this share, to be a number a person can read
+# (5000001 rather than 5000000.005000001).
+STATED_SLACK = 1e-6
+
+
+def _roundest_above(low: float, high: float) -> float:
+    """The number with the fewest significant digits in [low, high] (low when none is)."""
+    if not (math.isfinite(low) and math.isfinite(high)) or low <= 0.0 or high < low:
+        return low
+    for digits in range(1, 18):
+        exponent = _leading(low) + 1 - digits
+        with localcontext(Context(prec=800)):
+            step = Decimal(1).scaleb(exponent)
+            candidate = float(Decimal(low).quantize(step, rounding=ROUND_CEILING))
+        if low <= candidate <= high:
+            return candidate
+    return low
 
 
 def _scaled(item: RuleRemediation, total: float | None) -> float | None:

@@ -41,11 +41,15 @@ def list_sources(
     cursor: Cursor = None,
 ) -> Page[SourceRead]:
     rows = service.listing(
-        session, status=status, namespace=namespace, after=decode_cursor(cursor), limit=limit + 1
+        session,
+        status=status,
+        namespace=namespace,
+        after=decode_cursor("sources", cursor),
+        limit=limit + 1,
     )
     return Page[SourceRead](
         items=service.source_reads(session, rows[:limit], with_runs=runs),
-        next_cursor=next_cursor(rows, limit, lambda r: (r[0].created_at, r[0].id)),
+        next_cursor=next_cursor("sources", rows, limit, lambda r: (r[0].created_at, r[0].id)),
     )
 
 

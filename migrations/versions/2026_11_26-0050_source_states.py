@@ -1,7 +1,7 @@
 """what was last found at each original human source
 
 Revision ID: 0050
-Revises: 0041
+Revises: 0021
 Create Date: 2026-11-26 00:40:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0050"
-down_revision: str | None = "0041"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
