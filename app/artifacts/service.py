@@ -38,6 +38,7 @@ from app.db import lock_lineage_writes
 from app.errors import Conflict, InvalidInput, NotFound
 from app.lineage import repository as edge_repository
 from app.lineage.models import Edge
+from app.sources import service as source_service
 
 # The kinds an edge joins, child first; None where any kind may stand.
 RELATION_KINDS: dict[str, tuple[str | None, str | None]] = {
@@ -312,6 +313,12 @@ def register_dataset(
         found = resolve(session, parent, parent_kind, field=f"parents[{index}]")
         planned.append(PlannedEdge(found, parent.relation, parent.amount))
     check_unique_parents(planned, "parents")
+    if body.archive_uri is not None and (body.uri is None or origin is None or origin.human <= 0):
+        raise InvalidInput(
+            "archive_uri names a preserved copy of an original source: a dataset version with "
+            "human data (origin) and a uri.",
+            errors=[{"loc": "body.archive_uri", "msg": "not a source", "type": "value_error"}],
+        )
     declared = {
         "size": body.size,
         "uri": body.uri,
@@ -330,6 +337,8 @@ def register_dataset(
     )
     if is_new:
         audit.record(session, actor.name, "dataset.create", request_content(body))
+    if body.archive_uri is not None:
+        source_service.name_archive(session, artifact, body.archive_uri, actor=actor)
     return artifact, is_new
 
 

@@ -122,7 +122,11 @@ class DepthLoadRule(CeilingRule):
 class DeepTailRule(CeilingRule):
     min_depth: Annotated[
         int,
-        Field(ge=1, description="Mass at this many model generations or more is the deep tail."),
+        Field(
+            ge=1,
+            le=10_000,  # as deep as a declared origin may be; past it no data sits
+            description="Mass at this many model generations or more is the deep tail.",
+        ),
     ] = 3
     pass_at_most: Annotated[Fraction, Field(description="Pass at this deep-tail share or less.")]
     fail_above: Annotated[
@@ -137,6 +141,20 @@ class UnknownFractionRule(CeilingRule):
     ] = None
 
 
+class SourcesPreservedRule(FloorRule):
+    """Of the human mass whose original sources were checked, the share still verified."""
+
+    noun: ClassVar[str] = "verified share"
+
+    pass_at_least: Annotated[
+        Fraction, Field(description="Pass at this verified share of checked human data or more.")
+    ]
+    fail_below: Annotated[
+        Fraction | None,
+        Field(description="Fail below this verified share; absent: never fail."),
+    ] = None
+
+
 class PolicyRules(BaseModel):
     """A policy's rule set; a rule left out (or null) is switched off."""
 
@@ -148,6 +166,7 @@ class PolicyRules(BaseModel):
     depth_load: DepthLoadRule | None = None
     deep_tail: DeepTailRule | None = None
     unknown_fraction: UnknownFractionRule | None = None
+    sources_preserved: SourcesPreservedRule | None = None
 
 
 class PolicyDefinition(BaseModel):

@@ -15,6 +15,7 @@ from app.policies.rules.definition import (
     FreshRealRule,
     HumanFractionRule,
     ReplaceRule,
+    SourcesPreservedRule,
     UnknownFractionRule,
 )
 from app.policies.rules.figures import (
@@ -169,6 +170,47 @@ def unknown_fraction(
         )
     return Finding(
         rule="unknown_fraction",
+        status=judged.status,
+        observed=share,
+        threshold=judged.threshold,
+        message=message,
+        reference=rule.reference,
+    )
+
+
+def sources_preserved(
+    rule: SourcesPreservedRule, figures: SetFigures, previous: PreviousGeneration | None
+) -> Finding:
+    checked = figures.checked_human_fraction
+    cite = cited(rule.reference)
+    if checked <= 0.0:
+        return Finding(
+            rule="sources_preserved",
+            status="not_applicable",
+            observed=None,
+            threshold=thresholds(pass_at_least=rule.pass_at_least, fail_below=rule.fail_below),
+            message=(
+                "No original source of the training set's human-made data has been checked "
+                "yet; `headwater sources verify` checks them"
+            )
+            + f"{cite}.",
+            reference=rule.reference,
+        )
+    share = min(1.0, figures.verified_human_fraction / checked)
+    judged = bounded(rule, share)
+    message = (
+        f"{pct(share, *judged.limits)} of the training set's human-made data whose original "
+        f"sources were checked can still be verified; this policy passes at "
+        f"{pct_limit(rule.pass_at_least)} or more"
+        f"{judged.clause(rule.fail_below, pct_limit, 'below')}{cite}."
+    )
+    if judged.status != "pass":
+        message += (
+            " Sources found lost or changed can no longer be accumulated into the next "
+            "generation: restore them, or name a preserved copy (archive_uri) and verify again."
+        )
+    return Finding(
+        rule="sources_preserved",
         status=judged.status,
         observed=share,
         threshold=judged.threshold,

@@ -44,6 +44,11 @@ class SetFigures:
     """Depth to fraction, as the composition object's ``depth_histogram`` (depth 0 optional)."""
     total_amount: float | None
     """``None`` when the amounts are unknown and the composition assumed its weights."""
+    checked_human_fraction: float = 0.0
+    """The share of the set that is human-made data whose original source was checked (found
+    verified, changed or lost) by ``headwater sources verify``."""
+    verified_human_fraction: float = 0.0
+    """The part of ``checked_human_fraction`` whose source was last found verified."""
 
     def __post_init__(self) -> None:
         check_amount("human_fraction", self.human_fraction)
@@ -51,6 +56,8 @@ class SetFigures:
         check_amount("unknown_fraction", self.unknown_fraction)
         check_amount("depth_load", self.depth_load)
         check_amount("total_amount", self.total_amount)
+        check_amount("checked_human_fraction", self.checked_human_fraction)
+        check_amount("verified_human_fraction", self.verified_human_fraction)
         for depth, mass in self.depth_histogram.items():
             check_amount(f"depth_histogram[{depth}]", mass)
 
@@ -105,7 +112,7 @@ def with_added_human(
 
     With unknown amounts the set weighs 1, so ``amount`` is relative to the current set.
     The added data is fresh, so it also counts as human data added since the previous
-    generation.
+    generation; its source has not been checked yet.
     """
     check_amount("amount", amount)
     total = known_total(figures)
@@ -123,6 +130,8 @@ def with_added_human(
         depth_load=figures.depth_load * keep,
         depth_histogram=histogram,
         total_amount=figures.total_amount if total is None else grown,
+        checked_human_fraction=figures.checked_human_fraction * keep,
+        verified_human_fraction=figures.verified_human_fraction * keep,
     )
     if previous is None or previous.added_human_amount is None:
         return after, previous

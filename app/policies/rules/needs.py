@@ -16,6 +16,7 @@ from app.policies.rules.definition import (
     FreshRealRule,
     HumanFractionRule,
     ReplaceRule,
+    SourcesPreservedRule,
     UnknownFractionRule,
 )
 from app.policies.rules.figures import (
@@ -202,4 +203,20 @@ def unknown_fraction_need(
     limit = _limit(rule, target)
     return _dilution_need(
         figures.unknown_fraction, limit, "the unknown-origin share", pct, pct_limit
+    )
+
+
+def sources_preserved_need(
+    rule: SourcesPreservedRule,
+    finding: Finding,
+    figures: SetFigures,
+    previous: PreviousGeneration | None,
+    target: Target,
+) -> Need:
+    return Need(
+        why_not=(
+            "added human data leaves the share of checked sources still verified as it is; "
+            "the lost or changed sources have to be restored (or a preserved copy named "
+            "with archive_uri) and verified again"
+        )
     )

@@ -20,6 +20,7 @@ from app.policies.rules.definition import (
     HumanFractionRule,
     PolicyRules,
     ReplaceRule,
+    SourcesPreservedRule,
     UnknownFractionRule,
 )
 from app.policies.rules.figures import (
@@ -68,6 +69,12 @@ RULES: tuple[RuleKind[Any], ...] = (
         UnknownFractionRule,
         evaluation.unknown_fraction,
         needs.unknown_fraction_need,
+    ),
+    RuleKind(
+        "sources_preserved",
+        SourcesPreservedRule,
+        evaluation.sources_preserved,
+        needs.sources_preserved_need,
     ),
 )
 RULE_NAMES: tuple[str, ...] = tuple(kind.name for kind in RULES)
