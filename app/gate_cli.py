@@ -19,6 +19,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from app.client_options import DEFAULT_URL, BearerToken, ServiceUrl
 from app.errors import Problem
 from app.gate_input import (
     GATE_PATH,
@@ -33,7 +34,6 @@ from app.gate_input import (
 from app.gate_report import EXIT_UNDECIDED, exit_code, render_report
 from app.policies.schemas import GateResponse
 
-DEFAULT_URL: Final = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT: Final = 30.0
 
 
@@ -259,20 +259,8 @@ def gate(
             help="The policy to judge by; the service uses 'default' when omitted.",
         ),
     ] = None,
-    url: Annotated[
-        str,
-        typer.Option("--url", metavar="URL", envvar="HEADWATER_URL", help="The Headwater service."),
-    ] = DEFAULT_URL,
-    token: Annotated[
-        str | None,
-        typer.Option(
-            "--token",
-            metavar="TOKEN",
-            envvar="HEADWATER_TOKEN",
-            help="Sent as 'Authorization: Bearer'.",
-            show_default=False,
-        ),
-    ] = None,
+    url: ServiceUrl = DEFAULT_URL,
+    token: BearerToken = None,
     timeout: Annotated[
         float, typer.Option("--timeout", metavar="SECONDS", help="How long to wait for an answer.")
     ] = DEFAULT_TIMEOUT,
