@@ -22,10 +22,6 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-# One key for every write that adds edges or changes compositions: it serializes the cycle check
-# and propagation across processes, which is what keeps stored compositions exact.
-LINEAGE_WRITE_LOCK = 0x4E4144574154  # "HWATER" in spirit; any constant works
-
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
@@ -89,6 +85,11 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def lock_lineage_writes(session: Session) -> None:
-    """Hold the lineage write lock until the transaction ends."""
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LINEAGE_WRITE_LOCK})
+def lock_scope(session: Session, *scope: str) -> None:
+    """Hold an advisory lock on one named thing (a natural key, an OpenLineage run) until the
+    transaction ends, in every process on the database. Two scopes that hash alike only wait
+    for each other; nothing else does."""
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:scope, 0))"),
+        {"scope": "\x1f".join(scope)},
+    )

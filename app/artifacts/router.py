@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.orm import Session
 
+from app import writes
 from app.artifacts import repository, service
 from app.artifacts.models import Artifact
 from app.artifacts.schemas import (
@@ -55,7 +56,7 @@ def created(response: Response, is_new: bool) -> None:
     responses={200: {"description": "The identical version was already recorded"}},
 )
 def create_dataset(body: DatasetCreate, session: SessionDep, response: Response) -> DatasetRead:
-    artifact, is_new = service.register_dataset(session, body)
+    artifact, is_new = writes.register_dataset(session, body)
     created(response, is_new)
     return service.dataset_read(artifact)
 
@@ -105,7 +106,7 @@ def dataset_composition(
     summary="Correct a dataset version's declared origin; every descendant is recomputed",
 )
 def correct_origin(dataset_id: uuid.UUID, body: OriginUpdate, session: SessionDep) -> DatasetRead:
-    artifact = service.correct_origin(session, dataset_id, body, body.reason)
+    artifact = writes.correct_origin(session, dataset_id, body, body.reason)
     return service.dataset_read(artifact)
 
 
@@ -132,7 +133,7 @@ def dataset_lineage(
     responses={200: {"description": "The identical version was already recorded"}},
 )
 def create_model(body: ModelCreate, session: SessionDep, response: Response) -> ModelRead:
-    artifact, is_new = service.register_model(session, body)
+    artifact, is_new = writes.register_model(session, body)
     created(response, is_new)
     return model_read(session, artifact)
 

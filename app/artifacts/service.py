@@ -20,6 +20,7 @@ from app.artifacts.schemas import (
     OriginIn,
     OriginRead,
 )
+from app.composition import repository as composition_repository
 from app.composition import service as composition_service
 from app.composition.core import Composition
 from app.composition.origin import Origin, OriginInvalid, resolve_origin
@@ -29,7 +30,8 @@ from app.composition.schemas import (
     Contributor,
     composition_summary,
 )
-from app.db import lock_lineage_writes
+from app.composition.service import LineageChange
+from app.db import lock_scope
 from app.errors import Conflict, InvalidInput, NotFound
 from app.lineage import repository as edge_repository
 from app.lineage.models import Edge
@@ -190,6 +192,24 @@ def conflict(existing: Artifact, diff: dict[str, Any], hint: str = "") -> Confli
     )
 
 
+@dataclass(frozen=True)
+class Registered:
+    """A version recorded (``change`` says what to propagate) or found already recorded."""
+
+    artifact: Artifact
+    change: LineageChange | None
+
+    @property
+    def is_new(self) -> bool:
+        return self.change is not None
+
+
+def lock_natural_key(session: Session, kind: str, key: tuple[str, str, str]) -> None:
+    """Serialise writers of one natural key only, so two that post the same new version at once
+    record it once."""
+    lock_scope(session, "artifact", kind, *key)
+
+
 def register(
     session: Session,
     kind: str,
@@ -198,14 +218,18 @@ def register(
     planned: Sequence[PlannedEdge],
     *,
     hint: str = "",
-) -> tuple[Artifact, bool]:
-    """Record a version with its parents, or return the identical one already recorded."""
+) -> Registered:
+    """Record a version with its parents, or return the identical one already recorded.
+
+    A new version is a leaf: nothing can hang below it yet, so its edges close no cycle."""
+    lock_natural_key(session, kind, key)
     existing = repository.by_natural_key(session, kind, *key)
     if existing is not None:
         diff = differences(existing, declared, planned, session)
         if diff:
             raise conflict(existing, diff, hint)
-        return existing, False
+        return Registered(existing, None)
+    composition_repository.lock_parents(session, [e.parent.id for e in planned])
     artifact = repository.add(session, new_artifact(kind, *key, **declared))
     edge_repository.add(
         session,
@@ -214,13 +238,10 @@ def register(
             for e in planned
         ],
     )
-    composition_service.lineage_changed(session, [artifact.id], cause=f"{label(artifact)} recorded")
-    session.refresh(artifact)
-    return artifact, True
+    return Registered(artifact, LineageChange.of([artifact.id], f"{label(artifact)} recorded"))
 
 
-def register_dataset(session: Session, body: DatasetCreate) -> tuple[Artifact, bool]:
-    lock_lineage_writes(session)
+def record_dataset(session: Session, body: DatasetCreate) -> Registered:
     origin = origin_of(body.origin)
     planned = []
     for index, parent in enumerate(body.parents):
@@ -257,8 +278,7 @@ def register_dataset(session: Session, body: DatasetCreate) -> tuple[Artifact, b
     )
 
 
-def register_model(session: Session, body: ModelCreate) -> tuple[Artifact, bool]:
-    lock_lineage_writes(session)
+def record_model(session: Session, body: ModelCreate) -> Registered:
     planned = [
         PlannedEdge(
             resolve(session, item, "dataset", field=f"training_set[{index}]"),
@@ -280,25 +300,25 @@ def register_model(session: Session, body: ModelCreate) -> tuple[Artifact, bool]
     )
 
 
-def correct_origin(
+def record_origin(
     session: Session, dataset_id: uuid.UUID, declared: OriginIn, reason: str | None
-) -> Artifact:
-    """Replace a dataset version's declared origin and propagate to every descendant."""
-    lock_lineage_writes(session)
+) -> Registered:
+    """Replace a dataset version's declared origin (the change propagates to every descendant)."""
     artifact = repository.get(session, dataset_id, "dataset")
     if artifact is None:
         raise NotFound(f"No dataset version has id {dataset_id}.", missing={"id": str(dataset_id)})
     origin = origin_of(declared)
     columns = origin_columns(origin)
     if all(getattr(artifact, k) == v for k, v in columns.items()):
-        return artifact
+        return Registered(artifact, None)
+    # the whole subgraph at once, in order, before the row itself changes (see lock_descendants)
+    composition_repository.lock_descendants(session, [artifact.id])
+    session.refresh(artifact)
     for key, value in columns.items():
         setattr(artifact, key, value)
     session.flush()
     why = f"origin of {label(artifact)} corrected" + (f": {reason}" if reason else "")
-    composition_service.lineage_changed(session, [artifact.id], cause=why, structural=False)
-    session.refresh(artifact)
-    return artifact
+    return Registered(artifact, LineageChange.of([artifact.id], why, structural=False))
 
 
 def composition_read(artifact: Artifact) -> CompositionRead:

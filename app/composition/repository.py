@@ -88,6 +88,72 @@ def load_descendants(session: Session, roots: Sequence[uuid.UUID]) -> list[NodeS
     return [_state(row) for row in rows]
 
 
+def lock_descendants(
+    session: Session, roots: Sequence[uuid.UUID], *, parents: Sequence[uuid.UUID] = ()
+) -> list[uuid.UUID]:
+    """Row-lock the roots and every descendant against other writers until this transaction ends,
+    and return them (``parents``, locked alike, are not returned).
+
+    A writer that adds an edge (or a node) below one of these nodes first locks its parent
+    ``FOR SHARE``, so it waits here and then reads the recomputed value; one that locked its
+    parent first is waited for, and its node is found by the next round. The rounds repeat until
+    no new descendant appears, so the set returned is every descendant there will be until commit.
+    Each round locks in id order, so writers whose subgraphs overlap queue rather than deadlock.
+    """
+    held: set[uuid.UUID] = set()
+    while True:
+        found = session.execute(
+            text(
+                """
+                WITH RECURSIVE down(id) AS (
+                    SELECT unnest(CAST(:roots AS uuid[]))
+                    UNION
+                    SELECT e.child_id FROM edges e JOIN down d ON e.parent_id = d.id
+                )
+                SELECT a.id, a.id IN (SELECT id FROM down) FROM artifacts a
+                WHERE a.id IN (SELECT id FROM down) OR a.id = ANY(CAST(:parents AS uuid[]))
+                ORDER BY a.id
+                FOR NO KEY UPDATE
+                """
+            ),
+            {"roots": list(roots), "parents": list(parents) if not held else []},
+        ).all()
+        reached = {id_ for id_, below in found if below}
+        if reached <= held:
+            return list(held)
+        held |= reached
+
+
+def lock_parents(session: Session, ids: Sequence[uuid.UUID]) -> None:
+    """Lock the parents of new edges ``FOR SHARE``: a propagation that is changing one of them is
+    waited for (and its result is what the new child reads), and one that starts later waits
+    for this transaction and then finds the new child among the parent's descendants."""
+    if ids:
+        session.execute(
+            text(
+                """
+                SELECT 1 FROM artifacts WHERE id = ANY(CAST(:ids AS uuid[]))
+                ORDER BY id FOR SHARE
+                """
+            ),
+            {"ids": sorted(set(ids))},
+        )
+
+
+def load_nodes(session: Session, ids: Sequence[uuid.UUID]) -> list[NodeState]:
+    """The given nodes, their stored compositions left out (they are about to be recomputed)."""
+    rows = session.execute(
+        text(
+            f"""
+            SELECT {_columns("NULL::jsonb")} FROM artifacts a
+            WHERE a.id = ANY(CAST(:ids AS uuid[]))
+            """
+        ),
+        {"ids": list(ids)},
+    )
+    return [_state(row) for row in rows]
+
+
 def load_incoming(
     session: Session, child_ids: Sequence[uuid.UUID], *, outside_only: bool = False
 ) -> list[IncomingEdge]:

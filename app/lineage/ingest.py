@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 from app.artifacts import repository as artifact_repository
 from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
-from app.composition import service as composition_service
-from app.db import lock_lineage_writes
+from app.composition.service import LineageChange
+from app.db import lock_scope
 from app.errors import InvalidInput
 from app.lineage import openlineage
 from app.lineage import service as lineage_service
@@ -42,6 +42,8 @@ class Ingested:
     datasets: list[uuid.UUID] = field(default_factory=list)
     models: list[uuid.UUID] = field(default_factory=list)
     edges: int = 0
+    change: LineageChange | None = None
+    nodes: list[Artifact] = field(default_factory=list)
 
 
 def fingerprint(payload: Mapping[str, Any]) -> str:
@@ -68,8 +70,11 @@ def ingest(session: Session, payload: Mapping[str, Any]) -> Ingested:
         event = openlineage.map_event(payload)
     except openlineage.EventInvalid as exc:
         raise invalid(exc) from exc
-    lock_lineage_writes(session)
     print_ = fingerprint(payload)
+    # a redelivery waits for the delivery it repeats; the events of one run merge one at a time
+    lock_scope(session, "openlineage-event", print_)
+    if event.run_id is not None:
+        lock_scope(session, "openlineage-run", event.run_id)
     if session.scalars(select(LineageEvent.id).where(LineageEvent.fingerprint == print_)).first():
         return Ingested("duplicate", None, event.run_id)
 
@@ -111,24 +116,18 @@ def ingest(session: Session, payload: Mapping[str, Any]) -> Ingested:
         if edge.relation == "used" and drop_superseded(session, child, parent):
             touched.append(child.id)
             structural = True
-        _, created = lineage_service.connect(
-            session,
-            child,
-            parent,
-            edge.relation,
-            edge.amount,
-            propagate=False,
-            amount_may_change=True,
+        _, recorded = lineage_service.connect(
+            session, child, parent, edge.relation, edge.amount, amount_may_change=True
         )
         edges += 1
-        structural |= created
-        touched.append(child.id)
-    composition_service.lineage_changed(
-        session, list(dict.fromkeys(touched)), cause=cause, structural=structural
-    )
+        if recorded is not None:
+            structural |= recorded.structural
+            touched.append(child.id)
     result = Ingested("accepted", record.id, event.run_id, edges=edges)
-    for artifact in nodes.values():
-        session.refresh(artifact)
+    if touched:
+        result.change = LineageChange.of(touched, cause, structural=structural)
+    result.nodes = list(nodes.values())
+    for artifact in result.nodes:
         (result.datasets if artifact.kind == "dataset" else result.models).append(artifact.id)
     return result
 
@@ -260,6 +259,11 @@ def upsert(
     origin_columns = (
         artifact_service.origin_columns(intent.origin) if intent.origin is not None else {}
     )
+    if artifact is None:
+        artifact_service.lock_natural_key(session, key.kind, (key.namespace, key.name, version))
+        artifact = artifact_repository.by_natural_key(
+            session, key.kind, key.namespace, key.name, version
+        )
     if artifact is None:
         values: dict[str, Any] = {"facets": intent.facets, **origin_columns}
         if key.kind == "dataset":

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Response, status
 from fastapi.responses import JSONResponse
 
-from app.db import SessionDep, lock_lineage_writes
+from app import writes
+from app.db import SessionDep
 from app.errors import PROBLEM_BASE, PROBLEM_RESPONSES, ProblemError
 from app.lineage import ingest, openlineage, service
 from app.lineage import repository as lineage_repository
@@ -39,7 +40,7 @@ MAX_BATCH = 1000
     },
 )
 def create_edge(body: EdgeCreate, session: SessionDep, response: Response) -> EdgeRead:
-    edge, is_new = service.add_edge(session, body)
+    edge, is_new = writes.add_edge(session, body)
     response.status_code = status.HTTP_201_CREATED if is_new else status.HTTP_200_OK
     return service.edge_read(edge)
 
@@ -68,7 +69,7 @@ def post_event(
     response: Response,
     event: Annotated[dict[str, Any], Body(description="An OpenLineage event")],
 ) -> EventAccepted:
-    result = ingest.ingest(session, event)
+    result = writes.ingest(session, event)
     response.status_code = 201 if result.status == "accepted" else 200
     return accepted(result)
 
@@ -88,30 +89,23 @@ def post_batch(
     events: Annotated[list[Any], Body(max_length=MAX_BATCH)],
 ) -> BatchResult:
     items: list[BatchItem] = []
-    # held for the whole batch: a savepoint rolled back for one bad event must not release it
-    lock_lineage_writes(session)
-    for index, event in enumerate(events):
-        savepoint = session.begin_nested()
-        try:
-            result = ingest.ingest(session, event)
-        except ProblemError as exc:
-            savepoint.rollback()
+    for index, outcome in enumerate(writes.ingest_batch(session, events)):
+        if isinstance(outcome, ProblemError):
             items.append(
                 BatchItem(
                     index=index,
                     status="rejected",
                     problem={
-                        "type": PROBLEM_BASE + exc.slug,
-                        "title": exc.title,
-                        "status": exc.status,
-                        "detail": exc.detail,
-                        **exc.extensions,
+                        "type": PROBLEM_BASE + outcome.slug,
+                        "title": outcome.title,
+                        "status": outcome.status,
+                        "detail": outcome.detail,
+                        **outcome.extensions,
                     },
                 )
             )
-            continue
-        savepoint.commit()
-        items.append(BatchItem(index=index, status=result.status, result=accepted(result)))
+        else:
+            items.append(BatchItem(index=index, status=outcome.status, result=accepted(outcome)))
     counts = {
         s: sum(1 for i in items if i.status == s) for s in ("accepted", "duplicate", "rejected")
     }

@@ -27,10 +27,9 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.artifacts import service as artifact_service
+from app import writes
 from app.artifacts.schemas import DatasetCreate, ModelCreate, OriginUpdate
 from app.errors import CycleRefused
-from app.lineage import service as lineage_service
 from app.lineage.schemas import EdgeCreate
 from app.training.models import TrainingRun
 from tests import graph_check
@@ -70,27 +69,25 @@ class ServiceWriter:
 
     def dataset(self, body: dict[str, Any]) -> str:
         with self.sessions.begin() as session:
-            artifact, _ = artifact_service.register_dataset(
-                session, DatasetCreate.model_validate(body)
-            )
+            artifact, _ = writes.register_dataset(session, DatasetCreate.model_validate(body))
             return str(artifact.id)
 
     def model(self, body: dict[str, Any]) -> str:
         with self.sessions.begin() as session:
-            artifact, _ = artifact_service.register_model(session, ModelCreate.model_validate(body))
+            artifact, _ = writes.register_model(session, ModelCreate.model_validate(body))
             return str(artifact.id)
 
     def edge(self, body: dict[str, Any]) -> None:
         try:
             with self.sessions.begin() as session:
-                lineage_service.add_edge(session, EdgeCreate.model_validate(body))
+                writes.add_edge(session, EdgeCreate.model_validate(body))
         except CycleRefused as exc:
             raise Cycle from exc
 
     def correct(self, dataset_id: str, body: dict[str, Any]) -> None:
         update = OriginUpdate.model_validate(body)
         with self.sessions.begin() as session:
-            artifact_service.correct_origin(session, uuid.UUID(dataset_id), update, update.reason)
+            writes.correct_origin(session, uuid.UUID(dataset_id), update, update.reason)
 
 
 class HttpWriter:

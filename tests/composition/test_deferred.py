@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.artifacts import service as artifact_service
+from app import writes
 from app.artifacts.schemas import DatasetCreate, OriginIn, ParentIn
 from app.composition import service as composition_service
 from app.composition.models import PropagationJob
@@ -76,7 +76,7 @@ def test_a_pending_correction_survives_a_restart(committed: str, tmp_path: Path)
     with sessions.begin() as session:
         previous = None
         for i in range(5):
-            node, _ = artifact_service.register_dataset(
+            node, _ = writes.register_dataset(
                 session,
                 DatasetCreate(
                     namespace="r",
@@ -95,7 +95,7 @@ def test_a_pending_correction_survives_a_restart(committed: str, tmp_path: Path)
         leaf_id = previous
     # the correction is accepted and deferred; no worker runs before the service stops
     with sessions.begin() as session:
-        artifact_service.correct_origin(session, root_id, OriginIn(synthetic=1), "relabelled")
+        writes.correct_origin(session, root_id, OriginIn(synthetic=1), "relabelled")
     with Session(engine) as session:
         pending = session.scalars(select(PropagationJob).where(PropagationJob.status == "pending"))
         assert len(pending.all()) == 1

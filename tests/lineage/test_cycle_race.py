@@ -8,10 +8,9 @@ from typing import Any
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.artifacts import service as artifact_service
+from app import writes
 from app.artifacts.schemas import DatasetCreate
 from app.errors import CycleRefused
-from app.lineage import service as lineage_service
 from app.lineage.models import Edge
 from app.lineage.schemas import EdgeCreate, EdgeEnd
 
@@ -23,10 +22,10 @@ def test_racing_writers_cannot_both_close_a_cycle(committed: str) -> None:
     pairs = []
     with sessions.begin() as session:
         for i in range(rounds):
-            a, _ = artifact_service.register_dataset(
+            a, _ = writes.register_dataset(
                 session, DatasetCreate(namespace="race", name=f"a{i}", version="1")
             )
-            b, _ = artifact_service.register_dataset(
+            b, _ = writes.register_dataset(
                 session, DatasetCreate(namespace="race", name=f"b{i}", version="1")
             )
             pairs.append((a.id, b.id))
@@ -46,7 +45,7 @@ def test_racing_writers_cannot_both_close_a_cycle(committed: str) -> None:
                 session.execute(select(func.count()).select_from(Edge))
                 barrier.wait()
                 try:
-                    lineage_service.add_edge(
+                    writes.add_edge(
                         session,
                         EdgeCreate(
                             child=EdgeEnd(id=child),

@@ -1,0 +1,160 @@
+"""The write sequence, in one place.
+
+Every lineage write (a dataset, model or edge posted natively, an origin corrected, an
+OpenLineage event) goes the same way, inside the request's one transaction:
+
+1. **record** — the domain service checks what was said and stores it, locking only what its
+   rows need: the natural key it creates, the parents it hangs below, and, for an edge into an
+   existing node, that node's descendants (``app.artifacts.service``, ``app.lineage.service``,
+   ``app.lineage.ingest``);
+2. **propagate** — every composition downstream is recomputed under row locks on that subgraph,
+   or marked stale and queued when it is too large for one request (``app.composition.service``);
+3. **re-judge** — the training runs downstream are judged again (``app.training.service``).
+
+Writers in unrelated parts of the graph take no lock in common. Writers whose locks cross can
+deadlock; PostgreSQL then aborts one of them, and :func:`write` runs that one's sequence again
+from a savepoint, so the client sees the conflict resolved rather than an error. Routers call
+these functions, never a domain's write functions directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from app.artifacts import service as artifact_service
+from app.artifacts.models import Artifact
+from app.artifacts.schemas import DatasetCreate, ModelCreate, OriginIn
+from app.composition import service as composition_service
+from app.composition.service import LineageChange
+from app.errors import ProblemError
+from app.lineage import ingest as lineage_ingest
+from app.lineage import service as lineage_service
+from app.lineage.models import Edge
+from app.lineage.schemas import EdgeCreate
+from app.training import service as training_service
+
+log = logging.getLogger("headwater.writes")
+
+T = TypeVar("T")
+
+# SQLSTATEs after which running the same write again can succeed: deadlock_detected,
+# serialization_failure
+RETRYABLE = frozenset({"40P01", "40001"})
+ATTEMPTS = 20
+
+
+@dataclass
+class WriteCounters:
+    """Totals since the process started, for metrics to read."""
+
+    writes: int = 0
+    retries: int = 0
+    propagated_nodes: int = 0
+    deferred_propagations: int = 0
+
+
+counters = WriteCounters()
+
+
+def retryable(exc: DBAPIError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) in RETRYABLE
+
+
+def write(session: Session, record: Callable[[], tuple[T, LineageChange | None]]) -> T:
+    """Record, propagate and re-judge, as one step of the caller's transaction."""
+    attempt = 1
+    while True:
+        try:
+            with session.begin_nested():
+                result, change = record()
+                if change is not None:
+                    follow(session, change)
+            counters.writes += 1
+            return result
+        except DBAPIError as exc:
+            if not retryable(exc) or attempt >= ATTEMPTS:
+                raise
+            counters.retries += 1
+            log.info("write retried", extra={"attempt": attempt, "error": type(exc.orig).__name__})
+            attempt += 1
+
+
+def follow(session: Session, change: LineageChange) -> None:
+    """Propagate a recorded change, then re-judge the training runs it reached."""
+    outcome = composition_service.propagate(session, change)
+    counters.propagated_nodes += outcome.nodes
+    if outcome.job_id is not None:
+        counters.deferred_propagations += 1
+    if outcome.models:
+        training_service.refresh(
+            session, outcome.models, cause=change.cause, structural=change.structural
+        )
+    # propagation writes in bulk, around the ORM: loaded versions must read what it wrote
+    session.expire_all()
+
+
+def registered(
+    result: artifact_service.Registered,
+) -> tuple[tuple[Artifact, bool], LineageChange | None]:
+    return (result.artifact, result.is_new), result.change
+
+
+def register_dataset(session: Session, body: DatasetCreate) -> tuple[Artifact, bool]:
+    """A dataset version with its origin, size and parents (or the identical one recorded)."""
+    return write(session, lambda: registered(artifact_service.record_dataset(session, body)))
+
+
+def register_model(session: Session, body: ModelCreate) -> tuple[Artifact, bool]:
+    """A model version with its training set, which records its training run."""
+    return write(session, lambda: registered(artifact_service.record_model(session, body)))
+
+
+def add_edge(session: Session, body: EdgeCreate) -> tuple[Edge, bool]:
+    """A later edge between recorded versions; one that would close a cycle is refused."""
+
+    def record() -> tuple[tuple[Edge, bool], LineageChange | None]:
+        edge, change = lineage_service.record_edge(session, body)
+        return (edge, change is not None and change.structural), change
+
+    return write(session, record)
+
+
+def correct_origin(
+    session: Session, dataset_id: uuid.UUID, declared: OriginIn, reason: str | None
+) -> Artifact:
+    """Replace a dataset version's declared origin; every descendant follows."""
+    return write(
+        session,
+        lambda: registered(artifact_service.record_origin(session, dataset_id, declared, reason)),
+    )[0]
+
+
+def ingest(session: Session, event: Any) -> lineage_ingest.Ingested:
+    """One OpenLineage event."""
+
+    def record() -> tuple[lineage_ingest.Ingested, LineageChange | None]:
+        result = lineage_ingest.ingest(session, event)
+        return result, result.change
+
+    return write(session, record)
+
+
+def ingest_batch(
+    session: Session, events: Sequence[Any]
+) -> list[lineage_ingest.Ingested | ProblemError]:
+    """OpenLineage events in order, each accepted or rejected on its own: a rejected event's
+    work is rolled back to its savepoint, the others' stays."""
+    outcomes: list[lineage_ingest.Ingested | ProblemError] = []
+    for event in events:
+        try:
+            outcomes.append(ingest(session, event))
+        except ProblemError as exc:
+            outcomes.append(exc)
+    return outcomes
