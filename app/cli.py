@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 import uvicorn
 
@@ -21,6 +23,9 @@ def serve() -> None:
 
     settings = get_settings()
     configure(settings.log_level)
+    if settings.workers > 1:
+        serve_workers(settings.workers)
+        return
     app = create_app(settings=settings, run_migrations=True)
     uvicorn.run(
         app,
@@ -30,6 +35,35 @@ def serve() -> None:
         access_log=False,
         timeout_graceful_shutdown=10,
     )
+
+
+def serve_workers(workers: int) -> None:
+    """HEADWATER_WORKERS processes on one database: this process migrates it (and runs the
+    embedded PostgreSQL, when there is no DATABASE_URL) and supervises them."""
+    from app import migrate
+
+    settings = get_settings()
+    embedded = None
+    url = settings.database_url
+    if url is None:
+        embedded = EmbeddedPostgres(settings.data_dir)
+        url = embedded.start()
+        os.environ["DATABASE_URL"] = url  # the workers inherit it
+    try:
+        migrate.upgrade(url)
+        uvicorn.run(
+            "app.main:from_environment",
+            factory=True,
+            workers=workers,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        if embedded is not None:
+            embedded.stop()
 
 
 @cli.command(name="migrate")

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
         description="Corrections touching more descendants than this finish in the background.",
     )
     default_policy: str = "default"
+    workers: int = Field(
+        default=1, ge=1, le=64, description="API processes serving one database (uvicorn workers)."
+    )
 
 
 @lru_cache

@@ -19,6 +19,7 @@ from app.embedded import EmbeddedPostgres
 from app.errors import install_handlers, problem
 from app.http import AccessLogMiddleware, RequestBodyMiddleware
 from app.lineage.router import router as lineage_router
+from app.logs import configure
 from app.policies.router import router as policies_router
 from app.training.router import router as training_router
 from app.worker import PropagationWorker
@@ -99,3 +100,11 @@ def create_app(
         return JSONResponse({"status": "ready", "migration": current})
 
     return app
+
+
+def from_environment() -> FastAPI:
+    """The app of one of several worker processes (``HEADWATER_WORKERS``): settings from the
+    environment, the database already migrated by the process that started them."""
+    settings = get_settings()
+    configure(settings.log_level)
+    return create_app(settings=settings)

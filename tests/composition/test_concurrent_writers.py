@@ -33,7 +33,7 @@ from app.errors import CycleRefused
 from app.lineage.schemas import EdgeCreate
 from app.training.models import TrainingRun
 from tests import graph_check
-from tests.conftest import LiveServer
+from tests.conftest import WORKERS, LiveServer
 
 WRITERS = 5
 STEPS = 36
@@ -304,6 +304,7 @@ def test_concurrent_sessions_leave_every_composition_exact(committed: str, round
         engine.dispose()
 
 
+@pytest.mark.parametrize("live_server", WORKERS, indirect=True)
 def test_concurrent_http_writers_leave_every_composition_exact(
     live_server: LiveServer, committed: str
 ) -> None:

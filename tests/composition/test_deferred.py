@@ -70,7 +70,10 @@ def test_a_large_correction_reads_stale_until_a_worker_finishes_it(
 
 
 @pytest.mark.usefixtures("small_inline_limit")
-def test_a_pending_correction_survives_a_restart(committed: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 4])
+def test_a_pending_correction_survives_a_restart(
+    committed: str, tmp_path: Path, workers: int
+) -> None:
     engine = create_engine(committed)
     sessions = sessionmaker(engine)
     with sessions.begin() as session:
@@ -100,7 +103,8 @@ def test_a_pending_correction_survives_a_restart(committed: str, tmp_path: Path)
         pending = session.scalars(select(PropagationJob).where(PropagationJob.status == "pending"))
         assert len(pending.all()) == 1
 
-    server = LiveServer({"DATABASE_URL": committed, "HEADWATER_LOG_LEVEL": "warning"}, tmp_path)
+    env = {"DATABASE_URL": committed, "HEADWATER_LOG_LEVEL": "warning"}
+    server = LiveServer({**env, "HEADWATER_WORKERS": str(workers)}, tmp_path)
     server.start()
     try:
         with server.client() as client:

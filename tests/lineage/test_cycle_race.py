@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -13,6 +14,7 @@ from app.artifacts.schemas import DatasetCreate
 from app.errors import CycleRefused
 from app.lineage.models import Edge
 from app.lineage.schemas import EdgeCreate, EdgeEnd
+from tests.conftest import WORKERS, LiveServer
 
 
 def test_racing_writers_cannot_both_close_a_cycle(committed: str) -> None:
@@ -74,3 +76,44 @@ def test_racing_writers_cannot_both_close_a_cycle(committed: str) -> None:
         edges = session.scalars(select(Edge).where(Edge.child_id.in_(ids))).all()
         assert len(edges) == rounds
     engine.dispose()
+
+
+@pytest.mark.parametrize("live_server", WORKERS, indirect=True)
+def test_racing_http_writers_cannot_both_close_a_cycle(live_server: LiveServer) -> None:
+    """Over HTTP: with several workers the two requests are served by different processes."""
+    rounds = 10
+    with live_server.client() as client:
+        pairs = []
+        for i in range(rounds):
+            ends = []
+            for side in ("a", "b"):
+                body = {"namespace": "race-http", "name": f"{side}{i}", "version": "1"}
+                response = client.post("/api/v1/datasets", json=body)
+                assert response.status_code == 201, response.text
+                ends.append(response.json()["id"])
+            pairs.append(ends)
+
+    for a, b in pairs:
+        barrier = threading.Barrier(2)
+        statuses: list[int] = []
+
+        def write(
+            child: str,
+            parent: str,
+            barrier: threading.Barrier = barrier,
+            statuses: list[int] = statuses,
+        ) -> None:
+            body = {"child": {"id": child}, "parent": {"id": parent}, "relation": "derived_from"}
+            with live_server.client() as client:
+                barrier.wait()
+                statuses.append(client.post("/api/v1/edges", json=body).status_code)
+
+        threads = [
+            threading.Thread(target=write, args=(a, b)),
+            threading.Thread(target=write, args=(b, a)),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert sorted(statuses) == [201, 409]
