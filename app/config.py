@@ -29,6 +29,11 @@ class Settings(BaseSettings):
         description="Corrections touching more descendants than this finish in the background.",
     )
     default_policy: str = "default"
+    max_edges_per_request: int = Field(
+        default=100_000,
+        ge=1,
+        description="The most edges (parents, training-set members) one request may create.",
+    )
     workers: int = Field(
         default=1, ge=1, le=64, description="API processes serving one database (uvicorn workers)."
     )

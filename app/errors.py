@@ -86,6 +86,11 @@ class PayloadTooLarge(ProblemError):
     title = "Payload too large"
 
 
+class TooManyEdges(PayloadTooLarge):
+    slug = "too-many-edges"
+    title = "Too many edges for one request"
+
+
 def problem(status: int, title: str, detail: str, slug: str, **extensions: Any) -> JSONResponse:
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + slug,

@@ -108,11 +108,14 @@ def registered(
 
 def register_dataset(session: Session, body: DatasetCreate) -> tuple[Artifact, bool]:
     """A dataset version with its origin, size and parents (or the identical one recorded)."""
+    lineage_service.within_edge_limit(len(body.parents), "parents")
     return write(session, lambda: registered(artifact_service.record_dataset(session, body)))
 
 
 def register_model(session: Session, body: ModelCreate) -> tuple[Artifact, bool]:
     """A model version with its training set, which records its training run."""
+    members = len(body.training_set) + (body.base_model is not None)
+    lineage_service.within_edge_limit(members, "training-set members")
     return write(session, lambda: registered(artifact_service.record_model(session, body)))
 
 

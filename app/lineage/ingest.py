@@ -70,6 +70,7 @@ def ingest(session: Session, payload: Mapping[str, Any]) -> Ingested:
         event = openlineage.map_event(payload)
     except openlineage.EventInvalid as exc:
         raise invalid(exc) from exc
+    lineage_service.within_edge_limit(len(event.edges), "edges")
     print_ = fingerprint(payload)
     # a redelivery waits for the delivery it repeats; the events of one run merge one at a time
     lock_scope(session, "openlineage-event", print_)

@@ -12,10 +12,24 @@ from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
 from app.composition import repository as composition_repository
 from app.composition.service import LineageChange
-from app.errors import Conflict, CycleRefused, InvalidInput
+from app.config import get_settings
+from app.errors import Conflict, CycleRefused, InvalidInput, TooManyEdges
 from app.lineage import repository
 from app.lineage.models import Edge
 from app.lineage.schemas import EdgeCreate, EdgeEnd, EdgeRead, LineageGraph, LineageNode
+
+
+def within_edge_limit(count: int, what: str) -> None:
+    """Refuse, before any work, a request that would create more edges than one request may:
+    its locks and its propagation would hold up every writer below the same nodes."""
+    limit = get_settings().max_edges_per_request
+    if count > limit:
+        raise TooManyEdges(
+            f"This request would create {count:,} {what}; one request may create at most"
+            f" {limit:,} (HEADWATER_MAX_EDGES_PER_REQUEST). Send it in parts.",
+            limit=limit,
+            requested=count,
+        )
 
 
 def end_kind(end: EdgeEnd, required: str | None, field: str, relation: str) -> str | None:
