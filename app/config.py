@@ -29,6 +29,11 @@ class Settings(BaseSettings):
         description="Corrections touching more descendants than this finish in the background.",
     )
     default_policy: str = "default"
+    rejudge_inline_limit: int = Field(
+        default=200,
+        ge=0,
+        description="Writes reaching more training runs than this leave re-judging to a worker.",
+    )
     max_edges_per_request: int = Field(
         default=100_000,
         ge=1,

@@ -9,7 +9,9 @@ OpenLineage event) goes the same way, inside the request's one transaction:
    ``app.lineage.ingest``);
 2. **propagate** — every composition downstream is recomputed under row locks on that subgraph,
    or marked stale and queued when it is too large for one request (``app.composition.service``);
-3. **re-judge** — the training runs downstream are judged again (``app.training.service``).
+3. **re-judge** — the training runs downstream are judged again (``app.training.service``), in
+   the request when they are few, else queued for a worker, their verdicts reading
+   ``rejudging`` until it is done.
 
 Writers in unrelated parts of the graph take no lock in common. Writers whose locks cross can
 deadlock; PostgreSQL then aborts one of them, and :func:`write` runs that one's sequence again
@@ -33,6 +35,7 @@ from app.artifacts.models import Artifact
 from app.artifacts.schemas import DatasetCreate, ModelCreate, OriginIn
 from app.composition import service as composition_service
 from app.composition.service import LineageChange
+from app.config import get_settings
 from app.errors import ProblemError
 from app.lineage import ingest as lineage_ingest
 from app.lineage import service as lineage_service
@@ -92,7 +95,11 @@ def follow(session: Session, change: LineageChange) -> None:
     counters.propagated_nodes += outcome.nodes
     if outcome.job_id is not None:
         counters.deferred_propagations += 1
-    if outcome.models:
+    if len(outcome.models) > get_settings().rejudge_inline_limit:
+        training_service.queue(
+            session, outcome.models, cause=change.cause, structural=change.structural
+        )
+    elif outcome.models:
         training_service.refresh(
             session, outcome.models, cause=change.cause, structural=change.structural
         )

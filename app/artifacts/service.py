@@ -229,7 +229,7 @@ def register(
         if diff:
             raise conflict(existing, diff, hint)
         return Registered(existing, None)
-    composition_repository.lock_parents(session, [e.parent.id for e in planned])
+    composition_repository.lock_for_reading(session, [e.parent.id for e in planned])
     artifact = repository.add(session, new_artifact(kind, *key, **declared))
     edge_repository.add(
         session,

@@ -124,10 +124,11 @@ def lock_descendants(
         held |= reached
 
 
-def lock_parents(session: Session, ids: Sequence[uuid.UUID]) -> None:
-    """Lock the parents of new edges ``FOR SHARE``: a propagation that is changing one of them is
-    waited for (and its result is what the new child reads), and one that starts later waits
-    for this transaction and then finds the new child among the parent's descendants."""
+def lock_for_reading(session: Session, ids: Sequence[uuid.UUID]) -> None:
+    """Lock nodes ``FOR SHARE`` before reading their compositions: a propagation that is changing
+    one of them is waited for, and its result is what is read. The parents of new edges are
+    locked so: a propagation that starts later then waits for this transaction, and finds the new
+    child among the parent's descendants."""
     if ids:
         session.execute(
             text(

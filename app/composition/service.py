@@ -221,9 +221,8 @@ def run_pending_job(session: Session) -> Recomputed | None:
     outcome = recompute_from(session, job.roots, cause=job.cause)
     job.nodes_total = outcome.nodes
     if outcome.models:
-        training_service.refresh(
-            session, outcome.models, cause=job.cause, structural=job.structural
-        )
+        # in batches of their own, after this transaction releases the subgraph
+        training_service.queue(session, outcome.models, cause=job.cause, structural=job.structural)
     job.status = "done"
     job.nodes_done = outcome.nodes
     job.finished_at = func.clock_timestamp()

@@ -82,11 +82,11 @@ def connect(
     a facet sent again replaces the earlier one); natively, a different amount is a conflict.
 
     Locks: a child this transaction created is a leaf no one else can reach, so its edge closes
-    no cycle and needs only its parent locked ``FOR SHARE`` (see ``lock_parents``). Otherwise the
-    parent, the child and all its descendants are locked, in one ordered statement, before the
-    cycle check: two writers closing one cycle from both ends each lock the other's parent (it is
-    downstream of their own child), so the second waits for the first to commit and then sees
-    its edge.
+    no cycle and needs only its parent locked ``FOR SHARE`` (``lock_for_reading``). Otherwise
+    the parent, the child and all its descendants are locked, in one ordered statement, before
+    the cycle check: two writers closing one cycle from both ends each lock the other's parent
+    (it is downstream of their own child), so the second waits for the first to commit and then
+    sees its edge.
     """
     existing = repository.find(session, child.id, parent.id, relation)
     if existing is not None and (existing.amount == amount or amount is None):
@@ -94,7 +94,7 @@ def connect(
             raise differs(existing, child, parent, relation, amount)
         return existing, None  # recorded already, and edges are not removed: nothing to lock
     if child.id in artifact_repository.created_here(session):
-        composition_repository.lock_parents(session, [parent.id])
+        composition_repository.lock_for_reading(session, [parent.id])
     else:
         composition_repository.lock_descendants(session, [child.id], parents=[parent.id])
         existing = repository.find(session, child.id, parent.id, relation)
