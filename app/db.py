@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -93,3 +93,19 @@ def lock_scope(session: Session, *scope: str) -> None:
         text("SELECT pg_advisory_xact_lock(hashtextextended(:scope, 0))"),
         {"scope": "\x1f".join(scope)},
     )
+
+
+def lock_scopes(session: Session, scopes: Sequence[Sequence[str]]) -> None:
+    """``lock_scope`` for many things in one statement, in a fixed order (so two writers that
+    lock overlapping sets queue instead of deadlocking)."""
+    if scopes:
+        session.execute(
+            text(
+                """
+                SELECT pg_advisory_xact_lock(k)
+                FROM (SELECT DISTINCT hashtextextended(s, 0) AS k FROM unnest(CAST(:scopes AS text[])) AS s) keys
+                ORDER BY k
+                """
+            ),
+            {"scopes": ["\x1f".join(scope) for scope in scopes]},
+        )

@@ -1,7 +1,7 @@
 """The write sequence, in one place.
 
-Every lineage write (a dataset, model or edge posted natively, an origin corrected, an
-OpenLineage event) goes the same way, inside the request's one transaction:
+Every lineage write (a dataset, model or edge posted natively, alone or in a batch, an origin
+corrected, an OpenLineage event) goes the same way, inside the request's one transaction:
 
 1. **record** — the domain service checks what was said and stores it, locking only what its
    rows need: the natural key it creates, the parents it hangs below, and, for an edge into an
@@ -37,10 +37,11 @@ from app.composition import service as composition_service
 from app.composition.service import LineageChange
 from app.config import get_settings
 from app.errors import ProblemError
+from app.lineage import batch as lineage_batch
 from app.lineage import ingest as lineage_ingest
 from app.lineage import service as lineage_service
 from app.lineage.models import Edge
-from app.lineage.schemas import EdgeCreate
+from app.lineage.schemas import EdgeCreate, NativeBatch
 from app.training import service as training_service
 
 log = logging.getLogger("headwater.writes")
@@ -144,6 +145,11 @@ def correct_origin(
         session,
         lambda: registered(artifact_service.record_origin(session, dataset_id, declared, reason)),
     )[0]
+
+
+def record_batch(session: Session, body: NativeBatch) -> list[lineage_batch.ItemOutcome]:
+    """Datasets, models and edges in one request; each item recorded or rejected on its own."""
+    return write(session, lambda: lineage_batch.record_batch(session, body))
 
 
 def ingest(session: Session, event: Any) -> lineage_ingest.Ingested:

@@ -125,6 +125,13 @@ def add(session: Session, artifact: Artifact) -> Artifact:
     return artifact
 
 
+def add_all(session: Session, artifacts: Sequence[Artifact]) -> None:
+    """Insert many versions at once (their ids set), as multi-row INSERTs."""
+    session.add_all(artifacts)
+    session.flush()
+    created_here(session).update(a.id for a in artifacts)
+
+
 def newest_many(
     session: Session, kind: str, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], Artifact]:

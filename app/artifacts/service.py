@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -50,16 +50,43 @@ def label(artifact: Artifact) -> str:
     return f"{artifact.kind} {artifact.namespace}/{artifact.name}@{artifact.version}"
 
 
-def resolve(session: Session, ref: ArtifactRef, kind: str | None, *, field: str) -> Artifact:
-    """The artifact a reference names, or a 404 that names what is missing."""
+@dataclass
+class Known:
+    """Versions looked up ahead, by id and by natural key: a batch resolves all its references
+    in a few queries, and its later items may name the versions its earlier items record."""
+
+    by_id: dict[uuid.UUID, Artifact] = field(default_factory=dict)
+    by_key: dict[tuple[str, str, str, str], Artifact] = field(default_factory=dict)
+
+    def add(self, artifact: Artifact) -> None:
+        self.by_id[artifact.id] = artifact
+        key = (artifact.kind, artifact.namespace, artifact.name, artifact.version)
+        self.by_key[key] = artifact
+
+    def find(self, ref: ArtifactRef, kind: str) -> Artifact | None:
+        if ref.id is not None:
+            return self.by_id.get(ref.id)
+        assert ref.namespace is not None and ref.name is not None and ref.version is not None
+        return self.by_key.get((kind, ref.namespace, ref.name, ref.version))
+
+
+def resolve(
+    session: Session, ref: ArtifactRef, kind: str | None, *, field: str, known: Known | None = None
+) -> Artifact:
+    """The artifact a reference names, or a 404 that names what is missing (looked up in
+    ``known`` alone when given)."""
     wanted = kind or "dataset"
-    if ref.id is not None:
+    if known is not None:
+        found = known.find(ref, wanted)
+    elif ref.id is not None:
         found = repository.get(session, ref.id)
+    else:
+        assert ref.namespace is not None and ref.name is not None and ref.version is not None
+        found = repository.by_natural_key(session, wanted, ref.namespace, ref.name, ref.version)
+    if ref.id is not None:
         if found is None or (kind is not None and found.kind != kind):
             raise NotFound(f"No {wanted} version has id {ref.id}.", missing={"id": str(ref.id)})
         return found
-    assert ref.namespace is not None and ref.name is not None and ref.version is not None
-    found = repository.by_natural_key(session, wanted, ref.namespace, ref.name, ref.version)
     if found is None:
         raise NotFound(
             f"No {wanted} version {ref.namespace}/{ref.name}@{ref.version} is recorded"
@@ -210,38 +237,47 @@ def lock_natural_key(session: Session, kind: str, key: tuple[str, str, str]) -> 
     lock_scope(session, "artifact", kind, *key)
 
 
-def register(
-    session: Session,
-    kind: str,
-    key: tuple[str, str, str],
-    declared: dict[str, Any],
-    planned: Sequence[PlannedEdge],
-    *,
-    hint: str = "",
-) -> Registered:
+def register(session: Session, planned: Planned) -> Registered:
     """Record a version with its parents, or return the identical one already recorded.
 
     A new version is a leaf: nothing can hang below it yet, so its edges close no cycle."""
-    lock_natural_key(session, kind, key)
-    existing = repository.by_natural_key(session, kind, *key)
+    lock_natural_key(session, planned.kind, planned.key)
+    existing = repository.by_natural_key(session, planned.kind, *planned.key)
     if existing is not None:
-        diff = differences(existing, declared, planned, session)
-        if diff:
-            raise conflict(existing, diff, hint)
-        return Registered(existing, None)
-    composition_repository.lock_for_reading(session, [e.parent.id for e in planned])
-    artifact = repository.add(session, new_artifact(kind, *key, **declared))
-    edge_repository.add(
-        session,
-        [
-            Edge(child_id=artifact.id, parent_id=e.parent.id, relation=e.relation, amount=e.amount)
-            for e in planned
-        ],
-    )
+        return Registered(unchanged(session, existing, planned), None)
+    composition_repository.lock_for_reading(session, [e.parent.id for e in planned.edges])
+    artifact = repository.add(session, new_artifact(planned.kind, *planned.key, **planned.declared))
+    edge_repository.add(session, edges_of(artifact, planned))
     return Registered(artifact, LineageChange.of([artifact.id], f"{label(artifact)} recorded"))
 
 
-def record_dataset(session: Session, body: DatasetCreate) -> Registered:
+def unchanged(session: Session, existing: Artifact, planned: Planned) -> Artifact:
+    """The recorded version when the posted one says the same, else the conflict."""
+    diff = differences(existing, planned.declared, planned.edges, session)
+    if diff:
+        raise conflict(existing, diff, planned.hint)
+    return existing
+
+
+def edges_of(artifact: Artifact, planned: Planned) -> list[Edge]:
+    return [
+        Edge(child_id=artifact.id, parent_id=e.parent.id, relation=e.relation, amount=e.amount)
+        for e in planned.edges
+    ]
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A version to record, checked: its kind and key, its columns and its parents."""
+
+    kind: str
+    key: tuple[str, str, str]
+    declared: dict[str, Any]
+    edges: Sequence[PlannedEdge]
+    hint: str = ""
+
+
+def plan_dataset(session: Session, body: DatasetCreate, known: Known | None = None) -> Planned:
     origin = origin_of(body.origin)
     planned = []
     for index, parent in enumerate(body.parents):
@@ -258,7 +294,7 @@ def record_dataset(session: Session, body: DatasetCreate) -> Registered:
                     }
                 ],
             )
-        found = resolve(session, parent, parent_kind, field=f"parents[{index}]")
+        found = resolve(session, parent, parent_kind, field=f"parents[{index}]", known=known)
         planned.append(PlannedEdge(found, parent.relation, parent.amount))
     check_unique_parents(planned, "parents")
     declared = {
@@ -268,8 +304,7 @@ def record_dataset(session: Session, body: DatasetCreate) -> Registered:
         "description": body.description,
         **origin_columns(origin),
     }
-    return register(
-        session,
+    return Planned(
         "dataset",
         (body.namespace, body.name, body.version),
         declared,
@@ -278,26 +313,33 @@ def record_dataset(session: Session, body: DatasetCreate) -> Registered:
     )
 
 
-def record_model(session: Session, body: ModelCreate) -> Registered:
+def plan_model(session: Session, body: ModelCreate, known: Known | None = None) -> Planned:
     planned = [
         PlannedEdge(
-            resolve(session, item, "dataset", field=f"training_set[{index}]"),
+            resolve(session, item, "dataset", field=f"training_set[{index}]", known=known),
             "trained_on",
             item.amount,
         )
         for index, item in enumerate(body.training_set)
     ]
     if body.base_model is not None:
-        base = resolve(session, body.base_model, "model", field="base_model")
+        base = resolve(session, body.base_model, "model", field="base_model", known=known)
         planned.append(PlannedEdge(base, "fine_tuned_from", body.base_model.amount))
     check_unique_parents(planned, "training_set")
-    return register(
-        session,
+    return Planned(
         "model",
         (body.namespace, body.name, body.version),
         {"description": body.description},
         planned,
     )
+
+
+def record_dataset(session: Session, body: DatasetCreate) -> Registered:
+    return register(session, plan_dataset(session, body))
+
+
+def record_model(session: Session, body: ModelCreate) -> Registered:
+    return register(session, plan_model(session, body))
 
 
 def record_origin(

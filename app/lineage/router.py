@@ -18,6 +18,9 @@ from app.lineage.schemas import (
     EdgeCreate,
     EdgeRead,
     EventAccepted,
+    NativeBatch,
+    NativeBatchItem,
+    NativeBatchResult,
     StoredEvent,
 )
 from app.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
@@ -43,6 +46,49 @@ def create_edge(body: EdgeCreate, session: SessionDep, response: Response) -> Ed
     edge, is_new = writes.add_edge(session, body)
     response.status_code = status.HTTP_201_CREATED if is_new else status.HTTP_200_OK
     return service.edge_read(edge)
+
+
+def problem_of(error: ProblemError) -> dict[str, object]:
+    """The problem document of one rejected item of a batch."""
+    return {
+        "type": PROBLEM_BASE + error.slug,
+        "title": error.title,
+        "status": error.status,
+        "detail": error.detail,
+        **error.extensions,
+    }
+
+
+@router.post(
+    "/batch",
+    response_model=NativeBatchResult,
+    tags=["lineage"],
+    summary="Record datasets, models and edges in one request (a backfill), as set-based SQL",
+    responses={207: {"description": "Some items were rejected; the items say which and why"}},
+)
+def create_batch(body: NativeBatch, session: SessionDep, response: Response) -> NativeBatchResult:
+    outcomes = writes.record_batch(session, body)
+    items = [
+        NativeBatchItem(
+            section=o.section,
+            index=o.index,
+            status=o.status,
+            id=o.id,
+            problem=problem_of(o.problem) if o.problem is not None else None,
+        )
+        for o in outcomes
+    ]
+    counts = {
+        s: sum(1 for i in items if i.status == s) for s in ("created", "existing", "rejected")
+    }
+    if counts["rejected"]:
+        response.status_code = 207
+    return NativeBatchResult(
+        created=counts["created"],
+        existing=counts["existing"],
+        rejected=counts["rejected"],
+        items=items,
+    )
 
 
 def accepted(result: ingest.Ingested) -> EventAccepted:
@@ -91,19 +137,7 @@ def post_batch(
     items: list[BatchItem] = []
     for index, outcome in enumerate(writes.ingest_batch(session, events)):
         if isinstance(outcome, ProblemError):
-            items.append(
-                BatchItem(
-                    index=index,
-                    status="rejected",
-                    problem={
-                        "type": PROBLEM_BASE + outcome.slug,
-                        "title": outcome.title,
-                        "status": outcome.status,
-                        "detail": outcome.detail,
-                        **outcome.extensions,
-                    },
-                )
-            )
+            items.append(BatchItem(index=index, status="rejected", problem=problem_of(outcome)))
         else:
             items.append(BatchItem(index=index, status=outcome.status, result=accepted(outcome)))
     counts = {

@@ -41,17 +41,24 @@ def end_kind(end: EdgeEnd, required: str | None, field: str, relation: str) -> s
     return required or end.kind
 
 
-def record_edge(session: Session, body: EdgeCreate) -> tuple[Edge, LineageChange | None]:
+def record_edge(
+    session: Session, body: EdgeCreate, known: artifact_service.Known | None = None
+) -> tuple[Edge, LineageChange | None]:
     """Record child ← parent; refuse one that would close a cycle."""
     child_kind, parent_kind = artifact_service.RELATION_KINDS[body.relation]
     child = artifact_service.resolve(
-        session, body.child, end_kind(body.child, child_kind, "child", body.relation), field="child"
+        session,
+        body.child,
+        end_kind(body.child, child_kind, "child", body.relation),
+        field="child",
+        known=known,
     )
     parent = artifact_service.resolve(
         session,
         body.parent,
         end_kind(body.parent, parent_kind, "parent", body.relation),
         field="parent",
+        known=known,
     )
     return connect(session, child, parent, body.relation, body.amount)
 
