@@ -12,6 +12,7 @@ FROM python:3.11-slim
 ENV PATH=/opt/headwater/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HEADWATER_HOST=0.0.0.0 \
+    HEADWATER_AUTH=required \
     HEADWATER_PORT=8000 \
     HEADWATER_DATA_DIR=/var/lib/headwater
 RUN useradd --system --uid 10001 --home-dir /var/lib/headwater --create-home headwater

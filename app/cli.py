@@ -7,26 +7,36 @@ import os
 import typer
 import uvicorn
 
+from app.audit.cli import audit
+from app.auth.cli import tokens
 from app.config import get_settings
-from app.embedded import EmbeddedPostgres
+from app.embedded import EmbeddedPostgres, service_database
 from app.gate_cli import gate
 from app.logs import configure
 
 cli = typer.Typer(help="Headwater: data provenance for machine learning.", no_args_is_help=True)
 cli.command(name="gate")(gate)
+cli.add_typer(tokens, name="tokens")
+cli.add_typer(audit, name="audit")
 
 
 @cli.command()
 def serve() -> None:
     """Migrate the database to head and serve the API (embedded PostgreSQL without DATABASE_URL)."""
+    from app.auth.security import AuthMisconfigured
     from app.main import create_app
 
     settings = get_settings()
     configure(settings.log_level)
+    try:
+        app = create_app(settings=settings, run_migrations=True)
+    except AuthMisconfigured as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     if settings.workers > 1:
+        # the app above has checked the settings; each worker builds its own
         serve_workers(settings.workers)
         return
-    app = create_app(settings=settings, run_migrations=True)
     uvicorn.run(
         app,
         host=settings.host,
@@ -73,17 +83,9 @@ def migrate_command() -> None:
 
     settings = get_settings()
     configure(settings.log_level)
-    embedded = None
-    url = settings.database_url
-    if url is None:
-        embedded = EmbeddedPostgres(settings.data_dir)
-        url = embedded.start()
-    try:
+    with service_database(settings.database_url, settings.data_dir) as url:
         migrate.upgrade(url)
         typer.echo(f"database at migration {migrate.head_revision()}")
-    finally:
-        if embedded is not None:
-            embedded.stop(only_if_started_here=True)
 
 
 def main() -> None:

@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     workers: int = Field(
         default=1, ge=1, le=64, description="API processes serving one database (uvicorn workers)."
     )
+    auth: Literal["required", "off"] | None = Field(
+        default=None,
+        description="Unset: off while listening on a loopback address, required elsewhere.",
+    )
+    auth_max_failures: int = Field(
+        default=10, ge=1, description="Failed authentications per client per minute before 429."
+    )
 
 
 @lru_cache

@@ -103,7 +103,10 @@ def lock_scopes(session: Session, scopes: Sequence[Sequence[str]]) -> None:
             text(
                 """
                 SELECT pg_advisory_xact_lock(k)
-                FROM (SELECT DISTINCT hashtextextended(s, 0) AS k FROM unnest(CAST(:scopes AS text[])) AS s) keys
+                FROM (
+                    SELECT DISTINCT hashtextextended(s, 0) AS k
+                    FROM unnest(CAST(:scopes AS text[])) AS s
+                ) keys
                 ORDER BY k
                 """
             ),

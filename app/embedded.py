@@ -7,6 +7,8 @@ so it outlives a service that was killed; a later start reuses it, and a clean s
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,3 +48,19 @@ class EmbeddedPostgres:
         finally:
             self._server = None
             log.info("embedded PostgreSQL stopped", extra={"pgdata": str(self.pgdata)})
+
+
+@contextmanager
+def service_database(database_url: str | None, data_dir: Path) -> Iterator[str]:
+    """The URL of the database the service uses, for commands run beside it: ``database_url``,
+    or the embedded server in ``data_dir`` (reused while the service runs, and stopped after
+    the command only if the command started it)."""
+    if database_url is not None:
+        yield database_url
+        return
+    embedded = EmbeddedPostgres(data_dir)
+    url = embedded.start()
+    try:
+        yield url
+    finally:
+        embedded.stop(only_if_started_here=True)

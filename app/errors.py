@@ -40,6 +40,9 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _problem_response("A referenced resource is not recorded; `missing` names it"),
     409: _problem_response("A conflict with what is recorded (`differences`, or a cycle's `path`)"),
     413: _problem_response("The body is over HEADWATER_MAX_BODY_BYTES"),
+    401: _problem_response("No token, or one that is unknown, expired or revoked"),
+    403: _problem_response("The token lacks the scope or the namespace that `missing` names"),
+    429: _problem_response("Too many failed authentications from this client; see Retry-After"),
     422: _problem_response("The request is not valid; `errors` lists each field"),
 }
 
@@ -50,11 +53,14 @@ class ProblemError(Exception):
     status: int = 400
     slug: str = "bad-request"
     title: str = "Bad request"
+    headers: dict[str, str] = {}  # noqa: RUF012 - read-only defaults; instances override
 
-    def __init__(self, detail: str, **extensions: Any) -> None:
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None, **extensions: Any):
         super().__init__(detail)
         self.detail = detail
         self.extensions = extensions
+        if headers is not None:
+            self.headers = headers
 
 
 class NotFound(ProblemError):
@@ -74,6 +80,27 @@ class CycleRefused(Conflict):
     title = "Edge would close a cycle"
 
 
+class Unauthenticated(ProblemError):
+    status = 401
+    slug = "unauthenticated"
+    title = "Unauthenticated"
+    headers = {"WWW-Authenticate": "Bearer"}  # noqa: RUF012
+
+
+class Forbidden(ProblemError):
+    """The token is valid but lacks a scope or a namespace; ``missing`` names which."""
+
+    status = 403
+    slug = "forbidden"
+    title = "Forbidden"
+
+
+class TooManyFailures(ProblemError):
+    status = 429
+    slug = "too-many-failures"
+    title = "Too many failed authentications"
+
+
 class InvalidInput(ProblemError):
     status = 422
     slug = "invalid-input"
@@ -91,7 +118,15 @@ class TooManyEdges(PayloadTooLarge):
     title = "Too many edges for one request"
 
 
-def problem(status: int, title: str, detail: str, slug: str, **extensions: Any) -> JSONResponse:
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    slug: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + slug,
         "title": title,
@@ -99,7 +134,7 @@ def problem(status: int, title: str, detail: str, slug: str, **extensions: Any) 
         "detail": detail,
         **extensions,
     }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -116,7 +151,9 @@ def validation_errors(errors: Any) -> list[dict[str, Any]]:
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
-        return problem(exc.status, exc.title, exc.detail, exc.slug, **exc.extensions)
+        return problem(
+            exc.status, exc.title, exc.detail, exc.slug, headers=exc.headers, **exc.extensions
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

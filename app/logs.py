@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,21 @@ _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "asctime",
     "color_message",
 }
+
+
+# Secrets never reach a log line, whatever logged them: API tokens (``hw_`` + 43 characters),
+# bearer credentials, and passwords in URLs such as DATABASE_URL.
+_SECRETS = (
+    (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=\-]+"), r"\1\2[redacted]"),
+    (re.compile(r"hw_[A-Za-z0-9_\-]{16,}"), "hw_[redacted]"),
+    (re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@\"']*:)[^@\s/\"']*@"), r"\1[redacted]@"),
+)
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 class JsonFormatter(logging.Formatter):
@@ -26,7 +42,7 @@ class JsonFormatter(logging.Formatter):
         entry.update({k: v for k, v in vars(record).items() if k not in _RESERVED})
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return redact(json.dumps(entry, default=str))
 
 
 def configure(level: str) -> None:

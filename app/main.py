@@ -10,8 +10,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from app import migrate
+from app import migrate, web
 from app.artifacts.router import router as artifacts_router
+from app.audit.router import router as audit_router
+from app.audit.sealer import AuditSealer
+from app.auth import security
+from app.auth.router import router as tokens_router
 from app.composition.router import router as propagations_router
 from app.config import Settings, get_settings
 from app.db import Database
@@ -50,12 +54,17 @@ def create_app(
         worker = PropagationWorker(database) if run_worker else None
         if worker is not None:
             worker.start()
+        sealer = AuditSealer(database) if run_worker else None
+        if sealer is not None:
+            sealer.start()
         log.info("headwater ready", extra={"embedded": embedded is not None})
         try:
             yield
         finally:
             if worker is not None:
                 worker.stop()
+            if sealer is not None:
+                sealer.stop()
             database.dispose()
             if embedded is not None:
                 embedded.stop()
@@ -67,6 +76,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_handlers(app)
+    security.install(app, settings)
     app.add_middleware(RequestBodyMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLogMiddleware)
     app.include_router(artifacts_router, tags=["artifacts"])
@@ -74,6 +84,9 @@ def create_app(
     app.include_router(policies_router, tags=["policies"])
     app.include_router(training_router)
     app.include_router(propagations_router)
+    app.include_router(tokens_router)
+    app.include_router(audit_router)
+    web.install(app)  # pages for people, outside /api/v1
 
     @app.get("/healthz", tags=["health"], summary="The process is alive")
     def healthz() -> dict[str, str]:

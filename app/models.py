@@ -1,6 +1,8 @@
 """Every table, imported in one place so Alembic and the tests see the whole schema."""
 
 from app.artifacts.models import Artifact
+from app.audit.models import AuditEntry, AuditHead
+from app.auth.models import Token
 from app.composition.models import PropagationJob
 from app.db import Base
 from app.lineage.models import Edge, LineageEvent
@@ -11,10 +13,13 @@ metadata = Base.metadata
 
 __all__ = [
     "Artifact",
+    "AuditEntry",
+    "AuditHead",
     "Edge",
     "LineageEvent",
     "Policy",
     "PropagationJob",
+    "Token",
     "TrainingRun",
     "VerdictRecord",
     "metadata",

@@ -1,17 +1,21 @@
 """The write sequence, in one place.
 
 Every lineage write (a dataset, model or edge posted natively, alone or in a batch, an origin
-corrected, an OpenLineage event) goes the same way, inside the request's one transaction:
+corrected, an OpenLineage event) goes the same way, inside the request's one transaction, for
+the ``actor`` whose token the route's ``Writer`` dependency has checked for the ``write`` scope:
 
-1. **record** — the domain service checks what was said and stores it, locking only what its
-   rows need: the natural key it creates, the parents it hangs below, and, for an edge into an
-   existing node, that node's descendants (``app.artifacts.service``, ``app.lineage.service``,
-   ``app.lineage.ingest``);
+1. **authorise and record** — the domain service checks that the actor may write each
+   namespace the write touches (it knows them once it has resolved what the write names),
+   checks what was said and stores it, locking only what its rows need: the natural key it
+   creates, the parents it hangs below, and, for an edge into an existing node, that node's
+   descendants (``app.artifacts.service``, ``app.lineage.service``, ``app.lineage.ingest``);
 2. **propagate** — every composition downstream is recomputed under row locks on that subgraph,
    or marked stale and queued when it is too large for one request (``app.composition.service``);
 3. **re-judge** — the training runs downstream are judged again (``app.training.service``), in
    the request when they are few, else queued for a worker, their verdicts reading
-   ``rejudging`` until it is done.
+   ``rejudging`` until it is done;
+4. **audit** — the accepted write is appended to the audit log (``app.audit.service``), in the
+   same transaction, so an acknowledged write is always in the log and a rolled-back one never.
 
 Writers in unrelated parts of the graph take no lock in common. Writers whose locks cross can
 deadlock; PostgreSQL then aborts one of them, and :func:`write` runs that one's sequence again
@@ -33,6 +37,9 @@ from sqlalchemy.orm import Session
 from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
 from app.artifacts.schemas import DatasetCreate, ModelCreate, OriginIn
+from app.artifacts.service import request_content
+from app.audit import service as audit
+from app.auth.core import Principal
 from app.composition import service as composition_service
 from app.composition.service import LineageChange
 from app.config import get_settings
@@ -114,63 +121,99 @@ def registered(
     return (result.artifact, result.is_new), result.change
 
 
-def register_dataset(session: Session, body: DatasetCreate) -> tuple[Artifact, bool]:
+def register_dataset(
+    session: Session, body: DatasetCreate, *, actor: Principal
+) -> tuple[Artifact, bool]:
     """A dataset version with its origin, size and parents (or the identical one recorded)."""
     lineage_service.within_edge_limit(len(body.parents), "parents")
-    return write(session, lambda: registered(artifact_service.record_dataset(session, body)))
+    artifact, is_new = write(
+        session, lambda: registered(artifact_service.record_dataset(session, body, actor=actor))
+    )
+    if is_new:
+        audit.record(session, actor.name, "dataset.create", request_content(body))
+    return artifact, is_new
 
 
-def register_model(session: Session, body: ModelCreate) -> tuple[Artifact, bool]:
+def register_model(
+    session: Session, body: ModelCreate, *, actor: Principal
+) -> tuple[Artifact, bool]:
     """A model version with its training set, which records its training run."""
     members = len(body.training_set) + (body.base_model is not None)
     lineage_service.within_edge_limit(members, "training-set members")
-    return write(session, lambda: registered(artifact_service.record_model(session, body)))
+    artifact, is_new = write(
+        session, lambda: registered(artifact_service.record_model(session, body, actor=actor))
+    )
+    if is_new:
+        audit.record(session, actor.name, "model.create", request_content(body))
+    return artifact, is_new
 
 
-def add_edge(session: Session, body: EdgeCreate) -> tuple[Edge, bool]:
+def add_edge(session: Session, body: EdgeCreate, *, actor: Principal) -> tuple[Edge, bool]:
     """A later edge between recorded versions; one that would close a cycle is refused."""
 
     def record() -> tuple[tuple[Edge, bool], LineageChange | None]:
-        edge, change = lineage_service.record_edge(session, body)
+        edge, change = lineage_service.record_edge(session, body, actor=actor)
         return (edge, change is not None and change.structural), change
 
-    return write(session, record)
+    edge, is_new = write(session, record)
+    if is_new:
+        audit.record(session, actor.name, "edge.create", request_content(body))
+    return edge, is_new
 
 
 def correct_origin(
-    session: Session, dataset_id: uuid.UUID, declared: OriginIn, reason: str | None
+    session: Session,
+    dataset_id: uuid.UUID,
+    declared: OriginIn,
+    reason: str | None,
+    *,
+    actor: Principal,
 ) -> Artifact:
     """Replace a dataset version's declared origin; every descendant follows."""
-    return write(
+    artifact, changed = write(
         session,
-        lambda: registered(artifact_service.record_origin(session, dataset_id, declared, reason)),
-    )[0]
+        lambda: registered(
+            artifact_service.record_origin(session, dataset_id, declared, reason, actor=actor)
+        ),
+    )
+    if changed:
+        content = {"dataset_id": str(dataset_id), **request_content(declared)}
+        audit.record(session, actor.name, "origin.correct", content)
+    return artifact
 
 
-def record_batch(session: Session, body: NativeBatch) -> list[lineage_batch.ItemOutcome]:
+def record_batch(
+    session: Session, body: NativeBatch, *, actor: Principal
+) -> list[lineage_batch.ItemOutcome]:
     """Datasets, models and edges in one request; each item recorded or rejected on its own."""
-    return write(session, lambda: lineage_batch.record_batch(session, body))
+    outcomes = write(session, lambda: lineage_batch.record_batch(session, body, actor=actor))
+    if any(o.status == "created" for o in outcomes):
+        audit.record(session, actor.name, "batch.create", request_content(body))
+    return outcomes
 
 
-def ingest(session: Session, event: Any) -> lineage_ingest.Ingested:
+def ingest(session: Session, event: Any, *, actor: Principal) -> lineage_ingest.Ingested:
     """One OpenLineage event."""
 
     def record() -> tuple[lineage_ingest.Ingested, LineageChange | None]:
-        result = lineage_ingest.ingest(session, event)
+        result = lineage_ingest.ingest(session, event, actor=actor)
         return result, result.change
 
-    return write(session, record)
+    result = write(session, record)
+    if result.status == "accepted":
+        audit.record(session, actor.name, "lineage.event", event)
+    return result
 
 
 def ingest_batch(
-    session: Session, events: Sequence[Any]
+    session: Session, events: Sequence[Any], *, actor: Principal
 ) -> list[lineage_ingest.Ingested | ProblemError]:
     """OpenLineage events in order, each accepted or rejected on its own: a rejected event's
     work is rolled back to its savepoint, the others' stays."""
     outcomes: list[lineage_ingest.Ingested | ProblemError] = []
     for event in events:
         try:
-            outcomes.append(ingest(session, event))
+            outcomes.append(ingest(session, event, actor=actor))
         except ProblemError as exc:
             outcomes.append(exc)
     return outcomes

@@ -31,6 +31,7 @@ from sqlalchemy import event, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from app.auth.core import NOBODY_IN_PARTICULAR
 from app.db import normalize_url
 from benchmarks.load import service_engine
 from benchmarks.run import DEFAULT_DATABASE, DEFAULT_SERVER
@@ -213,7 +214,7 @@ def profile_ingest(engine: Engine, sql: SqlTimer, top: int, rng: random.Random) 
         for events in runs:
             with Session(engine) as session:
                 for event in events:
-                    writes.ingest(session, event)
+                    writes.ingest(session, event, actor=NOBODY_IN_PARTICULAR)
                     session.flush()
                 session.rollback()
 

@@ -6,11 +6,14 @@ without touching the database: the HTTP ceiling the OpenLineage endpoint is meas
 on the same server process.
 
 Run as ``python -m benchmarks.server`` with the same environment as ``headwater serve``
-(``DATABASE_URL``, ``HEADWATER_PORT``, ``HEADWATER_LOG_LEVEL``).
+(``DATABASE_URL``, ``HEADWATER_PORT``, ``HEADWATER_LOG_LEVEL``). ``HEADWATER_BENCH_AUDIT=off``
+makes ``app.audit.service.record`` do nothing, so that ``benchmarks.audit`` can measure what
+the audit log costs; the service itself has no such switch.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
 import uvicorn
@@ -23,6 +26,10 @@ from app.main import create_app
 
 
 def bench_app(*, run_migrations: bool = True) -> FastAPI:
+    if os.environ.get("HEADWATER_BENCH_AUDIT") == "off":
+        from app.audit import service as audit
+
+        audit.record = lambda *args, **kwargs: None  # type: ignore[assignment]
     settings = get_settings()
     app = create_app(settings=settings, run_migrations=run_migrations)
 

@@ -30,7 +30,10 @@ from app.embedded import EmbeddedPostgres
 from app.main import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = "training_run_verdicts, training_runs, propagation_jobs, lineage_events, edges, artifacts"
+TABLES = (
+    "training_run_verdicts, training_runs, propagation_jobs, lineage_events, edges, artifacts,"
+    " audit_entries, audit_head, tokens"
+)
 
 
 @pytest.fixture(scope="session")

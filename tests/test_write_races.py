@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import writes
 from app.artifacts.schemas import DatasetCreate, OriginIn, ParentIn
+from app.auth.core import NOBODY_IN_PARTICULAR as ANYONE
 from app.errors import CycleRefused
 from app.lineage.schemas import EdgeCreate, EdgeEnd
 from tests import graph_check
@@ -64,7 +65,7 @@ def add_edge(url: str, child: str, parent: str, start: Any, held: Any, results: 
             parent=EdgeEnd(id=uuid.UUID(parent)),
             relation="derived_from",
         )
-        writes.add_edge(session, body)
+        writes.add_edge(session, body, actor=ANYONE)
         return "ok"
 
     def hold() -> None:
@@ -91,7 +92,9 @@ def correct(url: str, dataset: str, results: Any, signal: Any, wait_for: Any) ->
         wait_for.wait(timeout=30)
 
     def work(session: Session) -> str:
-        writes.correct_origin(session, uuid.UUID(dataset), OriginIn(synthetic=1.0), "race")
+        writes.correct_origin(
+            session, uuid.UUID(dataset), OriginIn(synthetic=1.0), "race", actor=ANYONE
+        )
         return "corrected"
 
     results.put(in_process(url, work, hold_after(signal)))
@@ -109,7 +112,7 @@ def add_leaf(url: str, parent: str, name: str, results: Any, signal: Any, wait_f
             size=10.0,
             parents=[ParentIn(id=uuid.UUID(parent), relation="derived_from")],
         )
-        writes.register_dataset(session, body)
+        writes.register_dataset(session, body, actor=ANYONE)
         return "recorded"
 
     results.put(in_process(url, work, hold_after(signal)))
@@ -124,7 +127,7 @@ def dataset(session: Session, name: str, *parents: uuid.UUID) -> uuid.UUID:
         origin=None if parents else OriginIn(human=1.0),
         parents=[ParentIn(id=p, relation="derived_from") for p in parents],
     )
-    artifact, _ = writes.register_dataset(session, body)
+    artifact, _ = writes.register_dataset(session, body, actor=ANYONE)
     return artifact.id
 
 

@@ -91,6 +91,9 @@ class Artifact(Base):
     origin_unknown: Mapped[float | None] = mapped_column(Double)
     origin_synthetic_depth: Mapped[int | None] = mapped_column(Integer)
     origin_digital_source_type: Mapped[str | None] = mapped_column(Text)
+    # who declared the origin (a token's name) and when: at registration or the last correction
+    origin_declared_by: Mapped[str | None] = mapped_column(Text)
+    origin_declared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     composition: Mapped[dict[str, Any]] = mapped_column(JSONB)
     total_amount: Mapped[float | None] = mapped_column(Double)

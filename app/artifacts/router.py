@@ -19,6 +19,7 @@ from app.artifacts.schemas import (
     ModelRead,
     OriginUpdate,
 )
+from app.auth.security import Writer, requires
 from app.composition.schemas import CompositionDetail
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
@@ -55,13 +56,20 @@ def created(response: Response, is_new: bool) -> None:
     summary="Record a dataset version with its origin, size and parents",
     responses={200: {"description": "The identical version was already recorded"}},
 )
-def create_dataset(body: DatasetCreate, session: SessionDep, response: Response) -> DatasetRead:
-    artifact, is_new = writes.register_dataset(session, body)
+def create_dataset(
+    body: DatasetCreate, session: SessionDep, response: Response, principal: Writer
+) -> DatasetRead:
+    artifact, is_new = writes.register_dataset(session, body, actor=principal)
     created(response, is_new)
     return service.dataset_read(artifact)
 
 
-@router.get("/datasets", response_model=Page[DatasetRead], summary="Dataset versions, newest first")
+@router.get(
+    "/datasets",
+    dependencies=[requires("read")],
+    response_model=Page[DatasetRead],
+    summary="Dataset versions, newest first",
+)
 def list_datasets(
     session: SessionDep,
     namespace: KeyPart = None,
@@ -83,13 +91,19 @@ def list_datasets(
     return Page[DatasetRead](items=items, next_cursor=next_cursor(rows, limit, position))
 
 
-@router.get("/datasets/{dataset_id}", response_model=DatasetRead, summary="One dataset version")
+@router.get(
+    "/datasets/{dataset_id}",
+    dependencies=[requires("read")],
+    response_model=DatasetRead,
+    summary="One dataset version",
+)
 def get_dataset(dataset_id: uuid.UUID, session: SessionDep) -> DatasetRead:
     return service.dataset_read(service.get_or_404(session, dataset_id, "dataset"))
 
 
 @router.get(
     "/datasets/{dataset_id}/composition",
+    dependencies=[requires("read")],
     response_model=CompositionDetail,
     summary="A dataset version's composition and the ancestors that make it synthetic",
 )
@@ -105,13 +119,16 @@ def dataset_composition(
     response_model=DatasetRead,
     summary="Correct a dataset version's declared origin; every descendant is recomputed",
 )
-def correct_origin(dataset_id: uuid.UUID, body: OriginUpdate, session: SessionDep) -> DatasetRead:
-    artifact = writes.correct_origin(session, dataset_id, body, body.reason)
+def correct_origin(
+    dataset_id: uuid.UUID, body: OriginUpdate, session: SessionDep, principal: Writer
+) -> DatasetRead:
+    artifact = writes.correct_origin(session, dataset_id, body, body.reason, actor=principal)
     return service.dataset_read(artifact)
 
 
 @router.get(
     "/datasets/{dataset_id}/lineage",
+    dependencies=[requires("read")],
     response_model=LineageGraph,
     summary="The ancestry or descendants of a dataset version",
 )
@@ -132,8 +149,10 @@ def dataset_lineage(
     summary="Record a model version with its training set (this records its training run)",
     responses={200: {"description": "The identical version was already recorded"}},
 )
-def create_model(body: ModelCreate, session: SessionDep, response: Response) -> ModelRead:
-    artifact, is_new = writes.register_model(session, body)
+def create_model(
+    body: ModelCreate, session: SessionDep, response: Response, principal: Writer
+) -> ModelRead:
+    artifact, is_new = writes.register_model(session, body, actor=principal)
     created(response, is_new)
     return model_read(session, artifact)
 
@@ -143,7 +162,12 @@ def model_read(session: Session, artifact: Artifact) -> ModelRead:
     return service.model_read(artifact, run.id if run else None)
 
 
-@router.get("/models", response_model=Page[ModelRead], summary="Model versions, newest first")
+@router.get(
+    "/models",
+    dependencies=[requires("read")],
+    response_model=Page[ModelRead],
+    summary="Model versions, newest first",
+)
 def list_models(
     session: SessionDep,
     namespace: KeyPart = None,
@@ -166,13 +190,19 @@ def list_models(
     return Page[ModelRead](items=items, next_cursor=next_cursor(rows, limit, position))
 
 
-@router.get("/models/{model_id}", response_model=ModelRead, summary="One model version")
+@router.get(
+    "/models/{model_id}",
+    dependencies=[requires("read")],
+    response_model=ModelRead,
+    summary="One model version",
+)
 def get_model(model_id: uuid.UUID, session: SessionDep) -> ModelRead:
     return model_read(session, service.get_or_404(session, model_id, "model"))
 
 
 @router.get(
     "/models/{model_id}/composition",
+    dependencies=[requires("read")],
     response_model=CompositionDetail,
     summary="A model version's composition and the ancestors that make it synthetic",
 )
@@ -185,6 +215,7 @@ def model_composition(
 
 @router.get(
     "/models/{model_id}/lineage",
+    dependencies=[requires("read")],
     response_model=LineageGraph,
     summary="The ancestry or descendants of a model version",
 )

@@ -62,6 +62,10 @@ class OriginRead(BaseModel):
     unknown: float
     synthetic_depth: int
     digitalSourceType: str | None = None
+    declared_by: str | None = Field(
+        default=None, description="The token that declared or last corrected it."
+    )
+    declared_at: datetime | None = None
 
 
 class ParentIn(ArtifactRef):

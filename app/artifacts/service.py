@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from app.artifacts import repository
@@ -20,6 +22,7 @@ from app.artifacts.schemas import (
     OriginIn,
     OriginRead,
 )
+from app.auth.core import Principal, require_namespace
 from app.composition import repository as composition_repository
 from app.composition import service as composition_service
 from app.composition.core import Composition
@@ -116,6 +119,16 @@ def origin_of(declared: OriginIn | None, *, field: str = "origin") -> Origin | N
         raise InvalidInput(
             str(exc), errors=[{"loc": f"body.{field}", "msg": str(exc), "type": "value_error"}]
         ) from exc
+
+
+def declared_by(actor: Principal) -> dict[str, Any]:
+    """The columns that say who declared an origin, and when."""
+    return {"origin_declared_by": actor.name, "origin_declared_at": datetime.now(UTC)}
+
+
+def request_content(body: BaseModel) -> dict[str, Any]:
+    """A request body as the audit log records it: what the client sent."""
+    return body.model_dump(mode="json", exclude_unset=True, by_alias=True)
 
 
 def origin_columns(origin: Origin | None) -> dict[str, Any]:
@@ -246,7 +259,8 @@ def register(session: Session, planned: Planned) -> Registered:
     if existing is not None:
         return Registered(unchanged(session, existing, planned), None)
     composition_repository.lock_for_reading(session, [e.parent.id for e in planned.edges])
-    artifact = repository.add(session, new_artifact(planned.kind, *planned.key, **planned.declared))
+    values = {**planned.declared, **planned.stamp}
+    artifact = repository.add(session, new_artifact(planned.kind, *planned.key, **values))
     edge_repository.add(session, edges_of(artifact, planned))
     return Registered(artifact, LineageChange.of([artifact.id], f"{label(artifact)} recorded"))
 
@@ -275,9 +289,14 @@ class Planned:
     declared: dict[str, Any]
     edges: Sequence[PlannedEdge]
     hint: str = ""
+    # recorded with a new version, not compared with a re-posted one
+    stamp: dict[str, Any] = field(default_factory=dict)
 
 
-def plan_dataset(session: Session, body: DatasetCreate, known: Known | None = None) -> Planned:
+def plan_dataset(
+    session: Session, body: DatasetCreate, *, actor: Principal, known: Known | None = None
+) -> Planned:
+    require_namespace(actor, body.namespace)
     origin = origin_of(body.origin)
     planned = []
     for index, parent in enumerate(body.parents):
@@ -310,10 +329,14 @@ def plan_dataset(session: Session, body: DatasetCreate, known: Known | None = No
         declared,
         planned,
         hint=" (or correct its origin with PUT /api/v1/datasets/{id}/origin)",
+        stamp=declared_by(actor) if origin is not None else {},
     )
 
 
-def plan_model(session: Session, body: ModelCreate, known: Known | None = None) -> Planned:
+def plan_model(
+    session: Session, body: ModelCreate, *, actor: Principal, known: Known | None = None
+) -> Planned:
+    require_namespace(actor, body.namespace)
     planned = [
         PlannedEdge(
             resolve(session, item, "dataset", field=f"training_set[{index}]", known=known),
@@ -334,21 +357,27 @@ def plan_model(session: Session, body: ModelCreate, known: Known | None = None) 
     )
 
 
-def record_dataset(session: Session, body: DatasetCreate) -> Registered:
-    return register(session, plan_dataset(session, body))
+def record_dataset(session: Session, body: DatasetCreate, *, actor: Principal) -> Registered:
+    return register(session, plan_dataset(session, body, actor=actor))
 
 
-def record_model(session: Session, body: ModelCreate) -> Registered:
-    return register(session, plan_model(session, body))
+def record_model(session: Session, body: ModelCreate, *, actor: Principal) -> Registered:
+    return register(session, plan_model(session, body, actor=actor))
 
 
 def record_origin(
-    session: Session, dataset_id: uuid.UUID, declared: OriginIn, reason: str | None
+    session: Session,
+    dataset_id: uuid.UUID,
+    declared: OriginIn,
+    reason: str | None,
+    *,
+    actor: Principal,
 ) -> Registered:
     """Replace a dataset version's declared origin (the change propagates to every descendant)."""
     artifact = repository.get(session, dataset_id, "dataset")
     if artifact is None:
         raise NotFound(f"No dataset version has id {dataset_id}.", missing={"id": str(dataset_id)})
+    require_namespace(actor, artifact.namespace)
     origin = origin_of(declared)
     columns = origin_columns(origin)
     if all(getattr(artifact, k) == v for k, v in columns.items()):
@@ -356,7 +385,7 @@ def record_origin(
     # the whole subgraph at once, in order, before the row itself changes (see lock_descendants)
     composition_repository.lock_descendants(session, [artifact.id])
     session.refresh(artifact)
-    for key, value in columns.items():
+    for key, value in {**columns, **declared_by(actor)}.items():
         setattr(artifact, key, value)
     session.flush()
     why = f"origin of {label(artifact)} corrected" + (f": {reason}" if reason else "")
@@ -381,6 +410,8 @@ def origin_read(artifact: Artifact) -> OriginRead | None:
         unknown=artifact.origin_unknown or 0.0,
         synthetic_depth=artifact.origin_synthetic_depth or 1,
         digitalSourceType=artifact.origin_digital_source_type,
+        declared_by=artifact.origin_declared_by,
+        declared_at=artifact.origin_declared_at,
     )
 
 

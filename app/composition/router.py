@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
+from app.auth.security import requires
 from app.composition import repository
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES, NotFound
@@ -33,6 +34,7 @@ class PropagationRead(BaseModel):
 
 @router.get(
     "/propagations",
+    dependencies=[requires("read")],
     response_model=Page[PropagationRead],
     summary="Corrections too large for one request, newest first; their nodes read stale",
 )
@@ -49,7 +51,12 @@ def list_propagations(
     )
 
 
-@router.get("/propagations/{job_id}", response_model=PropagationRead, summary="One propagation")
+@router.get(
+    "/propagations/{job_id}",
+    dependencies=[requires("read")],
+    response_model=PropagationRead,
+    summary="One propagation",
+)
 def get_propagation(job_id: uuid.UUID, session: SessionDep) -> PropagationRead:
     job = repository.get_job(session, job_id)
     if job is None:

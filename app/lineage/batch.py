@@ -20,6 +20,7 @@ from app.artifacts import repository as artifact_repository
 from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
 from app.artifacts.schemas import ArtifactRef
+from app.auth.core import Principal
 from app.composition import repository as composition_repository
 from app.composition.service import LineageChange
 from app.db import lock_scopes
@@ -91,7 +92,7 @@ def look_up(session: Session, body: NativeBatch) -> artifact_service.Known:
 
 
 def record_batch(
-    session: Session, body: NativeBatch
+    session: Session, body: NativeBatch, *, actor: Principal
 ) -> tuple[list[ItemOutcome], LineageChange | None]:
     members = sum(len(d.parents) for d in body.datasets) + len(body.edges)
     members += sum(len(m.training_set) + (m.base_model is not None) for m in body.models)
@@ -108,11 +109,19 @@ def record_batch(
     fresh: set[uuid.UUID] = set()
     plans: list[tuple[Section, int, Callable[[], artifact_service.Planned]]] = [
         *(
-            ("datasets", i, partial(artifact_service.plan_dataset, session, item, known))
+            (
+                "datasets",
+                i,
+                partial(artifact_service.plan_dataset, session, item, actor=actor, known=known),
+            )
             for i, item in enumerate(body.datasets)
         ),
         *(
-            ("models", i, partial(artifact_service.plan_model, session, item, known))
+            (
+                "models",
+                i,
+                partial(artifact_service.plan_model, session, item, actor=actor, known=known),
+            )
             for i, item in enumerate(body.models)
         ),
     ]
@@ -148,7 +157,7 @@ def record_batch(
     for index, edge_body in enumerate(body.edges):
         savepoint = session.begin_nested()
         try:
-            edge, change = lineage_service.record_edge(session, edge_body, known=known)
+            edge, change = lineage_service.record_edge(session, edge_body, actor=actor, known=known)
         except ProblemError as exc:
             savepoint.rollback()
             outcomes.append(ItemOutcome("edges", index, "rejected", problem=exc))

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from app.artifacts import repository as artifact_repository
 from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
+from app.auth.core import Principal, require_namespace
 from app.composition.service import LineageChange
 from app.db import lock_scope
 from app.errors import InvalidInput
@@ -60,7 +61,17 @@ def invalid(error: openlineage.EventInvalid) -> InvalidInput:
     return InvalidInput(f"The OpenLineage event is not valid: check {fields}.", errors=errors)
 
 
-def ingest(session: Session, payload: Mapping[str, Any]) -> Ingested:
+def written_namespaces(payload: Mapping[str, Any], event: openlineage.MappedEvent) -> list[str]:
+    """The namespaces an event writes to: each output's, and each dataset's whose origin it
+    declares (a ``headwater_origin`` facet on an input corrects that input)."""
+    named: list[str] = [str(d["namespace"]) for d in payload.get("outputs") or []]
+    named += [node.key.namespace for node in event.nodes if node.origin is not None]
+    if event.kind == "dataset":
+        named += [node.key.namespace for node in event.nodes]
+    return list(dict.fromkeys(named))
+
+
+def ingest(session: Session, payload: Mapping[str, Any], *, actor: Principal) -> Ingested:
     if "\\u0000" in json.dumps(payload):
         raise InvalidInput(
             "The event contains a NUL character, which PostgreSQL cannot store; remove it.",
@@ -70,6 +81,8 @@ def ingest(session: Session, payload: Mapping[str, Any]) -> Ingested:
         event = openlineage.map_event(payload)
     except openlineage.EventInvalid as exc:
         raise invalid(exc) from exc
+    for namespace in written_namespaces(payload, event):
+        require_namespace(actor, namespace)
     lineage_service.within_edge_limit(len(event.edges), "edges")
     print_ = fingerprint(payload)
     # a redelivery waits for the delivery it repeats; the events of one run merge one at a time
@@ -103,7 +116,7 @@ def ingest(session: Session, payload: Mapping[str, Any]) -> Ingested:
     structural = False
     nodes: dict[openlineage.NodeKey, Artifact] = {}
     for intent in event.nodes:
-        artifact, change = upsert(session, intent, as_of=first_named.get(intent.key))
+        artifact, change = upsert(session, intent, actor, as_of=first_named.get(intent.key))
         nodes[intent.key] = artifact
         if change is not None:
             touched.append(artifact.id)
@@ -249,7 +262,11 @@ def drop_superseded(session: Session, child: Artifact, parent: Artifact) -> bool
 
 
 def upsert(
-    session: Session, intent: openlineage.NodeIntent, *, as_of: datetime | None = None
+    session: Session,
+    intent: openlineage.NodeIntent,
+    actor: Principal,
+    *,
+    as_of: datetime | None = None,
 ) -> tuple[Artifact, Literal["created", "updated"] | None]:
     """The version an event names, created or updated (None: its own inputs are unchanged).
 
@@ -267,6 +284,8 @@ def upsert(
         )
     if artifact is None:
         values: dict[str, Any] = {"facets": intent.facets, **origin_columns}
+        if origin_columns:
+            values.update(artifact_service.declared_by(actor))
         if key.kind == "dataset":
             values["size"] = intent.size
         artifact = artifact_repository.add(
@@ -279,10 +298,10 @@ def upsert(
     if key.kind == "dataset" and intent.size is not None and artifact.size != intent.size:
         artifact.size = intent.size
         changed = True
-    for column, value in origin_columns.items():
-        if getattr(artifact, column) != value:
+    if any(getattr(artifact, column) != value for column, value in origin_columns.items()):
+        for column, value in {**origin_columns, **artifact_service.declared_by(actor)}.items():
             setattr(artifact, column, value)
-            changed = True
+        changed = True
     if intent.facets:
         merged = {**(artifact.facets or {}), **intent.facets}
         if merged != artifact.facets:

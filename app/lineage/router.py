@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from app import writes
+from app.auth.security import Writer, requires
 from app.db import SessionDep
 from app.errors import PROBLEM_BASE, PROBLEM_RESPONSES, ProblemError
 from app.lineage import ingest, openlineage, service
@@ -42,8 +43,10 @@ MAX_BATCH = 1000
         409: {"description": "The edge would close a cycle, or differs from the recorded one"},
     },
 )
-def create_edge(body: EdgeCreate, session: SessionDep, response: Response) -> EdgeRead:
-    edge, is_new = writes.add_edge(session, body)
+def create_edge(
+    body: EdgeCreate, session: SessionDep, response: Response, principal: Writer
+) -> EdgeRead:
+    edge, is_new = writes.add_edge(session, body, actor=principal)
     response.status_code = status.HTTP_201_CREATED if is_new else status.HTTP_200_OK
     return service.edge_read(edge)
 
@@ -66,8 +69,10 @@ def problem_of(error: ProblemError) -> dict[str, object]:
     summary="Record datasets, models and edges in one request (a backfill), as set-based SQL",
     responses={207: {"description": "Some items were rejected; the items say which and why"}},
 )
-def create_batch(body: NativeBatch, session: SessionDep, response: Response) -> NativeBatchResult:
-    outcomes = writes.record_batch(session, body)
+def create_batch(
+    body: NativeBatch, session: SessionDep, response: Response, principal: Writer
+) -> NativeBatchResult:
+    outcomes = writes.record_batch(session, body, actor=principal)
     items = [
         NativeBatchItem(
             section=o.section,
@@ -113,9 +118,10 @@ def accepted(result: ingest.Ingested) -> EventAccepted:
 def post_event(
     session: SessionDep,
     response: Response,
+    principal: Writer,
     event: Annotated[dict[str, Any], Body(description="An OpenLineage event")],
 ) -> EventAccepted:
-    result = writes.ingest(session, event)
+    result = writes.ingest(session, event, actor=principal)
     response.status_code = 201 if result.status == "accepted" else 200
     return accepted(result)
 
@@ -130,12 +136,13 @@ def post_event(
 def post_batch(
     session: SessionDep,
     response: Response,
+    principal: Writer,
     # elements are not typed here: one that is not an object is rejected on its own, like any
     # other invalid event, instead of failing the whole batch
     events: Annotated[list[Any], Body(max_length=MAX_BATCH)],
 ) -> BatchResult:
     items: list[BatchItem] = []
-    for index, outcome in enumerate(writes.ingest_batch(session, events)):
+    for index, outcome in enumerate(writes.ingest_batch(session, events, actor=principal)):
         if isinstance(outcome, ProblemError):
             items.append(BatchItem(index=index, status="rejected", problem=problem_of(outcome)))
         else:
@@ -155,6 +162,7 @@ def post_batch(
 
 @router.get(
     "/lineage/events",
+    dependencies=[requires("read")],
     response_model=Page[StoredEvent],
     tags=["openlineage"],
     summary="Accepted events as received, newest first (for audit and replay)",

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from app.artifacts import repository as artifact_repository
 from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
+from app.auth.core import Principal, require_namespace
 from app.composition import repository as composition_repository
 from app.composition.service import LineageChange
 from app.config import get_settings
@@ -42,9 +43,15 @@ def end_kind(end: EdgeEnd, required: str | None, field: str, relation: str) -> s
 
 
 def record_edge(
-    session: Session, body: EdgeCreate, known: artifact_service.Known | None = None
+    session: Session,
+    body: EdgeCreate,
+    *,
+    actor: Principal,
+    known: artifact_service.Known | None = None,
 ) -> tuple[Edge, LineageChange | None]:
-    """Record child ← parent; refuse one that would close a cycle."""
+    """Record child ← parent; refuse one that would close a cycle.
+
+    An edge changes what its child is made of, so it is a write to the child's namespace."""
     child_kind, parent_kind = artifact_service.RELATION_KINDS[body.relation]
     child = artifact_service.resolve(
         session,
@@ -60,6 +67,7 @@ def record_edge(
         field="parent",
         known=known,
     )
+    require_namespace(actor, child.namespace)
     return connect(session, child, parent, body.relation, body.amount)
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
+from app.auth.security import Gatekeeper, PolicyAuthor, requires
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES, NotFound
 from app.pagination import Limit, Page
@@ -17,7 +18,12 @@ router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
 Name = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
 
-@router.get("/policies", response_model=Page[PolicyRead], summary="Policies (latest versions)")
+@router.get(
+    "/policies",
+    dependencies=[requires("read")],
+    response_model=Page[PolicyRead],
+    summary="Policies (latest versions)",
+)
 def list_policies(
     session: SessionDep,
     limit: Limit = 50,
@@ -32,7 +38,12 @@ def list_policies(
     )
 
 
-@router.get("/policies/{name}", response_model=PolicyRead, summary="A policy's latest version")
+@router.get(
+    "/policies/{name}",
+    dependencies=[requires("read")],
+    response_model=PolicyRead,
+    summary="A policy's latest version",
+)
 def get_policy(
     name: Name,
     session: SessionDep,
@@ -55,8 +66,10 @@ def get_policy(
     summary="Create a policy, or a new version of it (verdicts name the version that judged them)",
     responses={201: {"description": "A new version was created"}},
 )
-def put_policy(name: Name, body: PolicyPut, session: SessionDep, response: Response) -> PolicyRead:
-    policy, created = service.put(session, name, body)
+def put_policy(
+    name: Name, body: PolicyPut, session: SessionDep, response: Response, principal: PolicyAuthor
+) -> PolicyRead:
+    policy, created = service.put(session, name, body, actor=principal.name)
     response.status_code = 201 if created else 200
     return service.policy_read(policy)
 
@@ -70,5 +83,5 @@ def put_policy(name: Name, body: PolicyPut, session: SessionDep, response: Respo
         404: {"description": "A dataset in the training set (or the policy) is not recorded"}
     },
 )
-def gate(body: GateRequest, session: SessionDep) -> GateResponse:
+def gate(body: GateRequest, session: SessionDep, _: Gatekeeper) -> GateResponse:
     return service.gate(session, body)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.artifacts import repository as artifact_repository
 from app.artifacts.models import Artifact
+from app.audit import service as audit
 from app.composition.core import Composition, NodeComposition, ParentContribution, compose
 from app.composition.schemas import composition_summary
 from app.errors import NotFound
@@ -45,7 +46,7 @@ def current(session: Session, name: str) -> Policy:
     return policy
 
 
-def put(session: Session, name: str, body: PolicyPut) -> tuple[Policy, bool]:
+def put(session: Session, name: str, body: PolicyPut, *, actor: str) -> tuple[Policy, bool]:
     """A new version of the policy, unless it says exactly what the latest version says."""
     rules_json = body.rules.model_dump(mode="json", exclude_none=True)
     latest = repository.latest(session, name)
@@ -57,7 +58,14 @@ def put(session: Session, name: str, body: PolicyPut) -> tuple[Policy, bool]:
         description=body.description,
         rules=rules_json,
     )
-    return repository.add(session, policy), True
+    added = repository.add(session, policy)
+    audit.record(
+        session,
+        actor,
+        "policy.put",
+        {"name": name, "version": added.version, **body.model_dump(mode="json")},
+    )
+    return added, True
 
 
 def policy_read(policy: Policy) -> PolicyRead:

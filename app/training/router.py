@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from app.auth.security import requires
 from app.composition.core import Composition
 from app.composition.schemas import composition_summary
 from app.db import SessionDep
@@ -22,6 +23,7 @@ router = APIRouter(prefix="/api/v1", tags=["training runs"], responses=PROBLEM_R
 
 @router.get(
     "/training-runs",
+    dependencies=[requires("read")],
     response_model=Page[TrainingRunSummary],
     summary="Training runs, newest first, filtered by verdict, model, namespace and time",
 )
@@ -71,6 +73,7 @@ def list_runs(
 
 @router.get(
     "/training-runs/{run_id}",
+    dependencies=[requires("read")],
     response_model=TrainingRunRead,
     summary="A training run: its training set, composition, verdict, findings and history",
 )

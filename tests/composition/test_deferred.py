@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import writes
 from app.artifacts.schemas import DatasetCreate, OriginIn, ParentIn
+from app.auth.core import NOBODY_IN_PARTICULAR as ANYONE
 from app.composition import service as composition_service
 from app.composition.models import PropagationJob
 from app.config import get_settings
@@ -91,6 +92,7 @@ def test_a_pending_correction_survives_a_restart(
                     if previous is None
                     else [ParentIn(id=previous, relation="derived_from")],
                 ),
+                actor=ANYONE,
             )
             previous = node.id
             if i == 0:
@@ -98,7 +100,7 @@ def test_a_pending_correction_survives_a_restart(
         leaf_id = previous
     # the correction is accepted and deferred; no worker runs before the service stops
     with sessions.begin() as session:
-        writes.correct_origin(session, root_id, OriginIn(synthetic=1), "relabelled")
+        writes.correct_origin(session, root_id, OriginIn(synthetic=1), "relabelled", actor=ANYONE)
     with Session(engine) as session:
         pending = session.scalars(select(PropagationJob).where(PropagationJob.status == "pending"))
         assert len(pending.all()) == 1

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import writes
 from app.artifacts.schemas import DatasetCreate
+from app.auth.core import NOBODY_IN_PARTICULAR as ANYONE
 from app.errors import CycleRefused
 from app.lineage.models import Edge
 from app.lineage.schemas import EdgeCreate, EdgeEnd
@@ -25,10 +26,10 @@ def test_racing_writers_cannot_both_close_a_cycle(committed: str) -> None:
     with sessions.begin() as session:
         for i in range(rounds):
             a, _ = writes.register_dataset(
-                session, DatasetCreate(namespace="race", name=f"a{i}", version="1")
+                session, DatasetCreate(namespace="race", name=f"a{i}", version="1"), actor=ANYONE
             )
             b, _ = writes.register_dataset(
-                session, DatasetCreate(namespace="race", name=f"b{i}", version="1")
+                session, DatasetCreate(namespace="race", name=f"b{i}", version="1"), actor=ANYONE
             )
             pairs.append((a.id, b.id))
 
@@ -54,6 +55,7 @@ def test_racing_writers_cannot_both_close_a_cycle(committed: str) -> None:
                             parent=EdgeEnd(id=parent),
                             relation="derived_from",
                         ),
+                        actor=ANYONE,
                     )
                     session.commit()
                     outcomes.append("ok")

@@ -1,0 +1,83 @@
+"""The record of writes: append in the write's transaction, seal into a chain, verify it.
+
+Writers only insert a row with its own content hash, so the audit log adds no lock that every
+write must queue on. A sealer (one at a time, across every process) then numbers committed
+entries and chains their hashes in the order it finds them. An acknowledged write is therefore
+always in the log, and a rolled-back one never is; it joins the chain within a second.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.audit import chain, repository
+from app.audit.models import AuditEntry
+
+SEAL_BATCH = 5_000
+
+
+def record(session: Session, actor: str, operation: str, content: Any) -> None:
+    """Append one accepted write, in the caller's transaction."""
+    text = chain.canonical(content)
+    at = datetime.now(UTC)
+    repository.add(
+        session,
+        AuditEntry(
+            recorded_at=at,
+            actor=actor,
+            operation=operation,
+            content=text,
+            content_hash=chain.content_hash(at, actor, operation, text),
+        ),
+    )
+
+
+def seal(session: Session, limit: int = SEAL_BATCH) -> int:
+    """Chain the committed entries not sealed yet; how many (0 when another sealer is busy)."""
+    if not repository.try_seal_lock(session):
+        return 0
+    rows = repository.unsealed(session, limit)
+    if not rows:
+        return 0
+    head = repository.head(session, for_update=True)
+    sequence, previous = (head.sequence, head.hash) if head is not None else (0, chain.GENESIS)
+    chained: list[dict[str, object]] = []
+    for row in rows:
+        sequence += 1
+        digest = chain.link(previous, row.content_hash)
+        chained.append(
+            {"id": row.id, "sequence": sequence, "previous_hash": previous, "hash": digest}
+        )
+        previous = digest
+    repository.seal(session, chained, (sequence, previous))
+    for row in rows:
+        session.expire(row)
+    return len(rows)
+
+
+def as_entry(row: AuditEntry) -> chain.Entry:
+    return chain.Entry(
+        id=str(row.id),
+        sequence=row.sequence,
+        recorded_at=row.recorded_at,
+        actor=row.actor,
+        operation=row.operation,
+        content=row.content,
+        content_hash=row.content_hash,
+        previous_hash=row.previous_hash,
+        hash=row.hash,
+    )
+
+
+def verify(session: Session) -> chain.Verdict:
+    """Recompute the whole chain from what is stored (run it in a snapshot transaction)."""
+    head = repository.head(session)
+    return chain.verify(
+        (as_entry(row) for row in repository.stream_sealed(session)),
+        (as_entry(row) for row in repository.stream_pending(session)),
+        (head.sequence, head.hash) if head is not None else None,
+        lambda hash_: repository.sequence_of(session, hash_),
+    )
