@@ -88,11 +88,9 @@ def load_descendants(session: Session, roots: Sequence[uuid.UUID]) -> list[NodeS
     return [_state(row) for row in rows]
 
 
-def lock_descendants(
-    session: Session, roots: Sequence[uuid.UUID], *, parents: Sequence[uuid.UUID] = ()
-) -> list[uuid.UUID]:
+def lock_descendants(session: Session, roots: Sequence[uuid.UUID]) -> list[uuid.UUID]:
     """Row-lock the roots and every descendant against other writers until this transaction ends,
-    and return them (``parents``, locked alike, are not returned).
+    and return them.
 
     A writer that adds an edge (or a node) below one of these nodes first locks its parent
     ``FOR SHARE``, so it waits here and then reads the recomputed value; one that locked its
@@ -110,15 +108,15 @@ def lock_descendants(
                     UNION
                     SELECT e.child_id FROM edges e JOIN down d ON e.parent_id = d.id
                 )
-                SELECT a.id, a.id IN (SELECT id FROM down) FROM artifacts a
-                WHERE a.id IN (SELECT id FROM down) OR a.id = ANY(CAST(:parents AS uuid[]))
+                SELECT a.id FROM artifacts a
+                WHERE a.id IN (SELECT id FROM down)
                 ORDER BY a.id
                 FOR NO KEY UPDATE
                 """
             ),
-            {"roots": list(roots), "parents": list(parents) if not held else []},
-        ).all()
-        reached = {id_ for id_, below in found if below}
+            {"roots": list(roots)},
+        ).scalars()
+        reached = set(found)
         if reached <= held:
             return list(held)
         held |= reached

@@ -98,10 +98,10 @@ def connect(
 
     Locks: a child this transaction created is a leaf no one else can reach, so its edge closes
     no cycle and needs only its parent locked ``FOR SHARE`` (``lock_for_reading``). Otherwise
-    the parent, the child and all its descendants are locked, in one ordered statement, before
-    the cycle check: two writers closing one cycle from both ends each lock the other's parent
-    (it is downstream of their own child), so the second waits for the first to commit and then
-    sees its edge.
+    the child and all its descendants are locked for update, and the parent for reading, before
+    the cycle check: two writers closing one cycle from both ends each lock for update the other's
+    parent (it is downstream of their own child), so the second waits for the first to commit and
+    then sees its edge.
     """
     existing = repository.find(session, child.id, parent.id, relation)
     if existing is not None and (existing.amount == amount or amount is None):
@@ -111,7 +111,10 @@ def connect(
     if child.id in artifact_repository.created_here(session):
         composition_repository.lock_for_reading(session, [parent.id])
     else:
-        composition_repository.lock_descendants(session, [child.id], parents=[parent.id])
+        # the child's subgraph, then the parent only for reading: a popular input stays open to
+        # every other writer that reads it
+        composition_repository.lock_descendants(session, [child.id])
+        composition_repository.lock_for_reading(session, [parent.id])
         existing = repository.find(session, child.id, parent.id, relation)
     if existing is not None:
         if existing.amount != amount and amount_may_change and amount is not None:
