@@ -5,6 +5,7 @@ WORKDIR /src
 RUN python -m venv /opt/headwater
 COPY pyproject.toml README.md alembic.ini ./
 COPY app ./app
+COPY headwater_client ./headwater_client
 COPY migrations ./migrations
 RUN /opt/headwater/bin/pip install .
 

@@ -28,7 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy app
+	$(BIN)/mypy app headwater_client
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -13,11 +13,13 @@ from app.config import get_settings
 from app.embedded import EmbeddedPostgres, service_database
 from app.gate_cli import gate
 from app.logs import configure
+from app.origin_cli import origin_cli
 
 cli = typer.Typer(help="Headwater: data provenance for machine learning.", no_args_is_help=True)
 cli.command(name="gate")(gate)
 cli.add_typer(tokens, name="tokens")
 cli.add_typer(audit, name="audit")
+cli.add_typer(origin_cli, name="origin")
 
 
 @cli.command()

@@ -22,9 +22,11 @@ from app.db import Database
 from app.embedded import EmbeddedPostgres
 from app.errors import install_handlers, problem
 from app.http import AccessLogMiddleware, RequestBodyMiddleware
+from app.lineage.provenance_router import router as provenance_router
 from app.lineage.router import router as lineage_router
 from app.logs import configure
 from app.policies.router import router as policies_router
+from app.retractions.router import router as retractions_router
 from app.training.router import router as training_router
 from app.worker import PropagationWorker
 
@@ -86,6 +88,8 @@ def create_app(
     app.include_router(propagations_router)
     app.include_router(tokens_router)
     app.include_router(audit_router)
+    app.include_router(retractions_router)
+    app.include_router(provenance_router)
     web.install(app)  # pages for people, outside /api/v1
 
     @app.get("/healthz", tags=["health"], summary="The process is alive")

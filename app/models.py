@@ -5,13 +5,15 @@ from app.audit.models import AuditEntry, AuditHead
 from app.auth.models import Token
 from app.composition.models import PropagationJob
 from app.db import Base
-from app.lineage.models import Edge, LineageEvent
+from app.lineage.models import Alias, Edge, LineageEvent
 from app.policies.models import Policy
+from app.retractions.models import RetractedEdge, Retraction
 from app.training.models import TrainingRun, VerdictRecord
 
 metadata = Base.metadata
 
 __all__ = [
+    "Alias",
     "Artifact",
     "AuditEntry",
     "AuditHead",
@@ -19,6 +21,8 @@ __all__ = [
     "LineageEvent",
     "Policy",
     "PropagationJob",
+    "RetractedEdge",
+    "Retraction",
     "Token",
     "TrainingRun",
     "VerdictRecord",

@@ -1,14 +1,16 @@
 """The write sequence, in one place.
 
 Every lineage write (a dataset, model or edge posted natively, alone or in a batch, an origin
-corrected, an OpenLineage event) goes the same way, inside the request's one transaction, for
-the ``actor`` whose token the route's ``Writer`` dependency has checked for the ``write`` scope:
+corrected, a version or an edge retracted, an OpenLineage event) goes the same way, inside the
+request's one transaction, for the ``actor`` whose token the route's ``Writer`` dependency has
+checked for the ``write`` scope:
 
 1. **authorise and record** — the domain service checks that the actor may write each
    namespace the write touches (it knows them once it has resolved what the write names),
    checks what was said and stores it, locking only what its rows need: the natural key it
    creates, the parents it hangs below, and, for an edge into an existing node, that node's
-   descendants (``app.artifacts.service``, ``app.lineage.service``, ``app.lineage.ingest``);
+   descendants (``app.artifacts.service``, ``app.lineage.service``, ``app.lineage.ingest``,
+   ``app.retractions.service``);
 2. **propagate** — every composition downstream is recomputed under row locks on that subgraph,
    or marked stale and queued when it is too large for one request (``app.composition.service``);
 3. **re-judge** — the training runs downstream are judged again (``app.training.service``), in
@@ -49,6 +51,8 @@ from app.lineage import ingest as lineage_ingest
 from app.lineage import service as lineage_service
 from app.lineage.models import Edge
 from app.lineage.schemas import EdgeCreate, NativeBatch
+from app.retractions import service as retraction_service
+from app.retractions.models import Retraction
 from app.training import service as training_service
 
 log = logging.getLogger("headwater.writes")
@@ -190,6 +194,36 @@ def record_batch(
     if any(o.status == "created" for o in outcomes):
         audit.record(session, actor.name, "batch.create", request_content(body))
     return outcomes
+
+
+def retract_version(
+    session: Session, artifact_id: uuid.UUID, kind: str, reason: str, *, actor: Principal
+) -> tuple[Retraction, bool]:
+    """A version retracted with every edge into and out of it; everything below follows."""
+    retraction, created = write(
+        session,
+        lambda: retraction_service.record_version_retraction(
+            session, artifact_id, kind, reason, actor=actor
+        ),
+    )
+    if created:
+        content = {"id": str(artifact_id), "reason": reason, "retraction_id": str(retraction.id)}
+        audit.record(session, actor.name, f"{kind}.retract", content)
+    return retraction, created
+
+
+def retract_edge(
+    session: Session, edge_id: uuid.UUID, reason: str, *, actor: Principal
+) -> tuple[Retraction, bool]:
+    """An edge retracted; its child and everything below follow."""
+    retraction, created = write(
+        session,
+        lambda: retraction_service.record_edge_retraction(session, edge_id, reason, actor=actor),
+    )
+    if created:
+        content = {"id": str(edge_id), "reason": reason, "retraction_id": str(retraction.id)}
+        audit.record(session, actor.name, "edge.retract", content)
+    return retraction, created
 
 
 def ingest(session: Session, event: Any, *, actor: Principal) -> lineage_ingest.Ingested:

@@ -32,7 +32,7 @@ from app.main import create_app
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = (
     "training_run_verdicts, training_runs, propagation_jobs, lineage_events, edges, artifacts,"
-    " audit_entries, audit_head, tokens"
+    " audit_entries, audit_head, tokens, retracted_edges, retractions, aliases"
 )
 
 

@@ -138,6 +138,8 @@ def load_graph(db: Db, namespaces: Sequence[str] | None = None) -> Graph:
             + """
             SELECT r.id, r.model_id, r.composition, r.total_amount, r.weights_assumed, r.verdict
             FROM training_runs r JOIN scope s ON s.id = r.model_id
+            -- a run no longer judged (its model was retracted) claims nothing
+            WHERE r.verdict IS NOT NULL
             """
         ),
         params,

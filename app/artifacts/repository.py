@@ -6,12 +6,18 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ARRAY, Text, func, literal, select, tuple_
+from sqlalchemy import ARRAY, ColumnElement, Text, exists, func, literal, select, tuple_
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from app.artifacts.models import Artifact
 from app.db import among
+from app.retractions.models import Retraction
+
+
+def not_retracted() -> ColumnElement[bool]:
+    """A retracted version is never "the newest version": nothing may link to it by default."""
+    return ~exists().where(Retraction.artifact_id == Artifact.id)
 
 
 def get(session: Session, artifact_id: uuid.UUID, kind: str | None = None) -> Artifact | None:
@@ -38,7 +44,10 @@ def newest(
     session: Session, kind: str, namespace: str, name: str, *, excluding: str | None = None
 ) -> Artifact | None:
     query = select(Artifact).where(
-        Artifact.kind == kind, Artifact.namespace == namespace, Artifact.name == name
+        Artifact.kind == kind,
+        Artifact.namespace == namespace,
+        Artifact.name == name,
+        not_retracted(),
     )
     if excluding is not None:
         query = query.where(Artifact.version != excluding)
@@ -145,7 +154,7 @@ def newest_many(
     rows = session.scalars(
         select(Artifact)
         .join(wanted, (Artifact.namespace == wanted.c.namespace) & (Artifact.name == wanted.c.name))
-        .where(Artifact.kind == kind)
+        .where(Artifact.kind == kind, not_retracted())
         .ext(distinct_on(Artifact.namespace, Artifact.name))
         .order_by(Artifact.namespace, Artifact.name, Artifact.created_at.desc(), Artifact.id.desc())
     ).all()

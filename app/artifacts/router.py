@@ -24,8 +24,10 @@ from app.composition.schemas import CompositionDetail
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
 from app.lineage import service as lineage_service
+from app.lineage import symlinks
 from app.lineage.schemas import LineageGraph
 from app.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
+from app.retractions import service as retraction_service
 from app.training import repository as training_repository
 
 router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
@@ -78,6 +80,8 @@ def list_datasets(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[DatasetRead]:
+    if namespace is not None and name is not None:  # any identifier of a symlinked dataset
+        namespace, name = symlinks.canonical_name(session, "dataset", namespace, name)
     rows = repository.page(
         session,
         "dataset",
@@ -87,7 +91,7 @@ def list_datasets(
         after=decode_cursor(cursor),
         limit=limit + 1,
     )
-    items = [service.dataset_read(a) for a in rows[:limit]]
+    items = retraction_service.marked(session, [service.dataset_read(a) for a in rows[:limit]])
     return Page[DatasetRead](items=items, next_cursor=next_cursor(rows, limit, position))
 
 
@@ -98,7 +102,8 @@ def list_datasets(
     summary="One dataset version",
 )
 def get_dataset(dataset_id: uuid.UUID, session: SessionDep) -> DatasetRead:
-    return service.dataset_read(service.get_or_404(session, dataset_id, "dataset"))
+    read = service.dataset_read(service.get_or_404(session, dataset_id, "dataset"))
+    return retraction_service.marked(session, [read])[0]
 
 
 @router.get(
@@ -159,7 +164,9 @@ def create_model(
 
 def model_read(session: Session, artifact: Artifact) -> ModelRead:
     run = training_repository.by_models(session, [artifact.id]).get(artifact.id)
-    return service.model_read(artifact, run.id if run else None)
+    return retraction_service.marked(
+        session, [service.model_read(artifact, run.id if run else None)]
+    )[0]
 
 
 @router.get(
@@ -176,6 +183,8 @@ def list_models(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[ModelRead]:
+    if namespace is not None and name is not None:  # any identifier of a symlinked model
+        namespace, name = symlinks.canonical_name(session, "model", namespace, name)
     rows = repository.page(
         session,
         "model",
@@ -186,7 +195,10 @@ def list_models(
         limit=limit + 1,
     )
     runs = training_repository.by_models(session, [a.id for a in rows[:limit]])
-    items = [service.model_read(a, runs[a.id].id if a.id in runs else None) for a in rows[:limit]]
+    items = retraction_service.marked(
+        session,
+        [service.model_read(a, runs[a.id].id if a.id in runs else None) for a in rows[:limit]],
+    )
     return Page[ModelRead](items=items, next_cursor=next_cursor(rows, limit, position))
 
 

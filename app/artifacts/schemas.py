@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.composition.schemas import CompositionRead
+from app.retractions.schemas import RetractionRef
 
 Kind = Literal["dataset", "model"]
 Text = Annotated[str, Field(min_length=1, max_length=2048)]
@@ -115,6 +116,11 @@ class ArtifactRead(BaseModel):
     created_at: datetime
     description: str | None = None
     composition: CompositionRead
+    retraction: RetractionRef | None = Field(
+        default=None,
+        description="Set when the version was retracted: it stays readable, but nothing derives"
+        " from it and it is never the newest version.",
+    )
 
 
 class DatasetRead(ArtifactRead):

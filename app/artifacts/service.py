@@ -31,6 +31,7 @@ from app.composition.schemas import (
     CompositionDetail,
     CompositionRead,
     Contributor,
+    WeightRead,
     composition_summary,
 )
 from app.composition.service import LineageChange
@@ -450,8 +451,23 @@ def model_read(artifact: Artifact, training_run_id: uuid.UUID | None = None) -> 
 def composition_detail(session: Session, artifact: Artifact, limit: int) -> CompositionDetail:
     ranked = composition_service.contributors(session, artifact.id, limit)
     found = repository.many(session, [node for node, _ in ranked])
+    sources = {
+        (e.parent_id, e.relation): e.amount_source
+        for e in edge_repository.incoming(session, artifact.id)
+    }
     return CompositionDetail(
         **composition_read(artifact).model_dump(),
+        weights=[
+            WeightRead(
+                parent_id=w.parent_id,
+                relation=w.relation,
+                weight=w.weight,
+                source=(sources.get((w.parent_id, w.relation)) or "amount")
+                if w.source == "amount"
+                else w.source,
+            )
+            for w in composition_service.weights(session, artifact.id, artifact.kind, artifact.size)
+        ],
         contributors=[
             Contributor(
                 id=node,

@@ -20,6 +20,10 @@ from app.composition.origin import Origin
 
 Relation = Literal["trained_on", "fine_tuned_from", "generated_by", "derived_from", "used"]
 Kind = Literal["dataset", "model"]
+WeightSource = Literal[
+    "amount", "parent_size", "parent_training_amount", "generators_share", "assumed_equal"
+]
+"""Where an edge's weight came from: its own amount, or which default (design section 2)."""
 
 RELATIONS: Final[frozenset[str]] = frozenset(get_args(Relation))
 MASS_RELATIONS: Final[frozenset[str]] = RELATIONS - {"used"}
@@ -295,6 +299,8 @@ class Weighting:
     residual: float
     total_amount: float | None
     weights_assumed: bool
+    sources: tuple[WeightSource | None, ...]
+    """Per parent edge, where its weight came from (None for ``used``)."""
 
     def shares(self) -> tuple[tuple[float, ...], float]:
         """The weights normalized to sum to 1 (all 0 when nothing carries mass)."""
@@ -319,16 +325,22 @@ def _weighting(kind: Kind, size: float | None, parents: Sequence[ParentContribut
     carrying = [p for p in parents if p.relation in MASS_RELATIONS]
     if not carrying:
         return Weighting(
-            tuple(0.0 for _ in parents), 0.0, size if kind == "dataset" else None, False
+            tuple(0.0 for _ in parents),
+            0.0,
+            size if kind == "dataset" else None,
+            False,
+            tuple(None for _ in parents),
         )
     amounts = iter(_amounts(size, carrying))
-    aligned = [next(amounts) if p.relation in MASS_RELATIONS else 0.0 for p in parents]
+    found = [next(amounts) if p.relation in MASS_RELATIONS else (0.0, None) for p in parents]
+    aligned = [amount for amount, _ in found]
     if any(amount is None for amount in aligned):
         return Weighting(
             tuple(0.0 if p.relation not in MASS_RELATIONS else 1.0 for p in parents),
             0.0,
             size,
             True,
+            tuple("assumed_equal" if p.relation in MASS_RELATIONS else None for p in parents),
         )
     known = [amount or 0.0 for amount in aligned]
     total = math.fsum(known)
@@ -338,7 +350,7 @@ def _weighting(kind: Kind, size: float | None, parents: Sequence[ParentContribut
         total_amount = size
         if size - total > RESIDUAL_TOLERANCE * size:
             residual = size - total
-    return Weighting(tuple(known), residual, total_amount, False)
+    return Weighting(tuple(known), residual, total_amount, False, tuple(s for _, s in found))
 
 
 def _check_amount(what: str, value: float | None) -> None:
@@ -346,7 +358,9 @@ def _check_amount(what: str, value: float | None) -> None:
         raise ValueError(f"{what} {value!r} must be finite and >= 0")
 
 
-def _amounts(size: float | None, carrying: Sequence[ParentContribution]) -> list[float | None]:
+def _amounts(
+    size: float | None, carrying: Sequence[ParentContribution]
+) -> list[tuple[float | None, WeightSource]]:
     for parent in carrying:
         _check_amount("amount", parent.amount)
     generated = [p for p in carrying if p.relation == "generated_by"]
@@ -356,14 +370,14 @@ def _amounts(size: float | None, carrying: Sequence[ParentContribution]) -> list
         given = math.fsum(p.amount for p in generated if p.amount is not None)
         share = max(size - given, 0.0) / unset
 
-    amounts: list[float | None] = []
+    amounts: list[tuple[float | None, WeightSource]] = []
     for parent in carrying:
         if parent.amount is not None:
-            amounts.append(parent.amount)
+            amounts.append((parent.amount, "amount"))
         elif parent.relation == "generated_by":
-            amounts.append(share)
+            amounts.append((share, "generators_share"))
         elif parent.relation == "fine_tuned_from":
-            amounts.append(parent.parent_total_amount)
+            amounts.append((parent.parent_total_amount, "parent_training_amount"))
         else:
-            amounts.append(parent.parent_size)
+            amounts.append((parent.parent_size, "parent_size"))
     return amounts

@@ -38,8 +38,24 @@ class Contributor(BaseModel):
     synthetic_fraction: float
 
 
+class WeightRead(BaseModel):
+    parent_id: uuid.UUID
+    relation: str
+    weight: float = Field(
+        description="The amount mixed in, in the node's unit (1.0 each when weights are assumed)."
+    )
+    source: str = Field(
+        description="Where the weight came from: the facet field an OpenLineage amount was read"
+        " from (e.g. `inputStatistics.rowCount`), `amount` (posted natively), or a default:"
+        " `parent_size`, `parent_training_amount`, `generators_share`, `assumed_equal`."
+    )
+
+
 class CompositionDetail(CompositionRead):
     contributors: list[Contributor]
+    weights: list[WeightRead] = Field(
+        default_factory=list, description="Each mass-carrying parent's weight and its source."
+    )
 
 
 def composition_summary(

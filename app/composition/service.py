@@ -31,7 +31,9 @@ from app.composition.core import (
     NodeComposition,
     ParentContribution,
     Relation,
+    WeightSource,
     compose,
+    weighting,
 )
 from app.config import get_settings
 from app.training import service as training_service
@@ -259,3 +261,24 @@ def contributors(session: Session, target: uuid.UUID, limit: int) -> list[tuple[
         return []
     ranked = sorted(credits.items(), key=lambda item: (-item[1], str(item[0])))
     return [(node, credit / total) for node, credit in ranked[:limit]]
+
+
+@dataclass(frozen=True)
+class Weight:
+    """How much one parent edge weighed in a node's composition, and where that came from."""
+
+    parent_id: uuid.UUID
+    relation: str
+    weight: float
+    source: WeightSource
+
+
+def weights(session: Session, node_id: uuid.UUID, kind: str, size: float | None) -> list[Weight]:
+    """The weights ``compose`` gave each mass-carrying parent of a node, with their sources."""
+    edges = repository.load_incoming(session, [node_id])
+    mixed = weighting(cast(Kind, kind), size, [contribution(e, stored(e.parent)) for e in edges])
+    return [
+        Weight(edge.parent_id, edge.relation, weight, source)
+        for edge, weight, source in zip(edges, mixed.parents, mixed.sources, strict=True)
+        if source is not None
+    ]

@@ -30,9 +30,10 @@ from app.auth.core import Principal, require_namespace
 from app.composition.service import LineageChange
 from app.db import lock_scope
 from app.errors import InvalidInput
-from app.lineage import openlineage
+from app.lineage import openlineage, symlinks
 from app.lineage import service as lineage_service
 from app.lineage.models import Edge, LineageEvent
+from app.retractions import service as retraction_service
 
 
 @dataclass
@@ -110,6 +111,14 @@ def ingest(session: Session, payload: Mapping[str, Any], *, actor: Principal) ->
         f" of run {event.run_id}" if event.run_id else ""
     )
     run = RunSoFar.load(session, event, payload, record) if event.run_id is not None else None
+    event, run = canonical(session, event, run)
+    # a symlink may record what the event writes under another namespace: the token must
+    # reach that one too
+    for namespace in dict.fromkeys(
+        [k.namespace for k in event.outputs]
+        + [n.key.namespace for n in event.nodes if n.origin is not None]
+    ):
+        require_namespace(actor, namespace)
     first_named = run.first_named if run is not None else {}
     touched: list[uuid.UUID] = []
     # whether the graph's shape changed, or only origins and sizes (see training refresh)
@@ -121,21 +130,34 @@ def ingest(session: Session, payload: Mapping[str, Any], *, actor: Principal) ->
         if change is not None:
             touched.append(artifact.id)
             structural |= change == "created"
+    ended = event.event_type if event.event_type in openlineage.FAILED_STATES else None
+    if run is not None:
+        ended = ended or run.failed
+    if ended is not None:
+        retracted = withhold_failed_outputs(session, event, run, nodes, ended, actor)
+        touched += retracted
+        structural |= bool(retracted)
     edges = 0
     for edge in run.edges if run is not None else event.edges:
         child = nodes.get(edge.child) or find(session, edge.child, first_named.get(edge.child))
         parent = nodes.get(edge.parent) or find(session, edge.parent, first_named.get(edge.parent))
         if child is None or parent is None or child.id == parent.id:
             continue
+        if retraction_service.withheld(
+            session, child, parent, edge.relation, edge.amount, edge.amount_source
+        ):
+            continue
         if edge.relation == "used" and drop_superseded(session, child, parent):
             touched.append(child.id)
             structural = True
-        _, recorded = lineage_service.connect(
+        recorded, edge_change = lineage_service.connect(
             session, child, parent, edge.relation, edge.amount, amount_may_change=True
         )
+        if edge.amount is not None and recorded.amount_source != edge.amount_source:
+            recorded.amount_source = edge.amount_source
         edges += 1
-        if recorded is not None:
-            structural |= recorded.structural
+        if edge_change is not None:
+            structural |= edge_change.structural
             touched.append(child.id)
     result = Ingested("accepted", record.id, event.run_id, edges=edges)
     if touched:
@@ -146,16 +168,65 @@ def ingest(session: Session, payload: Mapping[str, Any], *, actor: Principal) ->
     return result
 
 
+def canonical(
+    session: Session, event: openlineage.MappedEvent, run: RunSoFar | None
+) -> tuple[openlineage.MappedEvent, RunSoFar | None]:
+    """The event and its run with every symlinked dataset named by its canonical identifier."""
+    keys = [n.key for n in event.nodes]
+    if run is not None:
+        keys += [k for e in run.edges for k in (e.child, e.parent)]
+        keys += [*run.outputs, *run.first_named]
+    names = symlinks.canonical_keys(session, event.nodes, keys)
+    if not names:
+        return event, run
+    if run is not None:
+        run = RunSoFar(
+            openlineage.rename_edges(run.edges, names),
+            {names.get(k, k): t for k, t in run.first_named.items()},
+            list(dict.fromkeys(names.get(k, k) for k in run.outputs)),
+            run.failed,
+        )
+    return openlineage.rename(event, names), run
+
+
+def withhold_failed_outputs(
+    session: Session,
+    event: openlineage.MappedEvent,
+    run: RunSoFar | None,
+    nodes: Mapping[openlineage.NodeKey, Artifact],
+    ended: str,
+    actor: Principal,
+) -> list[uuid.UUID]:
+    """Retract every output of a run that ended in FAIL or ABORT, whichever of its events
+    arrives first; the nodes to recompute."""
+    roots: list[uuid.UUID] = []
+    for key in run.outputs if run is not None else event.outputs:
+        artifact = nodes.get(key) or find(session, key, None)
+        if artifact is None:
+            continue
+        _, recompute, _ = retraction_service.retract_version(
+            session,
+            artifact,
+            f"run {event.run_id} ended {ended}",
+            retracted_by=actor.name,
+        )
+        roots += recompute
+    return roots
+
+
 @dataclass
 class RunSoFar:
     """What the events of one run received so far say together.
 
-    ``edges`` are the edges of one event naming every input and output of the run's events;
-    ``first_named`` holds, for each unversioned input, when the run first named it.
+    ``edges`` are the edges of one event naming every input and output of the run's events,
+    ``outputs`` every output they named; ``first_named`` holds, for each unversioned input,
+    when the run first named it; ``failed`` the FAIL or ABORT an earlier event reported.
     """
 
     edges: list[openlineage.EdgeIntent]
     first_named: dict[openlineage.NodeKey, datetime]
+    outputs: list[openlineage.NodeKey] = field(default_factory=list)
+    failed: str | None = None
 
     @classmethod
     def load(
@@ -178,7 +249,10 @@ class RunSoFar:
                 # accepted under earlier rules; what it recorded then stays recorded
                 continue
         if not earlier:
-            return cls(list(event.edges), {})
+            return cls(list(event.edges), {}, list(event.outputs))
+        failed = next(
+            (m.event_type for _, m in earlier if m.event_type in openlineage.FAILED_STATES), None
+        )
         first_named: dict[openlineage.NodeKey, datetime] = {}
         for row, mapped in earlier:
             for node in mapped.nodes:
@@ -196,10 +270,11 @@ class RunSoFar:
             "outputs": [d for p in payloads for d in p.get("outputs") or []],
         }
         try:
-            edges = openlineage.map_event(merged).edges
+            whole = openlineage.map_event(merged)
+            edges, outputs = whole.edges, whole.outputs
         except openlineage.EventInvalid:
-            edges = list(event.edges)
-        return cls(edges, first_named)
+            edges, outputs = list(event.edges), list(event.outputs)
+        return cls(edges, first_named, outputs, failed)
 
 
 def resolve(
@@ -223,6 +298,7 @@ def resolve(
             Artifact.namespace == key.namespace,
             Artifact.name == key.name,
             Artifact.created_at <= as_of,
+            artifact_repository.not_retracted(),
         )
         if key.fallback_version is not None:
             query = query.where(Artifact.version != key.fallback_version)

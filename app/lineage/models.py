@@ -46,6 +46,8 @@ class Edge(Base):
     )
     relation: Mapped[str] = mapped_column(String(32))
     amount: Mapped[float | None] = mapped_column(Double)
+    # where an OpenLineage amount was read (``inputStatistics.rowCount``); None: posted natively
+    amount_source: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.clock_timestamp()
     )
@@ -71,5 +73,29 @@ class LineageEvent(Base):
     producer: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.clock_timestamp()
+    )
+
+
+class Alias(Base):
+    """Another identifier of the same dataset (OpenLineage's ``symlinks`` facet): a Hive table
+    that Spark names by its location, say. Versions are recorded under the canonical identifier;
+    an alias only leads to it."""
+
+    __tablename__ = "aliases"
+    __table_args__ = (
+        CheckConstraint("kind IN ('dataset', 'model')", name="kind"),
+        CheckConstraint(
+            "(namespace, name) <> (canonical_namespace, canonical_name)", name="not_itself"
+        ),
+        Index("ix_aliases_canonical", "kind", "canonical_namespace", "canonical_name"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    namespace: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    canonical_namespace: Mapped[str] = mapped_column(Text)
+    canonical_name: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.clock_timestamp()
     )

@@ -5,47 +5,49 @@ derivations it records. Resolving "the newest version" and writing happen elsewh
 step pure lets the HTTP layer report every wrong field at once, and lets batches be validated
 before any of them is written.
 
-Validation follows the spec where it matters for lineage and the official clients' leniency
-everywhere else: extra keys and unknown facets are accepted and kept; only the fields and facets
-this mapping reads are checked.
+Validation is the pydantic models of ``app.lineage.events``.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-import math
-import uuid
+import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import cache
-from pathlib import Path
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
-from app.composition.origin import (
-    DIGITAL_SOURCE_TYPES,
-    MAX_SYNTHETIC_DEPTH,
-    Origin,
-    OriginInvalid,
-    resolve_origin,
-)
+from pydantic import ValidationError
+
+from app.composition.origin import Origin
+from app.lineage import events
+from app.lineage.events import HEADWATER_ORIGIN_SCHEMA_ID as HEADWATER_ORIGIN_SCHEMA_ID
+from app.lineage.events import RUN_STATES as RUN_STATES
+from app.lineage.events import describe
 
 Kind = Literal["dataset", "model"]
 Relation = Literal["trained_on", "fine_tuned_from", "generated_by", "derived_from", "used"]
 EventKind = Literal["run", "dataset", "job"]
 Loc = tuple[str | int, ...]
+Unit = Literal["rows", "bytes"]
+Measure = tuple[float | None, str | None]
+"""An amount and the facet field it was read from (``outputStatistics.rowCount``)."""
 
 HEADWATER_ORIGIN_FACET = "headwater_origin"
-HEADWATER_ORIGIN_SCHEMA_PATH: Path = Path(__file__).with_name("headwater_origin.json")
-HEADWATER_ORIGIN_SCHEMA_ID = "/api/v1/spec/facets/1-0-0/HeadwaterOriginDatasetFacet.json"
 
 UNVERSIONED = "unversioned"
 """The version recorded for an unversioned dataset named by an event without a run (a JobEvent
 or DatasetEvent) when no version of it exists yet: there is no run id to name it after."""
 
-RUN_STATES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
+FAILED_STATES = ("FAIL", "ABORT")
+"""A run that ends in one of these wrote nothing anyone should build on: its outputs are
+recorded as retracted versions."""
+
+_EVENT_MODELS: Mapping[EventKind, type[events.BaseEvent]] = {
+    "run": events.RunEvent,
+    "job": events.JobEvent,
+    "dataset": events.DatasetEvent,
+}
 
 _EVENT_SCHEMA_NAMES: Mapping[str, EventKind] = {
     "RunEvent": "run",
@@ -81,6 +83,11 @@ class NodeIntent:
     size: float | None
     origin: Origin | None
     facets: dict[str, Any]
+    size_source: str | None = field(default=None, compare=False)
+    identifiers: tuple[tuple[str, str], ...] = ()
+    """With a ``symlinks`` facet, every (namespace, name) of the dataset, the one to record it
+    under first: a ``TABLE`` symlink (a table's logical name outlives its location), else the
+    identifier the event used. Empty without symlinks."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +96,8 @@ class EdgeIntent:
     parent: NodeKey
     relation: Relation
     amount: float | None
+    amount_source: str | None = field(default=None, compare=False)
+    """The facet field the amount was read from, e.g. ``inputStatistics.rowCount``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +115,7 @@ class MappedEvent:
     producer: str
     nodes: list[NodeIntent]
     edges: list[EdgeIntent]
+    outputs: list[NodeKey] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,17 +139,6 @@ def _render_loc(loc: Loc) -> str:
     return "/".join(str(part) for part in loc) or "(event)"
 
 
-@cache
-def _load_headwater_origin_schema() -> str:
-    return HEADWATER_ORIGIN_SCHEMA_PATH.read_text(encoding="utf-8")
-
-
-def headwater_origin_schema() -> dict[str, Any]:
-    """The JSON Schema of the ``headwater_origin`` dataset facet, as the service serves it."""
-    schema: dict[str, Any] = json.loads(_load_headwater_origin_schema())
-    return schema
-
-
 def map_event(payload: Mapping[str, Any]) -> MappedEvent:
     """Map one decoded OpenLineage event to the artifact versions and derivations it records.
 
@@ -156,8 +155,16 @@ def map_event(payload: Mapping[str, Any]) -> MappedEvent:
     Edges, per output: a model gets ``trained_on`` from each dataset input and
     ``fine_tuned_from`` from each model input; a dataset gets ``generated_by`` from each model
     input (its dataset inputs then become ``used``), or else ``derived_from`` from each dataset
-    input. An input with the output's exact key is skipped. Each edge's amount is the input's
-    ``inputStatistics.rowCount``.
+    input. An input with the output's exact key is skipped. A dataset an output's column
+    lineage reads that ``inputs`` leave out is an input of that output only.
+
+    Amounts are in one unit per event: rows when any dataset counts them (an output's
+    ``outputStatistics.rowCount`` is its size, an input's ``inputStatistics.rowCount``, else its
+    ``dataQualityMetrics.rowCount``, each edge's amount), else bytes (``outputStatistics.size``,
+    ``inputStatistics.size``, ``dataQualityMetrics.bytes``). Each says the field it came from.
+
+    With a ``symlinks`` facet a node lists every identifier of its dataset (``identifiers``);
+    choosing the canonical one needs the database, and happens in ingestion.
 
     A facet marked ``_deleted`` is kept in ``facets`` but not interpreted. ``eventTime`` without
     an offset is read as UTC. ``run_id`` is the run id in canonical UUID form.
@@ -165,13 +172,15 @@ def map_event(payload: Mapping[str, Any]) -> MappedEvent:
     Raises ``EventInvalid`` listing every wrong field; nothing else.
     """
     if not isinstance(payload, Mapping):
-        raise EventInvalid([FieldError((), f"must be a JSON object, not {_describe(payload)}")])
-    errors: list[FieldError] = []
+        raise EventInvalid([FieldError((), f"must be a JSON object, not {describe(payload)}")])
     kind = _event_kind(payload)
-
-    event_time = _event_time(errors, payload)
-    producer = _uri(errors, payload, "producer", ("producer",))
-    _uri(errors, payload, "schemaURL", ("schemaURL",))
+    model = _EVENT_MODELS[kind]
+    try:
+        event = model.model_validate(payload)
+    except ValidationError as exc:
+        raise EventInvalid(
+            [FieldError(tuple(e["loc"]), e["msg"]) for e in exc.errors(include_url=False)]
+        ) from exc
 
     run_id: str | None = None
     event_type: str | None = None
@@ -180,30 +189,26 @@ def map_event(payload: Mapping[str, Any]) -> MappedEvent:
     inputs: list[_Dataset] = []
     outputs: list[_Dataset] = []
     static: _Dataset | None = None
-
-    if kind == "run":
-        run = _object(errors, payload, "run", ("run",), required=True)
-        if run is not None:
-            run_id = _run_id(errors, run, ("run", "runId"))
-        event_type = _event_type(errors, payload)
-    if kind in ("run", "job"):
-        job = _object(errors, payload, "job", ("job",), required=True)
-        if job is not None:
-            job_namespace = _identifier(errors, job, "namespace", ("job", "namespace"))
-            job_name = _identifier(errors, job, "name", ("job", "name"))
-        inputs = _datasets(errors, payload, "inputs", "inputFacets")
-        outputs = _datasets(errors, payload, "outputs", "outputFacets")
-    else:
-        dataset = _object(errors, payload, "dataset", ("dataset",), required=True)
-        if dataset is not None:
-            static = _dataset(errors, dataset, ("dataset",), None)
-
-    if errors or event_time is None or producer is None:
-        raise EventInvalid(errors)
+    if isinstance(event, events.RunEvent):
+        run_id, event_type = event.run.runId, event.eventType
+    if isinstance(event, events.JobEvent):
+        job_namespace, job_name = event.job.namespace, event.job.name
+        inputs = [
+            _dataset(d, raw, d.inputFacets, "inputFacets")
+            for d, raw in zip(event.inputs or [], payload.get("inputs") or [], strict=True)
+        ]
+        outputs = [
+            _dataset(d, raw, d.outputFacets, "outputFacets")
+            for d, raw in zip(event.outputs or [], payload.get("outputs") or [], strict=True)
+        ]
+    if isinstance(event, events.DatasetEvent):
+        static = _dataset(event.dataset, payload["dataset"], None, None)
+    event_time, producer = event.eventTime, event.producer
 
     fallback = run_id if run_id is not None else UNVERSIONED
     nodes: list[NodeIntent]
     edges: list[EdgeIntent] = []
+    output_keys: list[NodeKey] = []
     if static is not None:
         nodes = [
             NodeIntent(
@@ -211,16 +216,30 @@ def map_event(payload: Mapping[str, Any]) -> MappedEvent:
                 size=None,
                 origin=static.origin,
                 facets=static.facets,
+                identifiers=static.identifiers,
             )
         ]
     else:
         input_keys = [d.key(None, fallback) for d in inputs]
         output_keys = [d.key(run_id, fallback) for d in outputs]
+        unit = _unit([*inputs, *outputs])
+        hidden = _column_lineage_inputs(inputs, output_keys, outputs)
+        hidden_keys = [d.key(None, fallback) for d in hidden]
         nodes = _merge_nodes(
             [(k, d, False) for k, d in zip(input_keys, inputs, strict=True)]
-            + [(k, d, True) for k, d in zip(output_keys, outputs, strict=True)]
+            + [(k, d, False) for k, d in zip(hidden_keys, hidden, strict=True)]
+            + [(k, d, True) for k, d in zip(output_keys, outputs, strict=True)],
+            unit,
         )
-        edges = _edges(output_keys, list(zip(input_keys, inputs, strict=True)))
+        edges = _edges(output_keys, list(zip(input_keys, inputs, strict=True)), unit)
+        has_model_input = any(key.kind == "model" for key in input_keys)
+        for key, read in zip(hidden_keys, hidden, strict=True):
+            for child, written in zip(output_keys, outputs, strict=True):
+                if (read.namespace, read.name) in written.column_inputs and key != child:
+                    relation = _relation(child.kind, "dataset", has_model_input)
+                    edges.append(
+                        EdgeIntent(child=child, parent=key, relation=relation, amount=None)
+                    )
 
     return MappedEvent(
         kind=kind,
@@ -232,6 +251,7 @@ def map_event(payload: Mapping[str, Any]) -> MappedEvent:
         producer=producer,
         nodes=nodes,
         edges=edges,
+        outputs=list(dict.fromkeys(output_keys)),
     )
 
 
@@ -241,9 +261,14 @@ class _Dataset:
     namespace: str
     name: str
     version: str | None
-    statistic: float | None
+    measures: dict[Unit, Measure]
     origin: Origin | None
     facets: dict[str, Any]
+    identifiers: tuple[tuple[str, str], ...] = ()
+    column_inputs: tuple[tuple[str, str], ...] = ()
+
+    def measure(self, unit: Unit) -> Measure:
+        return self.measures.get(unit, (None, None))
 
     def key(self, default_version: str | None, fallback_version: str | None) -> NodeKey:
         if self.version is not None:
@@ -253,41 +278,82 @@ class _Dataset:
         return NodeKey(self.kind, self.namespace, self.name, None, fallback_version)
 
 
-def _merge_nodes(entries: list[tuple[NodeKey, _Dataset, bool]]) -> list[NodeIntent]:
+def _column_lineage_inputs(
+    inputs: Sequence[_Dataset], output_keys: Sequence[NodeKey], outputs: Sequence[_Dataset]
+) -> list[_Dataset]:
+    """Datasets an output's column lineage reads that the event's ``inputs`` leave out (AWS
+    Glue's Spark integration does): they are upstream of that output all the same."""
+    named = {(d.namespace, d.name) for d in inputs}
+    named |= {(k.namespace, k.name) for k in output_keys}
+    hidden = dict.fromkeys(n for d in outputs for n in d.column_inputs if n not in named)
+    return [
+        _Dataset(
+            kind="dataset",
+            namespace=ns,
+            name=name,
+            version=None,
+            measures={},
+            origin=None,
+            facets={},
+        )
+        for ns, name in hidden
+    ]
+
+
+def _unit(datasets: Sequence[_Dataset]) -> Unit:
+    """The unit of one run's amounts: rows when any dataset counts them, else bytes. Mixing
+    them would weigh one parent's rows against another's bytes."""
+    return "rows" if any("rows" in d.measures for d in datasets) else "bytes"
+
+
+def _merge_nodes(entries: list[tuple[NodeKey, _Dataset, bool]], unit: Unit) -> list[NodeIntent]:
     # What an output says about a dataset describes what the run wrote, so it outranks what an
     # input says about the same version; among equals the first mention wins.
     ranked = sorted(range(len(entries)), key=lambda i: (not entries[i][2], i))
-    size: dict[NodeKey, float | None] = {}
+    size: dict[NodeKey, Measure] = {}
     origin: dict[NodeKey, Origin | None] = {}
     facets: dict[NodeKey, dict[str, Any]] = {}
+    identifiers: dict[NodeKey, dict[tuple[str, str], None]] = {}
     for i in ranked:
         key, dataset, is_output = entries[i]
-        if size.get(key) is None and is_output:
-            size[key] = dataset.statistic
+        identifiers.setdefault(key, {}).update(dict.fromkeys(dataset.identifiers))
+        if size.get(key, (None, None))[0] is None and is_output:
+            size[key] = dataset.measure(unit)
         if origin.get(key) is None:
             origin[key] = dataset.origin
         facets[key] = {**dataset.facets, **facets.get(key, {})}
     order = dict.fromkeys(key for key, _, _ in entries)
     return [
-        NodeIntent(key=key, size=size.get(key), origin=origin[key], facets=facets[key])
+        NodeIntent(
+            key=key,
+            size=size.get(key, (None, None))[0],
+            size_source=size.get(key, (None, None))[1],
+            origin=origin[key],
+            facets=facets[key],
+            identifiers=tuple(identifiers[key]),
+        )
         for key in order
     ]
 
 
-def _edges(output_keys: list[NodeKey], inputs: list[tuple[NodeKey, _Dataset]]) -> list[EdgeIntent]:
+def _edges(
+    output_keys: list[NodeKey], inputs: list[tuple[NodeKey, _Dataset]], unit: Unit
+) -> list[EdgeIntent]:
     has_model_input = any(key.kind == "model" for key, _ in inputs)
-    edges: dict[tuple[NodeKey, NodeKey, Relation], float | None] = {}
+    edges: dict[tuple[NodeKey, NodeKey, Relation], Measure] = {}
     for child in output_keys:
         for parent, dataset in inputs:
             if parent == child:
                 continue
             relation = _relation(child.kind, parent.kind, has_model_input)
             slot = (child, parent, relation)
-            if edges.get(slot) is None:
-                edges[slot] = dataset.statistic
+            if edges.get(slot, (None, None))[0] is None:
+                edges[slot] = dataset.measure(unit)
     return [
-        EdgeIntent(child=child, parent=parent, relation=relation, amount=amount)
-        for (child, parent, relation), amount in edges.items()
+        EdgeIntent(
+            child=child, parent=parent, relation=relation, amount=amount, amount_source=source
+        )
+        for (child, parent, relation), (amount, source) in edges.items()
     ]
 
 
@@ -318,296 +384,130 @@ def _schema_event_kind(schema_url: Any) -> EventKind | None:
     return _EVENT_SCHEMA_NAMES.get(fragment.rpartition("/")[2])
 
 
-def _describe(value: Any) -> str:
-    """How an unwanted JSON value is named in a message: literals as written, others by type."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        shown = repr(value)
-        return shown if len(shown) <= 24 else "a number too large"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, list | tuple):
-        return "an array"
-    return type(value).__name__
-
-
-def _is_number(value: Any) -> bool:
-    """A finite JSON number; integers too large for a float count as infinite."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
-
-
-def _not_a_number(value: Any) -> str:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return "must be a finite number"
-    return f"must be a number, not {_describe(value)}"
-
-
-def _object(
-    errors: list[FieldError],
-    container: Mapping[str, Any],
-    key: str,
-    loc: Loc,
-    *,
-    required: bool = False,
-) -> Mapping[str, Any] | None:
-    value = container.get(key)
-    if value is None:
-        if required:
-            errors.append(FieldError(loc, "field required"))
-        return None
-    if not isinstance(value, Mapping):
-        errors.append(FieldError(loc, f"must be an object, not {_describe(value)}"))
-        return None
-    return value
-
-
-def _string(
-    errors: list[FieldError], container: Mapping[str, Any], key: str, loc: Loc
-) -> str | None:
-    if key not in container:
-        errors.append(FieldError(loc, "field required"))
-        return None
-    value = container[key]
-    if not isinstance(value, str):
-        errors.append(FieldError(loc, f"must be a string, not {_describe(value)}"))
-        return None
-    return value
-
-
-def _identifier(
-    errors: list[FieldError], container: Mapping[str, Any], key: str, loc: Loc
-) -> str | None:
-    value = _string(errors, container, key, loc)
-    if value is not None and not value.strip():
-        # An empty namespace or name cannot tell one artifact or job from another.
-        errors.append(FieldError(loc, "must not be empty"))
-        return None
-    return value
-
-
-def _uri(errors: list[FieldError], container: Mapping[str, Any], key: str, loc: Loc) -> str | None:
-    value = _identifier(errors, container, key, loc)
-    if value is None:
-        return None
-    try:
-        urlsplit(value)
-    except ValueError as exc:
-        errors.append(FieldError(loc, f"must be a URI: {exc}"))
-        return None
-    return value
-
-
-def _event_time(errors: list[FieldError], payload: Mapping[str, Any]) -> datetime | None:
-    loc: Loc = ("eventTime",)
-    value = _string(errors, payload, "eventTime", loc)
-    if value is None:
-        return None
-    text = value.strip().upper()
-    parsed: datetime | None = None
-    if "T" in text or (len(text) > 10 and text[10] == " "):
-        try:
-            parsed = datetime.fromisoformat(text)
-        except (ValueError, OverflowError):
-            parsed = None
-    if parsed is None:
-        errors.append(FieldError(loc, "must be an ISO 8601 date-time, e.g. 2024-05-01T12:00:00Z"))
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def _run_id(errors: list[FieldError], run: Mapping[str, Any], loc: Loc) -> str | None:
-    value = _string(errors, run, "runId", loc)
-    if value is None:
-        return None
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        errors.append(FieldError(loc, "must be a UUID"))
-        return None
-
-
-def _event_type(errors: list[FieldError], payload: Mapping[str, Any]) -> str | None:
-    value = payload.get("eventType")
-    if value is None:
-        return None
-    if isinstance(value, str) and value.upper() in RUN_STATES:
-        return value.upper()
-    errors.append(FieldError(("eventType",), f"must be one of {', '.join(RUN_STATES)}"))
-    return None
-
-
-def _datasets(
-    errors: list[FieldError], payload: Mapping[str, Any], key: str, role_facets: str
-) -> list[_Dataset]:
-    value = payload.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list | tuple):
-        errors.append(FieldError((key,), f"must be an array, not {_describe(value)}"))
-        return []
-    datasets: list[_Dataset] = []
-    for index, item in enumerate(value):
-        loc: Loc = (key, index)
-        if not isinstance(item, Mapping):
-            errors.append(FieldError(loc, f"must be an object, not {_describe(item)}"))
-            continue
-        dataset = _dataset(errors, item, loc, role_facets)
-        if dataset is not None:
-            datasets.append(dataset)
-    return datasets
-
-
 def _dataset(
-    errors: list[FieldError], item: Mapping[str, Any], loc: Loc, role_facets: str | None
-) -> _Dataset | None:
-    before = len(errors)
-    namespace = _identifier(errors, item, "namespace", (*loc, "namespace"))
-    name = _identifier(errors, item, "name", (*loc, "name"))
-    facets = _object(errors, item, "facets", (*loc, "facets")) or {}
-    facets_loc: Loc = (*loc, "facets")
-
-    kind: Kind = "dataset"
-    dataset_type = _facet(errors, facets, "datasetType", facets_loc)
-    if dataset_type is not None:
-        type_loc: Loc = (*facets_loc, "datasetType", "datasetType")
-        declared = _string(errors, dataset_type, "datasetType", type_loc)
-        if declared is not None and declared.strip().upper() == "MODEL":
-            kind = "model"
-
-    version: str | None = None
-    version_facet = _facet(errors, facets, "version", facets_loc)
-    if version_facet is not None:
-        version_loc: Loc = (*facets_loc, "version", "datasetVersion")
-        version = _identifier(errors, version_facet, "datasetVersion", version_loc)
-
-    origin: Origin | None = None
-    origin_facet = _facet(errors, facets, HEADWATER_ORIGIN_FACET, facets_loc)
-    if origin_facet is not None:
-        origin = _origin(errors, origin_facet, (*facets_loc, HEADWATER_ORIGIN_FACET))
-
-    statistic: float | None = None
-    if role_facets is not None:
-        role_loc: Loc = (*loc, role_facets)
-        role = _object(errors, item, role_facets, role_loc) or {}
-        name_of_statistics = (
-            "inputStatistics" if role_facets == "inputFacets" else "outputStatistics"
-        )
-        statistics = _facet(errors, role, name_of_statistics, role_loc)
-        if statistics is not None:
-            statistic = _row_count(errors, statistics, (*role_loc, name_of_statistics, "rowCount"))
-
-    if len(errors) > before or namespace is None or name is None:
-        return None
+    dataset: events.StaticDataset,
+    raw: Mapping[str, Any],
+    role: events.Facets | None,
+    role_facets: str | None,
+) -> _Dataset:
+    facets = dataset.facets or events.DatasetFacets()
+    declared = facets.datasetType.datasetType if facets.datasetType is not None else None
+    measures: dict[Unit, Measure] = {}
+    if role is not None and role_facets is not None:
+        for facet_name, field_name, unit in _MEASURES[role_facets]:
+            facet = getattr(role, facet_name, None)
+            value = getattr(facet, field_name, None) if facet is not None else None
+            if value is not None and unit not in measures:
+                measures[unit] = (value, f"{facet_name}.{field_name}")
+    raw_facets = raw.get("facets") or {}
     return _Dataset(
-        kind=kind,
-        namespace=namespace,
-        name=name,
-        version=version,
-        statistic=statistic,
-        origin=origin,
-        facets=copy.deepcopy(dict(facets)),
+        kind="model" if declared is not None and declared.strip().upper() == "MODEL" else "dataset",
+        namespace=dataset.namespace,
+        name=dataset.name,
+        version=facets.version.datasetVersion if facets.version is not None else None,
+        measures=measures,
+        origin=facets.headwater_origin.origin if facets.headwater_origin is not None else None,
+        facets=copy.deepcopy(dict(raw_facets)),
+        identifiers=_identifiers(facets.symlinks, (dataset.namespace, dataset.name)),
+        column_inputs=_column_inputs(facets.columnLineage),
     )
 
 
-def _facet(
-    errors: list[FieldError], facets: Mapping[str, Any], key: str, loc: Loc
-) -> Mapping[str, Any] | None:
-    facet = _object(errors, facets, key, (*loc, key))
-    if facet is None or facet.get("_deleted") is True:
-        return None
-    return facet
-
-
-def _row_count(errors: list[FieldError], facet: Mapping[str, Any], loc: Loc) -> float | None:
-    value = facet.get("rowCount")
-    if value is None:
-        return None
-    if not _is_number(value):
-        errors.append(FieldError(loc, _not_a_number(value)))
-        return None
-    if value < 0:
-        errors.append(FieldError(loc, "must not be negative"))
-        return None
-    return float(value)
-
-
-_ORIGIN_FRACTIONS = ("human", "synthetic", "unknown")
-
-
-def _origin(errors: list[FieldError], facet: Mapping[str, Any], loc: Loc) -> Origin | None:
-    """The declared origin. What the facet's JSON Schema says of one field is reported at that
-    field; what depends on several fields at once is ``resolve_origin``'s to judge, and is
-    reported at the facet."""
-    before = len(errors)
-    fractions: dict[str, float] = {}
-    for key in _ORIGIN_FRACTIONS:
-        value = facet.get(key)
-        if value is None:
+def _column_inputs(facet: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...]:
+    """The datasets the ``columnLineage`` facet says the dataset's columns come from (each
+    field's ``inputFields``, and the dataset-level ``dataset`` list). Entries without a
+    namespace and a name are skipped: the facet is descriptive, and a malformed entry must not
+    cost the event its lineage."""
+    if facet is None:
+        return ()
+    entries: list[Any] = []
+    fields = facet.get("fields")
+    if isinstance(fields, Mapping):
+        for spec in fields.values():
+            if isinstance(spec, Mapping) and isinstance(spec.get("inputFields"), list | tuple):
+                entries += spec["inputFields"]
+    if isinstance(facet.get("dataset"), list | tuple):
+        entries += facet["dataset"]
+    found: dict[tuple[str, str], None] = {}
+    for entry in entries:
+        if not isinstance(entry, Mapping):
             continue
-        if not _is_number(value):
-            errors.append(FieldError((*loc, key), _not_a_number(value)))
-        elif not 0 <= value <= 1:
-            errors.append(FieldError((*loc, key), f"must be between 0 and 1, not {value!r}"))
-        else:
-            fractions[key] = float(value)
+        named = (entry.get("namespace"), entry.get("name"))
+        if all(isinstance(part, str) and part.strip() for part in named):
+            found[(str(named[0]), str(named[1]))] = None
+    return tuple(found)
 
-    depth: int | None = None
-    raw_depth = facet.get("synthetic_depth")
-    if raw_depth is not None:
-        depth_loc: Loc = (*loc, "synthetic_depth")
-        # JSON Schema's "integer" includes numbers like 2.0; so does this facet's schema.
-        whole = isinstance(raw_depth, int) or (_is_number(raw_depth) and raw_depth % 1 == 0)
-        if isinstance(raw_depth, bool) or not whole:
-            errors.append(FieldError(depth_loc, f"must be an integer, not {_describe(raw_depth)}"))
-        elif not 1 <= raw_depth <= MAX_SYNTHETIC_DEPTH:
-            errors.append(
-                FieldError(
-                    depth_loc,
-                    f"must be between 1 and {MAX_SYNTHETIC_DEPTH}, not {_describe(raw_depth)}",
-                )
-            )
-        else:
-            depth = int(raw_depth)
 
-    source_type: str | None = None
-    raw_source_type = facet.get("digitalSourceType")
-    if raw_source_type is not None:
-        source_loc: Loc = (*loc, "digitalSourceType")
-        if not isinstance(raw_source_type, str):
-            errors.append(
-                FieldError(source_loc, f"must be a string, not {_describe(raw_source_type)}")
-            )
-        elif raw_source_type not in DIGITAL_SOURCE_TYPES:
-            try:
-                resolve_origin(digital_source_type=raw_source_type)
-            except OriginInvalid as exc:
-                # resolve_origin's message suggests the term that was probably meant.
-                errors.append(FieldError(source_loc, str(exc)))
-            else:
-                source_type = raw_source_type
-        else:
-            source_type = raw_source_type
+def _identifiers(
+    facet: events.SymlinksFacet | None, own: tuple[str, str]
+) -> tuple[tuple[str, str], ...]:
+    """Every identifier of a dataset with a ``symlinks`` facet, the one to record it under first
+    (see ``NodeIntent.identifiers``). A symlink without a namespace or a name is skipped: it
+    names nothing on its own."""
+    if facet is None or not facet.identifiers:
+        return ()
+    tables: list[tuple[str, str]] = []
+    others: list[tuple[str, str]] = []
+    for link in facet.identifiers:
+        if link.namespace is None or link.name is None or (link.namespace, link.name) == own:
+            continue
+        is_table = isinstance(link.type, str) and link.type.upper() == "TABLE"
+        (tables if is_table else others).append((link.namespace, link.name))
+    if not tables and not others:
+        return ()
+    return tuple(dict.fromkeys([*tables, own, *others]))
 
-    if len(errors) > before:
-        return None
-    try:
-        return resolve_origin(
-            human=fractions.get("human"),
-            synthetic=fractions.get("synthetic"),
-            unknown=fractions.get("unknown"),
-            synthetic_depth=depth,
-            digital_source_type=source_type,
+
+def rename(event: MappedEvent, names: Mapping[NodeKey, NodeKey]) -> MappedEvent:
+    """The event with each key in ``names`` replaced (a symlinked dataset's canonical
+    identifier); nodes that become one are merged, the first mention first."""
+    if not names:
+        return event
+
+    def key(k: NodeKey) -> NodeKey:
+        return names.get(k, k)
+
+    nodes: dict[NodeKey, NodeIntent] = {}
+    for node in event.nodes:
+        renamed = key(node.key)
+        seen = nodes.get(renamed)
+        if seen is None:
+            nodes[renamed] = dataclasses.replace(node, key=renamed)
+            continue
+        nodes[renamed] = dataclasses.replace(
+            seen,
+            size=seen.size if seen.size is not None else node.size,
+            origin=seen.origin or node.origin,
+            facets={**node.facets, **seen.facets},
+            identifiers=tuple(dict.fromkeys([*seen.identifiers, *node.identifiers])),
         )
-    except OriginInvalid as exc:
-        errors.append(FieldError(loc, str(exc)))
-        return None
+    return dataclasses.replace(
+        event,
+        nodes=list(nodes.values()),
+        edges=rename_edges(event.edges, names),
+        outputs=list(dict.fromkeys(key(k) for k in event.outputs)),
+    )
+
+
+def rename_edges(edges: Sequence[EdgeIntent], names: Mapping[NodeKey, NodeKey]) -> list[EdgeIntent]:
+    renamed: dict[tuple[NodeKey, NodeKey, Relation], EdgeIntent] = {}
+    for edge in edges:
+        child, parent = names.get(edge.child, edge.child), names.get(edge.parent, edge.parent)
+        slot = (child, parent, edge.relation)
+        if child != parent and (slot not in renamed or renamed[slot].amount is None):
+            renamed[slot] = dataclasses.replace(edge, child=child, parent=parent)
+    return list(renamed.values())
+
+
+_MEASURES: Mapping[str, Sequence[tuple[str, str, Unit]]] = {
+    "inputFacets": (
+        ("inputStatistics", "rowCount", "rows"),
+        ("dataQualityMetrics", "rowCount", "rows"),
+        ("inputStatistics", "size", "bytes"),
+        ("dataQualityMetrics", "bytes", "bytes"),
+    ),
+    "outputFacets": (
+        ("outputStatistics", "rowCount", "rows"),
+        ("outputStatistics", "size", "bytes"),
+    ),
+}

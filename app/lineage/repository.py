@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, text, tuple_
+from sqlalchemy import ARRAY, Text, func, literal, select, text, tuple_
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from app.lineage.models import Edge, LineageEvent
+from app.artifacts.models import Artifact
+from app.lineage.models import Alias, Edge, LineageEvent
 
 
 def find(session: Session, child_id: uuid.UUID, parent_id: uuid.UUID, relation: str) -> Edge | None:
@@ -142,3 +145,80 @@ def events(
         query = query.where(tuple_(LineageEvent.received_at, LineageEvent.id) < tuple_(*after))
     query = query.order_by(LineageEvent.received_at.desc(), LineageEvent.id.desc()).limit(limit)
     return session.scalars(query).all()
+
+
+# --- aliases: other identifiers of the same dataset (the symlinks facet) -------------------------
+
+Name = tuple[str, str]
+
+
+def _wanted(names: Sequence[Name]) -> Any:
+    """The names as a table joined on unnested arrays: a long IN list of row values is planned
+    far worse, and too many of them overflow the parser's stack."""
+    unique = list(dict.fromkeys(names))
+    return select(
+        func.unnest(literal([n[0] for n in unique], ARRAY(Text))).label("namespace"),
+        func.unnest(literal([n[1] for n in unique], ARRAY(Text))).label("name"),
+    ).subquery()
+
+
+def canonical_names(session: Session, kind: str, names: Sequence[Name]) -> dict[Name, Name]:
+    """For each name that is an alias, the identifier its versions are recorded under."""
+    if not names:
+        return {}
+    wanted = _wanted(names)
+    rows = session.execute(
+        select(Alias.namespace, Alias.name, Alias.canonical_namespace, Alias.canonical_name)
+        .join(wanted, (Alias.namespace == wanted.c.namespace) & (Alias.name == wanted.c.name))
+        .where(Alias.kind == kind)
+    ).all()
+    return {(r[0], r[1]): (r[2], r[3]) for r in rows}
+
+
+def recorded_names(session: Session, kind: str, names: Sequence[Name]) -> set[Name]:
+    """The names some version is recorded under."""
+    if not names:
+        return set()
+    wanted = _wanted(names)
+    rows = session.execute(
+        select(Artifact.namespace, Artifact.name)
+        .join(wanted, (Artifact.namespace == wanted.c.namespace) & (Artifact.name == wanted.c.name))
+        .where(Artifact.kind == kind)
+        .distinct()
+    ).all()
+    return {(r[0], r[1]) for r in rows}
+
+
+def add_aliases(session: Session, kind: str, aliases: Mapping[Name, Name]) -> None:
+    """Record aliases; a name already an alias keeps the identifier it leads to."""
+    if not aliases:
+        return
+    session.execute(
+        insert(Alias)
+        .values(
+            [
+                {
+                    "kind": kind,
+                    "namespace": alias[0],
+                    "name": alias[1],
+                    "canonical_namespace": canonical[0],
+                    "canonical_name": canonical[1],
+                }
+                for alias, canonical in aliases.items()
+            ]
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+def aliases_of(session: Session, kind: str, canonical: Name) -> list[Name]:
+    rows = session.execute(
+        select(Alias.namespace, Alias.name)
+        .where(
+            Alias.kind == kind,
+            Alias.canonical_namespace == canonical[0],
+            Alias.canonical_name == canonical[1],
+        )
+        .order_by(Alias.namespace, Alias.name)
+    ).all()
+    return [(r[0], r[1]) for r in rows]

@@ -11,7 +11,7 @@ from app import writes
 from app.auth.security import Writer, requires
 from app.db import SessionDep
 from app.errors import PROBLEM_BASE, PROBLEM_RESPONSES, ProblemError
-from app.lineage import ingest, openlineage, service
+from app.lineage import events, ingest, service
 from app.lineage import repository as lineage_repository
 from app.lineage.schemas import (
     BatchItem,
@@ -188,4 +188,4 @@ def list_events(
     summary="JSON Schema of the headwater_origin dataset facet (its _schemaURL)",
 )
 def facet_schema() -> JSONResponse:
-    return JSONResponse(openlineage.headwater_origin_schema(), media_type="application/schema+json")
+    return JSONResponse(events.headwater_origin_schema(), media_type="application/schema+json")

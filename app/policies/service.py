@@ -14,7 +14,8 @@ from app.artifacts.models import Artifact
 from app.audit import service as audit
 from app.composition.core import Composition, NodeComposition, ParentContribution, compose
 from app.composition.schemas import composition_summary
-from app.errors import NotFound
+from app.errors import Conflict, NotFound
+from app.lineage import repository as lineage_repository
 from app.policies import repository, rules
 from app.policies.models import Policy
 from app.policies.schemas import (
@@ -30,6 +31,7 @@ from app.policies.schemas import (
     SetMember,
     Source,
 )
+from app.retractions import repository as retraction_repository
 from app.training import repository as training_repository
 from app.training.models import TrainingRun
 
@@ -337,17 +339,27 @@ def judge(
 
 def resolve_training_set(session: Session, request: GateRequest) -> list[Member]:
     """Each proposed dataset, or a 404 naming every one that is not recorded."""
-    versioned = [(i.namespace, i.name, i.version) for i in request.training_set if i.version]
-    newest_keys = [(i.namespace, i.name) for i in request.training_set if not i.version]
+    # a symlinked dataset is found by any of its identifiers
+    names = lineage_repository.canonical_names(
+        session, "dataset", [(i.namespace, i.name) for i in request.training_set]
+    )
+
+    def recorded_as(namespace: str, name: str) -> tuple[str, str]:
+        return names.get((namespace, name), (namespace, name))
+
+    versioned = [
+        (*recorded_as(i.namespace, i.name), i.version) for i in request.training_set if i.version
+    ]
+    newest_keys = [recorded_as(i.namespace, i.name) for i in request.training_set if not i.version]
     exact = artifact_repository.many_by_natural_key(session, "dataset", versioned)
     newest = artifact_repository.newest_many(session, "dataset", newest_keys)
     members: list[Member] = []
     missing: list[dict[str, Any]] = []
     for index, item in enumerate(request.training_set):
         found = (
-            exact.get((item.namespace, item.name, item.version))
+            exact.get((*recorded_as(item.namespace, item.name), item.version))
             if item.version
-            else newest.get((item.namespace, item.name))
+            else newest.get(recorded_as(item.namespace, item.name))
         )
         if found is None:
             missing.append(
@@ -371,7 +383,27 @@ def resolve_training_set(session: Session, request: GateRequest) -> list[Member]
             " The gate never guesses; record them first.",
             missing=missing,
         )
+    refuse_retracted(session, members)
     return members
+
+
+def refuse_retracted(session: Session, members: Sequence[Member]) -> None:
+    """A retracted version is lineage declared wrong: judging it would judge nothing real."""
+    retracted = retraction_repository.of_versions(session, [m.artifact.id for m in members])
+    if not retracted:
+        return
+    named = [m.artifact for m in members if m.artifact.id in retracted]
+    raise Conflict(
+        "The training set names retracted dataset versions: "
+        + ", ".join(
+            f"{a.namespace}/{a.name}@{a.version} ({retracted[a.id].reason})" for a in named[:5]
+        )
+        + ". Name a version that was not retracted, or none for the newest.",
+        retracted=[
+            {"id": str(a.id), "namespace": a.namespace, "name": a.name, "version": a.version}
+            for a in named
+        ],
+    )
 
 
 def gate(session: Session, request: GateRequest) -> GateResponse:

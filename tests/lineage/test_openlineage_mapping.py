@@ -34,16 +34,15 @@ from openlineage.client.facet_v2 import (
 from openlineage.client.serde import Serde
 
 from app.composition.origin import DIGITAL_SOURCE_TYPES, MAX_SYNTHETIC_DEPTH, Origin
+from app.lineage.events import headwater_origin_schema
 from app.lineage.openlineage import (
     HEADWATER_ORIGIN_SCHEMA_ID,
-    HEADWATER_ORIGIN_SCHEMA_PATH,
     UNVERSIONED,
     EdgeIntent,
     EventInvalid,
     MappedEvent,
     NodeIntent,
     NodeKey,
-    headwater_origin_schema,
     map_event,
 )
 
@@ -411,6 +410,19 @@ def test_legacy_schema_url_without_event_type_name() -> None:
     assert map_event(event).kind == "run"
 
 
+@pytest.mark.parametrize("schema_url", ["absent", None])
+def test_an_event_without_schema_url_is_accepted_as_marquez_accepts_it(schema_url: Any) -> None:
+    event = run_event([source("a")], [sink("b")])
+    if schema_url == "absent":
+        del event["schemaURL"]
+    else:
+        event["schemaURL"] = schema_url
+
+    mapped = map_event(event)
+    assert mapped.kind == "run"
+    assert [e.relation for e in mapped.edges] == ["derived_from"]
+
+
 # --- origin -------------------------------------------------------------------------------------
 
 
@@ -648,7 +660,6 @@ def put(value: Any, *path: str | int) -> Callable[[dict[str, Any]], None]:
 RUN_EVENT_CASES: list[tuple[str, Callable[[dict[str, Any]], None], tuple[str | int, ...]]] = [
     ("no eventTime", delete("eventTime"), ("eventTime",)),
     ("no producer", delete("producer"), ("producer",)),
-    ("no schemaURL", delete("schemaURL"), ("schemaURL",)),
     ("no run", delete("run"), ("run",)),
     ("no runId", delete("run", "runId"), ("run", "runId")),
     ("no job", delete("job"), ("job",)),
@@ -665,7 +676,7 @@ RUN_EVENT_CASES: list[tuple[str, Callable[[dict[str, Any]], None], tuple[str | i
     ("producer number", put(5, "producer"), ("producer",)),
     ("producer empty", put("", "producer"), ("producer",)),
     ("producer bad URI", put("http://[::1", "producer"), ("producer",)),
-    ("schemaURL null", put(None, "schemaURL"), ("schemaURL",)),
+    ("schemaURL number", put(5, "schemaURL"), ("schemaURL",)),
     ("eventType unknown", put("DONE", "eventType"), ("eventType",)),
     ("eventType number", put(3, "eventType"), ("eventType",)),
     ("run not object", put("run-1", "run"), ("run",)),
@@ -891,7 +902,6 @@ def test_an_empty_object_is_reported_as_a_run_event() -> None:
     assert {e.loc for e in caught.value.errors} == {
         ("eventTime",),
         ("producer",),
-        ("schemaURL",),
         ("run",),
         ("job",),
     }
@@ -912,8 +922,7 @@ def test_schema_enumerates_the_digital_source_types() -> None:
 def test_schema_is_an_openlineage_dataset_facet_schema() -> None:
     schema = headwater_origin_schema()
 
-    assert schema == json.loads(HEADWATER_ORIGIN_SCHEMA_PATH.read_text(encoding="utf-8"))
-    assert HEADWATER_ORIGIN_SCHEMA_PATH.name == "headwater_origin.json"
+    assert json.loads(json.dumps(schema)) == schema  # plain JSON, generated from the model
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["$id"] == HEADWATER_ORIGIN_SCHEMA_ID
     assert schema["properties"] == {

@@ -1,0 +1,62 @@
+"""One dataset under several identifiers (OpenLineage's ``symlinks`` facet).
+
+Spark names a Hive table by its location (``file`` :: ``/tmp/warehouse/test``) with a symlink
+to ``default.test``; Hive names the table itself. Every identifier an event gives a dataset
+leads to one canonical identifier, under which its versions are recorded: the one already
+recorded or already canonical, else the event's preferred one (a ``TABLE`` symlink). An
+identifier that has versions of its own stays a dataset of its own: two recorded histories are
+never merged behind the pipelines' backs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy.orm import Session
+
+from app.lineage import openlineage
+from app.lineage import repository as lineage_repository
+
+Name = tuple[str, str]
+
+
+def canonical_keys(
+    session: Session,
+    nodes: Sequence[openlineage.NodeIntent],
+    keys: Iterable[openlineage.NodeKey],
+) -> dict[openlineage.NodeKey, openlineage.NodeKey]:
+    """Record the aliases ``nodes`` declare; map each key that names an alias to its canonical
+    identifier (keys already canonical are left out)."""
+    keys = list(keys)
+    renamed: dict[openlineage.NodeKey, openlineage.NodeKey] = {}
+    for kind in ("dataset", "model"):
+        groups = [n.identifiers for n in nodes if n.key.kind == kind and n.identifiers]
+        wanted = [(k.namespace, k.name) for k in keys if k.kind == kind]
+        wanted += [name for group in groups for name in group]
+        if not wanted:
+            continue
+        known = lineage_repository.canonical_names(session, kind, wanted)
+        if groups:
+            recorded = lineage_repository.recorded_names(session, kind, wanted)
+            fresh: dict[Name, Name] = {}
+            for group in groups:
+                target = next((known[n] for n in group if n in known), None) or next(
+                    (n for n in group if n in recorded), group[0]
+                )
+                for name in group:
+                    if name != target and name not in known and name not in recorded:
+                        fresh[name] = target
+                        known[name] = target
+            lineage_repository.add_aliases(session, kind, fresh)
+        for key in keys:
+            canonical = known.get((key.namespace, key.name))
+            if key.kind == kind and canonical is not None:
+                renamed[key] = dataclasses.replace(key, namespace=canonical[0], name=canonical[1])
+    return renamed
+
+
+def canonical_name(session: Session, kind: str, namespace: str, name: str) -> Name:
+    """The identifier a dataset or model known by (namespace, name) is recorded under."""
+    found = lineage_repository.canonical_names(session, kind, [(namespace, name)])
+    return found.get((namespace, name), (namespace, name))

@@ -1,0 +1,138 @@
+"""SQL for retractions: moving edges out of the live graph and reading them back."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import delete, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import QueryableAttribute, Session
+
+from app.db import among
+from app.lineage.models import Edge
+from app.retractions.models import RetractedEdge, Retraction
+
+
+def add(session: Session, retraction: Retraction) -> Retraction:
+    session.add(retraction)
+    session.flush()
+    return retraction
+
+
+def get(session: Session, retraction_id: uuid.UUID) -> Retraction | None:
+    return session.get(Retraction, retraction_id)
+
+
+def of_versions(session: Session, artifact_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Retraction]:
+    if not artifact_ids:
+        return {}
+    retracted = cast(QueryableAttribute[uuid.UUID], Retraction.artifact_id)
+    rows = session.scalars(select(Retraction).where(among(retracted, artifact_ids)))
+    return {r.artifact_id: r for r in rows if r.artifact_id is not None}
+
+
+def live_edges_of(session: Session, artifact_id: uuid.UUID) -> Sequence[Edge]:
+    """Every live edge into or out of a version."""
+    return session.scalars(
+        select(Edge)
+        .where(or_(Edge.child_id == artifact_id, Edge.parent_id == artifact_id))
+        .order_by(Edge.created_at, Edge.id)
+    ).all()
+
+
+def move(session: Session, retraction_id: uuid.UUID, edges: Sequence[Edge]) -> None:
+    """Take edges out of the live graph, keeping each as it was recorded."""
+    if not edges:
+        return
+    keep(
+        session,
+        [
+            RetractedEdge(
+                id=e.id,
+                retraction_id=retraction_id,
+                child_id=e.child_id,
+                parent_id=e.parent_id,
+                relation=e.relation,
+                amount=e.amount,
+                amount_source=e.amount_source,
+                created_at=e.created_at,
+            )
+            for e in edges
+        ],
+    )
+    session.execute(delete(Edge).where(among(Edge.id, [e.id for e in edges])))
+    session.expire_all()
+
+
+def keep(session: Session, edges: Sequence[RetractedEdge]) -> None:
+    """Record edges as retracted; one already recorded so stays as it was."""
+    if not edges:
+        return
+    session.execute(
+        insert(RetractedEdge)
+        .values(
+            [
+                {
+                    "id": e.id or uuid.uuid4(),
+                    "retraction_id": e.retraction_id,
+                    "child_id": e.child_id,
+                    "parent_id": e.parent_id,
+                    "relation": e.relation,
+                    "amount": e.amount,
+                    "amount_source": e.amount_source,
+                    "created_at": e.created_at,
+                }
+                for e in edges
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["child_id", "parent_id", "relation"])
+    )
+
+
+def is_retracted(
+    session: Session, child_id: uuid.UUID, parent_id: uuid.UUID, relation: str
+) -> bool:
+    return (
+        session.scalars(
+            select(RetractedEdge.id).where(
+                tuple_(RetractedEdge.child_id, RetractedEdge.parent_id, RetractedEdge.relation)
+                == tuple_(child_id, parent_id, relation)
+            )
+        ).first()
+        is not None
+    )
+
+
+def edges_of(session: Session, retraction_ids: Sequence[uuid.UUID]) -> list[RetractedEdge]:
+    if not retraction_ids:
+        return []
+    return list(
+        session.scalars(
+            select(RetractedEdge)
+            .where(among(RetractedEdge.retraction_id, retraction_ids))
+            .order_by(RetractedEdge.created_at, RetractedEdge.id)
+        )
+    )
+
+
+def page(
+    session: Session,
+    *,
+    artifact_id: uuid.UUID | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[Retraction]:
+    """Retractions newest first; with ``artifact_id``, those of the version or of its edges."""
+    query = select(Retraction)
+    if artifact_id is not None:
+        touching = select(RetractedEdge.retraction_id).where(
+            or_(RetractedEdge.child_id == artifact_id, RetractedEdge.parent_id == artifact_id)
+        )
+        query = query.where(or_(Retraction.artifact_id == artifact_id, Retraction.id.in_(touching)))
+    if after is not None:
+        query = query.where(tuple_(Retraction.created_at, Retraction.id) < tuple_(*after))
+    order = (Retraction.created_at.desc(), Retraction.id.desc())
+    return session.scalars(query.order_by(*order).limit(limit)).all()

@@ -1,0 +1,115 @@
+"""/api/v1/retractions, and the retraction of an edge or a version."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from app import writes
+from app.auth.security import Writer, requires
+from app.db import SessionDep
+from app.errors import PROBLEM_RESPONSES
+from app.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
+from app.retractions import repository, service
+from app.retractions.schemas import RetractionCreate, RetractionRead
+
+router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES, tags=["retractions"])
+
+_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Already retracted: the earlier retraction"},
+    201: {"description": "Retracted; descendants recomputed, training runs re-judged"},
+}
+
+
+def _answer(response: Response, found: tuple[object, bool]) -> None:
+    response.status_code = 201 if found[1] else 200
+
+
+@router.post(
+    "/edges/{edge_id}/retraction",
+    response_model=RetractionRead,
+    status_code=201,
+    responses=_ANSWERS,
+    summary="Retract an edge that was never true; it stays readable as retracted",
+)
+def retract_edge(
+    edge_id: uuid.UUID,
+    body: RetractionCreate,
+    session: SessionDep,
+    response: Response,
+    principal: Writer,
+) -> RetractionRead:
+    found = writes.retract_edge(session, edge_id, body.reason, actor=principal)
+    _answer(response, found)
+    return service.reads(session, [found[0]])[0]
+
+
+@router.post(
+    "/datasets/{artifact_id}/retraction",
+    response_model=RetractionRead,
+    status_code=201,
+    responses=_ANSWERS,
+    summary="Retract a dataset version with every edge into and out of it",
+)
+def retract_dataset(
+    artifact_id: uuid.UUID,
+    body: RetractionCreate,
+    session: SessionDep,
+    response: Response,
+    principal: Writer,
+) -> RetractionRead:
+    found = writes.retract_version(session, artifact_id, "dataset", body.reason, actor=principal)
+    _answer(response, found)
+    return service.reads(session, [found[0]])[0]
+
+
+@router.post(
+    "/models/{artifact_id}/retraction",
+    response_model=RetractionRead,
+    status_code=201,
+    responses=_ANSWERS,
+    summary="Retract a model version; its training run is no longer judged",
+)
+def retract_model(
+    artifact_id: uuid.UUID,
+    body: RetractionCreate,
+    session: SessionDep,
+    response: Response,
+    principal: Writer,
+) -> RetractionRead:
+    found = writes.retract_version(session, artifact_id, "model", body.reason, actor=principal)
+    _answer(response, found)
+    return service.reads(session, [found[0]])[0]
+
+
+@router.get(
+    "/retractions",
+    dependencies=[requires("read")],
+    response_model=Page[RetractionRead],
+    summary="Retractions, newest first; with artifact_id, those of a version or its edges",
+)
+def list_retractions(
+    session: SessionDep,
+    artifact_id: Annotated[uuid.UUID | None, Query()] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[RetractionRead]:
+    rows = repository.page(
+        session, artifact_id=artifact_id, after=decode_cursor(cursor), limit=limit + 1
+    )
+    return Page[RetractionRead](
+        items=service.reads(session, rows[:limit]),
+        next_cursor=next_cursor(rows, limit, lambda r: (r.created_at, r.id)),
+    )
+
+
+@router.get(
+    "/retractions/{retraction_id}",
+    dependencies=[requires("read")],
+    response_model=RetractionRead,
+    summary="One retraction: why, by whom, and what it took out of the live graph",
+)
+def get_retraction(retraction_id: uuid.UUID, session: SessionDep) -> RetractionRead:
+    return service.get(session, retraction_id)

@@ -1,0 +1,201 @@
+"""Retractions: lineage declared wrong leaves the live graph, and stays readable as retracted.
+
+Retracting an edge, or a version with every edge into and out of it, recomputes every
+descendant and re-judges every training run downstream with the retraction as the cause. A
+retracted model version's own training run is no longer judged (its verdict becomes null): its
+training did not produce a model anyone should rely on. Nothing is deleted.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Literal, TypeVar, cast
+
+from sqlalchemy import func
+from sqlalchemy.orm import Session
+
+from app.artifacts import repository as artifact_repository
+from app.artifacts import service as artifact_service
+from app.artifacts.models import Artifact
+from app.artifacts.schemas import ArtifactRead
+from app.auth.core import Principal, require_namespace
+from app.composition import repository as composition_repository
+from app.composition.service import LineageChange
+from app.errors import NotFound
+from app.lineage.models import Edge
+from app.retractions import repository
+from app.retractions.models import RetractedEdge, Retraction
+from app.retractions.schemas import (
+    RetractedEdgeRead,
+    RetractedVersion,
+    RetractionRead,
+    RetractionRef,
+)
+from app.training import repository as training_repository
+
+Read = TypeVar("Read", bound=ArtifactRead)
+
+
+def retract_version(
+    session: Session, artifact: Artifact, reason: str, *, retracted_by: str | None = None
+) -> tuple[Retraction, list[uuid.UUID], bool]:
+    """Retract a version: (its retraction, the nodes to recompute, whether it is new).
+
+    The nodes are the version itself (now without parents) and its former children; the
+    caller propagates from them (``app.writes``)."""
+    existing = repository.of_versions(session, [artifact.id]).get(artifact.id)
+    if existing is not None:
+        return existing, [], False
+    # the version and everything below it, before its edges leave: a writer adding a child
+    # meanwhile waits, and one that did is found (see lock_descendants)
+    composition_repository.lock_descendants(session, [artifact.id])
+    retraction = repository.add(
+        session, Retraction(artifact_id=artifact.id, reason=reason, retracted_by=retracted_by)
+    )
+    edges = repository.live_edges_of(session, artifact.id)
+    roots = list(dict.fromkeys([artifact.id, *(e.child_id for e in edges)]))
+    repository.move(session, retraction.id, edges)
+    if artifact.kind == "model":
+        run = training_repository.by_models(session, [artifact.id]).get(artifact.id)
+        if run is not None:
+            run.verdict = None
+            run.judged_at = func.clock_timestamp()
+            session.flush()
+    return retraction, roots, True
+
+
+def retract_edge(
+    session: Session, edge: Edge, reason: str, *, retracted_by: str | None = None
+) -> tuple[Retraction, LineageChange]:
+    """Retract one edge; its child and everything downstream are to be recomputed."""
+    child_id = edge.child_id
+    composition_repository.lock_descendants(session, [child_id])
+    retraction = repository.add(session, Retraction(reason=reason, retracted_by=retracted_by))
+    repository.move(session, retraction.id, [edge])
+    return retraction, LineageChange.of([child_id], f"edge {edge.id} retracted: {reason}")
+
+
+def withheld(
+    session: Session,
+    child: Artifact,
+    parent: Artifact,
+    relation: str,
+    amount: float | None,
+    amount_source: str | None = None,
+) -> bool:
+    """Whether an edge a pipeline reports must stay out of the live graph: it was retracted,
+    or joins a retracted version (then it is kept among that version's retracted edges)."""
+    if repository.is_retracted(session, child.id, parent.id, relation):
+        return True
+    versions = repository.of_versions(session, [child.id, parent.id])
+    retraction = versions.get(child.id) or versions.get(parent.id)
+    if retraction is None:
+        return False
+    repository.keep(
+        session,
+        [
+            RetractedEdge(
+                id=uuid.uuid4(),
+                retraction_id=retraction.id,
+                child_id=child.id,
+                parent_id=parent.id,
+                relation=relation,
+                amount=amount,
+                amount_source=amount_source,
+                created_at=func.clock_timestamp(),
+            )
+        ],
+    )
+    return True
+
+
+def record_version_retraction(
+    session: Session, artifact_id: uuid.UUID, kind: str, reason: str, *, actor: Principal
+) -> tuple[tuple[Retraction, bool], LineageChange | None]:
+    """A client's retraction of a version in a namespace its token may write."""
+    artifact = artifact_service.get_or_404(session, artifact_id, kind)
+    require_namespace(actor, artifact.namespace)
+    retraction, roots, created = retract_version(session, artifact, reason, retracted_by=actor.name)
+    why = f"{artifact_service.label(artifact)} retracted: {reason}"
+    return (retraction, created), LineageChange.of(roots, why) if roots else None
+
+
+def record_edge_retraction(
+    session: Session, edge_id: uuid.UUID, reason: str, *, actor: Principal
+) -> tuple[tuple[Retraction, bool], LineageChange | None]:
+    """A client's retraction of an edge into a namespace its token may write (the child's, as
+    for recording an edge)."""
+    edge = session.get(Edge, edge_id)
+    if edge is None:
+        kept = session.get(RetractedEdge, edge_id)
+        if kept is not None:
+            found = repository.get(session, kept.retraction_id)
+            assert found is not None
+            return (found, False), None
+        raise NotFound(f"No edge has id {edge_id}.", missing={"id": str(edge_id)})
+    child = artifact_repository.get(session, edge.child_id)
+    assert child is not None  # an edge's ends are recorded versions
+    require_namespace(actor, child.namespace)
+    retraction, change = retract_edge(session, edge, reason, retracted_by=actor.name)
+    return (retraction, True), change
+
+
+def marked(session: Session, reads: Sequence[Read]) -> list[Read]:
+    """The version reads, each retracted one carrying its retraction (one query for all)."""
+    found = repository.of_versions(session, [r.id for r in reads])
+    return [
+        r.model_copy(
+            update={
+                "retraction": RetractionRef(
+                    id=found[r.id].id,
+                    reason=found[r.id].reason,
+                    retracted_by=found[r.id].retracted_by,
+                    created_at=found[r.id].created_at,
+                )
+            }
+        )
+        if r.id in found
+        else r
+        for r in reads
+    ]
+
+
+def reads(session: Session, retractions: Sequence[Retraction]) -> list[RetractionRead]:
+    edges: dict[uuid.UUID, list[RetractedEdgeRead]] = {}
+    for edge in repository.edges_of(session, [r.id for r in retractions]):
+        edges.setdefault(edge.retraction_id, []).append(RetractedEdgeRead.model_validate(edge))
+    versions = artifact_repository.many(
+        session, [r.artifact_id for r in retractions if r.artifact_id is not None]
+    )
+    out: list[RetractionRead] = []
+    for r in retractions:
+        version = versions.get(r.artifact_id) if r.artifact_id is not None else None
+        out.append(
+            RetractionRead(
+                id=r.id,
+                reason=r.reason,
+                retracted_by=r.retracted_by,
+                created_at=r.created_at,
+                version=(
+                    RetractedVersion(
+                        id=version.id,
+                        kind=cast(Literal["dataset", "model"], version.kind),
+                        namespace=version.namespace,
+                        name=version.name,
+                        version=version.version,
+                    )
+                    if version is not None
+                    else None
+                ),
+                edges=edges.get(r.id, []),
+            )
+        )
+    return out
+
+
+def get(session: Session, retraction_id: uuid.UUID) -> RetractionRead:
+    found = repository.get(session, retraction_id)
+    if found is None:
+        raise NotFound(f"No retraction has id {retraction_id}.", missing={"id": str(retraction_id)})
+    return reads(session, [found])[0]
