@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-runtime
 
 .PHONY: run test lint typecheck format check migrate bench clean
 
@@ -11,13 +12,21 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# `make run` needs the runtime dependencies only; the test and lint tools come with `make test`.
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	@echo "== installing Headwater and its runtime dependencies into $(VENV) (first run only)"
+	$(BIN)/pip install --progress-bar on -e .
+	touch $(RUN_STAMP)
+
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	@echo "== installing Headwater with its development tools into $(VENV)"
+	$(BIN)/pip install --progress-bar on -e '.[dev]'
+	touch $(STAMP) $(RUN_STAMP)
 
 ## Start the service on 127.0.0.1:8000 (embedded PostgreSQL unless DATABASE_URL is set).
-run: $(STAMP)
-	$(BIN)/headwater serve
+# exec: the service itself receives Ctrl-C and SIGTERM, stops cleanly and exits 0
+run: $(RUN_STAMP)
+	exec $(BIN)/headwater serve
 
 ## Install what is needed and run the whole test suite.
 test: $(STAMP)

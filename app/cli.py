@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import os
+import shutil
+import signal
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
 import uvicorn
 
 from app.audit.cli import audit
 from app.auth.cli import tokens
-from app.config import get_settings
-from app.embedded import EmbeddedPostgres, service_database
+from app.config import Settings, get_settings
+from app.embedded import DataDirBusy, DataDirLock, EmbeddedPostgres, service_database
 from app.gate_cli import gate
 from app.logs import configure
 from app.origin_cli import origin_cli
@@ -22,6 +28,18 @@ cli.add_typer(audit, name="audit")
 cli.add_typer(origin_cli, name="origin")
 
 
+def lock_data_dir(settings: Settings) -> DataDirLock | None:
+    """Refuse to start on a data folder another service uses (its embedded PostgreSQL is
+    shared); the caller holds the lock while it runs."""
+    if settings.database_url is not None:
+        return None
+    try:
+        return DataDirLock(settings.data_dir).acquire()
+    except DataDirBusy as exc:
+        typer.echo(f"headwater: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
 @cli.command()
 def serve() -> None:
     """Migrate the database to head and serve the API (embedded PostgreSQL without DATABASE_URL)."""
@@ -30,50 +48,86 @@ def serve() -> None:
 
     settings = get_settings()
     configure(settings.log_level)
+    data_dir_lock = lock_data_dir(settings)
     try:
-        app = create_app(settings=settings, run_migrations=True)
-    except AuthMisconfigured as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    if settings.workers > 1:
-        # the app above has checked the settings; each worker builds its own
-        serve_workers(settings.workers)
-        return
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+        try:
+            app = create_app(settings=settings, run_migrations=True)
+        except AuthMisconfigured as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        if settings.workers > 1:
+            # the app above has checked the settings; each worker process builds its own
+            serve_workers(settings)
+            return
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            # SIGTERM: stop accepting, let requests in flight finish (up to this many seconds),
+            # then the lifespan stops the worker, the pool and, last, the embedded PostgreSQL
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        )
+        server = CleanStopServer(config)
+        server.run()
+        if not server.started:
+            raise typer.Exit(3)
+    finally:
+        if data_dir_lock is not None:
+            data_dir_lock.release()
 
 
-def serve_workers(workers: int) -> None:
+class CleanStopServer(uvicorn.Server):
+    """uvicorn's server, except that a stop asked for by SIGINT or SIGTERM ends with exit
+    status 0 instead of re-raising the signal: a clean stop is a success (and `make run`
+    does not report it as ``Terminated``)."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def serve_workers(settings: Settings) -> None:
     """HEADWATER_WORKERS processes on one database: this process migrates it (and runs the
     embedded PostgreSQL, when there is no DATABASE_URL) and supervises them."""
     from app import migrate
 
-    settings = get_settings()
     embedded = None
     url = settings.database_url
     if url is None:
         embedded = EmbeddedPostgres(settings.data_dir)
         url = embedded.start()
         os.environ["DATABASE_URL"] = url  # the workers inherit it
+    # /metrics in any worker adds up what every worker counted (see app.metrics)
+    metrics_dir = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        metrics_dir = tempfile.mkdtemp(prefix="headwater-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
         migrate.upgrade(url)
         uvicorn.run(
             "app.main:from_environment",
             factory=True,
-            workers=workers,
+            workers=settings.workers,
             host=settings.host,
             port=settings.port,
             log_config=None,
             access_log=False,
-            timeout_graceful_shutdown=10,
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         )
     finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
         if embedded is not None:
             embedded.stop()
 

@@ -42,6 +42,18 @@ class Settings(BaseSettings):
     workers: int = Field(
         default=1, ge=1, le=64, description="API processes serving one database (uvicorn workers)."
     )
+    shutdown_grace_seconds: int = Field(
+        default=10, ge=0, description="On SIGTERM, how long requests in flight may take to finish."
+    )
+    max_in_flight: int = Field(
+        default=200, ge=1, description="Requests in flight past which new ones get a 503 at once."
+    )
+    db_pool_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds a request waits for a free connection; then 503."
+    )
+    db_connect_timeout: int = Field(
+        default=3, ge=1, description="Seconds to wait for a new database connection; then 503."
+    )
     auth: Literal["required", "off"] | None = Field(
         default=None,
         description="Unset: off while listening on a loopback address, required elsewhere.",

@@ -14,6 +14,8 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
 
+from app.metrics import LOCK_WAIT_SECONDS
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -51,11 +53,23 @@ class Database:
     sessions: sessionmaker[Session]
 
     @classmethod
-    def connect(cls, url: str, *, pool_size: int = 10) -> Database:
+    def connect(
+        cls,
+        url: str,
+        *,
+        pool_size: int = 10,
+        max_overflow: int = 20,
+        pool_timeout: float = 5.0,
+        connect_timeout: int = 3,
+    ) -> Database:
         engine = create_engine(
             normalize_url(url),
             pool_size=pool_size,
-            max_overflow=20,
+            max_overflow=max_overflow,
+            # a request waits this long for a connection, then answers 503: with the database
+            # down or every connection busy, requests fail fast instead of queueing unbounded
+            pool_timeout=pool_timeout,
+            connect_args={"connect_timeout": connect_timeout},
             pool_pre_ping=True,
             # compositions are JSON read on every mixture: orjson parses them several times
             # faster than the standard library, to the same floats
@@ -85,20 +99,28 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
+def scope_text(*scope: str) -> str:
+    """The text whose hash is the advisory lock key of a scope (``lock_scope``)."""
+    return "\x1f".join(scope)
+
+
 def lock_scope(session: Session, *scope: str) -> None:
     """Hold an advisory lock on one named thing (a natural key, an OpenLineage run) until the
     transaction ends, in every process on the database. Two scopes that hash alike only wait
     for each other; nothing else does."""
-    session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:scope, 0))"),
-        {"scope": "\x1f".join(scope)},
-    )
+    with LOCK_WAIT_SECONDS.time():
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:scope, 0))"),
+            {"scope": scope_text(*scope)},
+        )
 
 
 def lock_scopes(session: Session, scopes: Sequence[Sequence[str]]) -> None:
     """``lock_scope`` for many things in one statement, in a fixed order (so two writers that
     lock overlapping sets queue instead of deadlocking)."""
-    if scopes:
+    if not scopes:
+        return
+    with LOCK_WAIT_SECONDS.time():
         session.execute(
             text(
                 """
@@ -110,5 +132,5 @@ def lock_scopes(session: Session, scopes: Sequence[Sequence[str]]) -> None:
                 ORDER BY k
                 """
             ),
-            {"scopes": ["\x1f".join(scope) for scope in scopes]},
+            {"scopes": [scope_text(*scope) for scope in scopes]},
         )

@@ -6,13 +6,54 @@ so it outlives a service that was killed; a later start reuses it, and a clean s
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 log = logging.getLogger("headwater.embedded")
+
+
+class DataDirBusy(RuntimeError):
+    """Another process already serves this data directory."""
+
+
+class DataDirLock:
+    """One service per data directory: the embedded PostgreSQL in it is shared, and a second
+    service stopping it would break the first. The lock is an advisory ``flock`` on
+    ``headwater.lock``, released by the kernel however the holder ends, even by kill -9."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = (data_dir / "headwater.lock").resolve()
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> DataDirLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        file = open(self.path, "a+")  # noqa: SIM115 - held for the life of the service
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            file.seek(0)
+            holder = file.read().strip() or "unknown"
+            file.close()
+            raise DataDirBusy(
+                f"Another headwater (pid {holder}) is already using the data folder"
+                f" {self.path.parent}; it is left running. Stop it first, or set"
+                " HEADWATER_DATA_DIR (or DATABASE_URL) to serve elsewhere."
+            ) from None
+        file.truncate(0)
+        file.write(f"{os.getpid()}\n")
+        file.flush()
+        self._file = file
+        return self
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 class EmbeddedPostgres:

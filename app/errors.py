@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -37,14 +39,25 @@ def _problem_response(description: str) -> dict[str, Any]:
 
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem_response("A malformed request: invalid gzip, or a cursor of another list"),
     404: _problem_response("A referenced resource is not recorded; `missing` names it"),
     409: _problem_response("A conflict with what is recorded (`differences`, or a cycle's `path`)"),
     413: _problem_response("The body is over HEADWATER_MAX_BODY_BYTES"),
+    415: _problem_response("The body is not sent as application/json"),
     401: _problem_response("No token, or one that is unknown, expired or revoked"),
     403: _problem_response("The token lacks the scope or the namespace that `missing` names"),
     429: _problem_response("Too many failed authentications from this client; see Retry-After"),
     422: _problem_response("The request is not valid; `errors` lists each field"),
+    503: {
+        **_problem_response("The database is unreachable or busy; retry after `Retry-After`"),
+        "headers": {
+            "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
+        },
+    },
 }
+
+# Seconds a client should wait before retrying when the database is unreachable or busy.
+RETRY_AFTER_SECONDS = 2
 
 
 class ProblemError(Exception):
@@ -137,6 +150,16 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def unavailable(detail: str) -> JSONResponse:
+    return problem(
+        503,
+        "Service unavailable",
+        f"{detail} Retry shortly.",
+        "unavailable",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def _location(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
@@ -169,7 +192,12 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}
+        titles = {
+            400: "Bad request",
+            404: "Not found",
+            405: "Method not allowed",
+            413: "Payload too large",
+        }
         title = titles.get(exc.status_code, "HTTP error")
         return problem(
             exc.status_code,
@@ -190,9 +218,22 @@ def install_handlers(app: FastAPI) -> None:
         )
         return problem(422, "Invalid request", detail, "unstorable-value", sqlstate=code)
 
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        # the connection failed or broke (the server is down, restarting or refusing), or a
+        # transaction lost a serialization conflict: nothing was committed, and a retry can
+        # succeed; pre-ping replaces the broken connections, so recovery needs no restart
+        logging.getLogger("headwater").warning(
+            "database unavailable", extra={"error": str(exc).splitlines()[0] if str(exc) else ""}
+        )
+        return unavailable("The database is unreachable or restarting; nothing was written.")
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_exhausted(_: Request, exc: PoolTimeout) -> JSONResponse:
+        return unavailable("Every database connection is busy; nothing was written.")
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        import logging
-
         logging.getLogger("headwater").exception("unhandled error", exc_info=exc)
         return problem(500, "Internal error", "The service failed; it has been logged.", "internal")

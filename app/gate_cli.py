@@ -489,7 +489,12 @@ def interpret(response: httpx.Response, url: str) -> dict[str, Any]:
 
 # --- the report --------------------------------------------------------------------------------
 
-_STYLE: Final = {"pass": "bold green", "warn": "bold yellow", "fail": "bold red"}
+_STYLE: Final = {
+    "pass": "bold green",
+    "warn": "bold yellow",
+    "fail": "bold red",
+    "not_applicable": "dim",
+}
 _SHARE_RULES: Final = frozenset({"human_fraction", "unknown_fraction", "deep_tail"})
 _SHARE_KEYS: Final = frozenset(
     {"pass_at_least", "fail_below", "pass_at_most", "fail_above", "previous_human_fraction"}

@@ -10,7 +10,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import problem
+from app.errors import problem, unavailable
+from app.metrics import observe_request
 
 log = logging.getLogger("headwater.http")
 
@@ -23,9 +24,18 @@ class BadEncoding(Exception):
     pass
 
 
+def is_json(content_type: str) -> bool:
+    """``application/json`` or a ``+json`` type, with any parameters (``charset=utf-8``)."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
 class RequestBodyMiddleware:
-    """Refuse bodies over ``max_bytes`` (413), before and after gzip decoding, and decode
-    ``Content-Encoding: gzip`` as the OpenLineage clients send it when compression is on."""
+    """Refuse bodies over ``max_bytes`` (413), before and after gzip decoding, and API bodies
+    not sent as JSON (415); decode ``Content-Encoding: gzip`` as the OpenLineage clients send
+    it when compression is on."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -39,6 +49,12 @@ class RequestBodyMiddleware:
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self.too_large(scope, receive, send)
+            return
+        # the API reads JSON only; pages for people (outside /api/) take their forms
+        api = scope["path"].startswith("/api/")
+        content_type = headers.get("content-type")
+        if api and content_type is not None and not is_json(content_type):
+            await self.not_json(scope, receive, send, f"Content-Type {content_type!r}")
             return
         encoding = headers.get("content-encoding", "identity").strip().lower()
         if encoding not in ("identity", "gzip"):
@@ -66,8 +82,11 @@ class RequestBodyMiddleware:
             )
             await response(scope, receive, send)
             return
+        if api and content_type is None and body:
+            await self.not_json(scope, receive, send, "A body without a Content-Type")
+            return
         if encoding == "gzip":
-            scope = dict(scope)
+            # in place, not on a copy: the access log reads the matched route from this scope
             scope["headers"] = [
                 (k, v)
                 for k, v in scope["headers"]
@@ -121,6 +140,16 @@ class RequestBodyMiddleware:
             if not rest:
                 return b"".join(out)
 
+    async def not_json(self, scope: Scope, receive: Receive, send: Send, what: str) -> None:
+        response = problem(
+            415,
+            "Unsupported media type",
+            f"{what} is not supported; send the body as application/json"
+            " (with curl: -H 'content-type: application/json').",
+            "unsupported-media-type",
+        )
+        await response(scope, receive, send)
+
     async def too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem(
             413,
@@ -130,6 +159,37 @@ class RequestBodyMiddleware:
             "payload-too-large",
         )
         await response(scope, receive, send)
+
+
+class InFlightLimitMiddleware:
+    """Answer 503 at once, with Retry-After, when ``limit`` requests are already in flight:
+    past that they would only queue for a worker thread and a database connection, waiting
+    without bound while the database is slow or away. Health probes are never refused."""
+
+    EXEMPT = ("/healthz", "/readyz", "/metrics")
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.EXEMPT:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            response = unavailable(
+                f"{self.in_flight} requests are already in flight (HEADWATER_MAX_IN_FLIGHT);"
+                " nothing was written."
+            )
+            await response(scope, receive, send)
+            return
+        # one event loop per process: no lock is needed around the count
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
 
 
 class AccessLogMiddleware:
@@ -154,6 +214,7 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, send_logged)
         finally:
+            observe_request(scope, outcome["status"], time.perf_counter() - started)
             log.info(
                 "request",
                 extra={

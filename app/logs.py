@@ -56,3 +56,5 @@ def configure(level: str) -> None:
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("pgserver").setLevel(logging.WARNING)
+    # warnings, too, become JSON lines instead of bare text on stderr
+    logging.captureWarnings(True)

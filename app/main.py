@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 
 from app import migrate, web
@@ -20,12 +21,14 @@ from app.composition.router import router as propagations_router
 from app.config import Settings, get_settings
 from app.db import Database
 from app.embedded import EmbeddedPostgres
-from app.errors import install_handlers, problem
-from app.http import AccessLogMiddleware, RequestBodyMiddleware
+from app.errors import PROBLEM_RESPONSES, install_handlers, problem, unavailable
+from app.http import AccessLogMiddleware, InFlightLimitMiddleware, RequestBodyMiddleware
 from app.lineage.provenance_router import router as provenance_router
 from app.lineage.router import router as lineage_router
 from app.logs import configure
+from app.metrics import router as metrics_router
 from app.policies.router import router as policies_router
+from app.problems import router as problems_router
 from app.retractions.router import router as retractions_router
 from app.training.router import router as training_router
 from app.worker import PropagationWorker
@@ -51,7 +54,11 @@ def create_app(
             url = embedded.start()
         if run_migrations:
             migrate.upgrade(url)
-        database = Database.connect(url)
+        database = Database.connect(
+            url,
+            pool_timeout=settings.db_pool_timeout,
+            connect_timeout=settings.db_connect_timeout,
+        )
         app.state.database = database
         worker = PropagationWorker(database) if run_worker else None
         if worker is not None:
@@ -71,7 +78,9 @@ def create_app(
             if embedded is not None:
                 embedded.stop()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from assets the fastapi-offline package ships: /docs works offline
+    app = FastAPIOffline(
+        static_url="/docs/assets",
         title="Headwater",
         version="0.1.0",
         summary="How human, how synthetic, and how many model generations deep your data is.",
@@ -80,12 +89,15 @@ def create_app(
     install_handlers(app)
     security.install(app, settings)
     app.add_middleware(RequestBodyMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(InFlightLimitMiddleware, limit=settings.max_in_flight)
     app.add_middleware(AccessLogMiddleware)
     app.include_router(artifacts_router, tags=["artifacts"])
     app.include_router(lineage_router)
     app.include_router(policies_router, tags=["policies"])
     app.include_router(training_router)
     app.include_router(propagations_router)
+    app.include_router(problems_router)
+    app.include_router(metrics_router)
     app.include_router(tokens_router)
     app.include_router(audit_router)
     app.include_router(retractions_router)
@@ -96,16 +108,21 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], summary="The database is reachable and migrated")
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        summary="The database is reachable and migrated",
+        responses={503: PROBLEM_RESPONSES[503]},
+    )
     def readyz(request: Request) -> JSONResponse:
         database: Database = request.app.state.database
         try:
             with database.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             current = migrate.current_revision(database.engine)
-        except Exception:
-            log.exception("readiness check failed")
-            return problem(503, "Not ready", "The database is unreachable.", "not-ready")
+        except Exception as exc:
+            log.warning("readiness check failed", extra={"error": repr(exc)})
+            return unavailable("The database is unreachable.")
         head = migrate.head_revision()
         if current != head:
             return problem(

@@ -12,7 +12,7 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Query
 from pydantic import BaseModel
 
-from app.errors import InvalidInput
+from app.errors import InvalidInput, ProblemError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -22,7 +22,10 @@ MAX_LIMIT = 500
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")]
 Cursor = Annotated[
-    str | None, Query(description="The `next_cursor` of the previous page; omit for the first.")
+    str | None,
+    Query(
+        max_length=512, description="The `next_cursor` of the previous page; omit for the first."
+    ),
 ]
 
 
@@ -31,29 +34,47 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None
 
 
-def encode_cursor(created_at: datetime, id_: uuid.UUID) -> str:
-    raw = json.dumps([created_at.isoformat(), str(id_)]).encode()
+def encode_cursor(listing: str, created_at: datetime, id_: uuid.UUID) -> str:
+    raw = json.dumps([listing, created_at.isoformat(), str(id_)]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    """The position a cursor stands for (None: the first page)."""
+def decode_cursor(listing: str, cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """The position a cursor of ``listing`` stands for (None: the first page).
+
+    Each cursor names the list that issued it: a position in one list means nothing in another.
+    """
     if cursor is None:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        created_at, id_ = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(created_at), uuid.UUID(id_)
-    except (ValueError, TypeError) as exc:
+        decoded = json.loads(base64.urlsafe_b64decode(padded))
+        if not (isinstance(decoded, list) and len(decoded) == 3):
+            raise ValueError("not a cursor")
+        issuer, created_at, id_ = decoded
+        position = datetime.fromisoformat(created_at), uuid.UUID(id_)
+    except (ValueError, TypeError, AttributeError, RecursionError) as exc:
         raise InvalidInput(
             "The cursor is not one this service issued; pass the `next_cursor` of a previous page.",
             errors=[{"loc": "query.cursor", "msg": "invalid cursor", "type": "value_error"}],
         ) from exc
+    if issuer != listing:
+        raise ProblemError(
+            f"The cursor belongs to the list of {issuer}, not to the list of {listing};"
+            " pass the `next_cursor` of a previous page of this list.",
+            errors=[
+                {"loc": "query.cursor", "msg": "cursor of another list", "type": "value_error"}
+            ],
+        )
+    return position
 
 
 def next_cursor(
-    rows: Sequence[R], limit: int, position: Callable[[R], tuple[datetime, uuid.UUID]]
+    listing: str,
+    rows: Sequence[R],
+    limit: int,
+    position: Callable[[R], tuple[datetime, uuid.UUID]],
 ) -> str | None:
     """Lists fetch ``limit + 1`` rows; when the extra one came, the next page starts after
     row ``limit``."""
-    return encode_cursor(*position(rows[limit - 1])) if len(rows) > limit else None
+    return encode_cursor(listing, *position(rows[limit - 1])) if len(rows) > limit else None

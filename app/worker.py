@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
 from app.composition import service as composition_service
 from app.db import Database
 from app.training import service as training_service
@@ -46,6 +49,9 @@ class PropagationWorker:
         while not self._stop.is_set():
             try:
                 drain(self.database)
+            except (OperationalError, InterfaceError, PoolTimeout) as exc:
+                # the database is down or restarting: the jobs wait, and so does the worker
+                log.warning("propagation worker waits for the database", extra={"error": repr(exc)})
             except Exception:
                 log.exception("propagation job failed; it stays pending and is retried")
             self._stop.wait(self.poll_seconds)

@@ -157,7 +157,7 @@ def gate_directly(service: LiveServer, body: dict[str, Any]) -> dict[str, Any]:
 def test_a_human_training_set_passes(service: LiveServer) -> None:
     done = headwater_gate("--url", service.url, "--dataset", HUMAN)
     assert done.returncode == EXIT_PROCEED, done.stderr
-    assert "Verdict: PASS under policy default@1" in done.stdout
+    assert "Verdict: PASS under policy default@" in done.stdout
     for rule in ("human_fraction", "depth_load", "deep_tail", "unknown_fraction"):
         assert rule in done.stdout
     assert "Composition: 100 % human, 0 % synthetic, 0 % unknown" in done.stdout
@@ -254,7 +254,7 @@ def test_a_request_file_with_a_policy_override(service: LiveServer, tmp_path: Pa
     path.write_text(json.dumps(request))
     done = headwater_gate("--url", service.url, "--file", str(path), "--policy", "default")
     assert done.returncode == EXIT_BLOCKED, done.stderr
-    assert "default@1" in done.stdout
+    assert "default@" in done.stdout
 
 
 def test_a_yaml_file_keeps_versions_as_written(service: LiveServer, tmp_path: Path) -> None:

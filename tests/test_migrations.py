@@ -23,7 +23,7 @@ def test_head_is_exactly_the_models_and_round_trips(server: URL) -> None:
             assert diff == [], diff
             assert migrate.current_revision(engine) == migrate.head_revision()
             policies = conn.execute(text("SELECT name, version FROM policies")).all()
-            assert [tuple(p) for p in policies] == [("default", 1)]
+            assert [tuple(p) for p in policies] == [("default", 1), ("default", 2)]
 
         migrate.downgrade(rendered, "base")
         assert set(inspect(engine).get_table_names()) == {"alembic_version"}

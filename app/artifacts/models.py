@@ -91,6 +91,10 @@ class Artifact(Base):
     origin_unknown: Mapped[float | None] = mapped_column(Double)
     origin_synthetic_depth: Mapped[int | None] = mapped_column(Integer)
     origin_digital_source_type: Mapped[str | None] = mapped_column(Text)
+    # The origin columns as the dataset version was first recorded with them (None values: no
+    # origin declared). Corrections change the columns above, never this: re-declaring the
+    # original origin is then recognised as a re-post, not as a conflicting one.
+    declared_origin: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # who declared the origin (a token's name) and when: at registration or the last correction
     origin_declared_by: Mapped[str | None] = mapped_column(Text)
     origin_declared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

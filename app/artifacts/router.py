@@ -88,11 +88,13 @@ def list_datasets(
         namespace=namespace,
         name=name,
         version=version,
-        after=decode_cursor(cursor),
+        after=decode_cursor("datasets", cursor),
         limit=limit + 1,
     )
     items = retraction_service.marked(session, [service.dataset_read(a) for a in rows[:limit]])
-    return Page[DatasetRead](items=items, next_cursor=next_cursor(rows, limit, position))
+    return Page[DatasetRead](
+        items=items, next_cursor=next_cursor("datasets", rows, limit, position)
+    )
 
 
 @router.get(
@@ -191,7 +193,7 @@ def list_models(
         namespace=namespace,
         name=name,
         version=version,
-        after=decode_cursor(cursor),
+        after=decode_cursor("models", cursor),
         limit=limit + 1,
     )
     runs = training_repository.by_models(session, [a.id for a in rows[:limit]])
@@ -199,7 +201,7 @@ def list_models(
         session,
         [service.model_read(a, runs[a.id].id if a.id in runs else None) for a in rows[:limit]],
     )
-    return Page[ModelRead](items=items, next_cursor=next_cursor(rows, limit, position))
+    return Page[ModelRead](items=items, next_cursor=next_cursor("models", rows, limit, position))
 
 
 @router.get(

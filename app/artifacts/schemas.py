@@ -6,19 +6,49 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.composition.core import MAX_AMOUNT
 from app.composition.schemas import CompositionRead
 from app.retractions.schemas import RetractionRef
 
 Kind = Literal["dataset", "model"]
 Text = Annotated[str, Field(min_length=1, max_length=2048)]
-Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Amount = Annotated[float, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+# The unique index on (kind, namespace, name, version) holds keys up to PostgreSQL's btree
+# limit of 2,704 bytes a row; this leaves room for the rest of the row.
+KEY_MAX_BYTES = 2048
+
+
+def key_too_long(namespace: str, name: str, version: str) -> str | None:
+    """Why a natural key cannot be stored, or None when it can."""
+    size = sum(len(part.encode("utf-8", "surrogatepass")) for part in (namespace, name, version))
+    if size <= KEY_MAX_BYTES:
+        return None
+    return (
+        f"namespace, name and version together are {size} bytes of UTF-8;"
+        f" the limit is {KEY_MAX_BYTES} bytes"
+    )
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class NaturalKey(Strict):
+    namespace: Text
+    name: Text
+    version: Text
+
+    @model_validator(mode="after")
+    def _storable_key(self) -> Self:
+        reason = key_too_long(self.namespace, self.name, self.version)
+        if reason is not None:
+            raise ValueError(reason)
+        return self
 
 
 class ArtifactRef(Strict):
@@ -78,10 +108,7 @@ class ParentIn(ArtifactRef):
     )
 
 
-class DatasetCreate(Strict):
-    namespace: Text
-    name: Text
-    version: Text
+class DatasetCreate(NaturalKey):
     size: Amount | None = None
     uri: Text | None = None
     checksum: Annotated[str, Field(max_length=512)] | None = None
@@ -98,13 +125,30 @@ class BaseModelRef(ArtifactRef):
     amount: Amount | None = None
 
 
-class ModelCreate(Strict):
-    namespace: Text
-    name: Text
-    version: Text
+class ModelCreate(NaturalKey):
     description: Annotated[str, Field(max_length=10_000)] | None = None
-    training_set: Annotated[list[TrainingSetItem], Field(max_length=100_000)] = []
+    training_set: Annotated[
+        list[TrainingSetItem],
+        Field(
+            max_length=100_000,
+            description="What the model was trained on; recording it records the training run."
+            " Omit it for a model whose training data is not known (its origin is then"
+            " unknown); an empty list is refused.",
+        ),
+    ] = []
     base_model: BaseModelRef | None = None
+
+    @field_validator("training_set")
+    @classmethod
+    def _trained_on_something(cls, value: list[TrainingSetItem]) -> list[TrainingSetItem]:
+        # runs only when training_set is given: an empty one trains nothing and would record
+        # a model without its training run
+        if not value:
+            raise ValueError(
+                "an empty training_set trains nothing: list the datasets the model was trained"
+                " on, or omit training_set for a model whose training data is not known"
+            )
+        return value
 
 
 class ArtifactRead(BaseModel):

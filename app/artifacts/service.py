@@ -88,9 +88,21 @@ def resolve(
         assert ref.namespace is not None and ref.name is not None and ref.version is not None
         found = repository.by_natural_key(session, wanted, ref.namespace, ref.name, ref.version)
     if ref.id is not None:
-        if found is None or (kind is not None and found.kind != kind):
+        if found is not None and kind is not None and found.kind != kind:
+            raise wrong_kind(found, kind, field)
+        if found is None:
             raise NotFound(f"No {wanted} version has id {ref.id}.", missing={"id": str(ref.id)})
         return found
+    if found is None and kind is not None:
+        assert ref.namespace is not None and ref.name is not None and ref.version is not None
+        other = "model" if kind == "dataset" else "dataset"
+        mistaken = (
+            known.find(ref, other)
+            if known is not None
+            else repository.by_natural_key(session, other, ref.namespace, ref.name, ref.version)
+        )
+        if mistaken is not None:
+            raise wrong_kind(mistaken, kind, field)
     if found is None:
         raise NotFound(
             f"No {wanted} version {ref.namespace}/{ref.name}@{ref.version} is recorded"
@@ -103,6 +115,24 @@ def resolve(
             },
         )
     return found
+
+
+# Where a reference of the other kind belongs, for the fields people confuse.
+KIND_HINTS: dict[tuple[str, str], str] = {
+    ("training_set", "model"): "; to fine-tune that model, name it in `base_model`",
+    ("base_model", "dataset"): "; data a model is trained on goes in `training_set`",
+}
+
+
+def wrong_kind(found: Artifact, wanted: str, field: str) -> InvalidInput:
+    """A reference to a version of the other kind: a 422 that says where it belongs."""
+    where = field.partition("[")[0]
+    hint = KIND_HINTS.get((where, found.kind), "")
+    loc = "body." + field.replace("[", ".").replace("]", "")
+    return InvalidInput(
+        f"{field} names {label(found)}, which is a {found.kind}, not a {wanted}{hint}.",
+        errors=[{"loc": loc, "msg": f"a {found.kind}, not a {wanted}", "type": "value_error"}],
+    )
 
 
 def origin_of(declared: OriginIn | None, *, field: str = "origin") -> Origin | None:
@@ -120,6 +150,15 @@ def origin_of(declared: OriginIn | None, *, field: str = "origin") -> Origin | N
         raise InvalidInput(
             str(exc), errors=[{"loc": f"body.{field}", "msg": str(exc), "type": "value_error"}]
         ) from exc
+
+
+ORIGIN_COLUMNS = (
+    "origin_human",
+    "origin_synthetic",
+    "origin_unknown",
+    "origin_synthetic_depth",
+    "origin_digital_source_type",
+)
 
 
 def declared_by(actor: Principal) -> dict[str, Any]:
@@ -153,6 +192,7 @@ def origin_columns(origin: Origin | None) -> dict[str, Any]:
 def new_artifact(kind: str, namespace: str, name: str, version: str, **values: Any) -> Artifact:
     """A fresh artifact whose composition the propagation engine fills in before commit."""
     placeholder = Composition.all_unknown()
+    declared = {k: values.get(k) for k in ORIGIN_COLUMNS} if kind == "dataset" else None
     return Artifact(
         kind=kind,
         namespace=namespace,
@@ -162,8 +202,23 @@ def new_artifact(kind: str, namespace: str, name: str, version: str, **values: A
         human_fraction=0.0,
         synthetic_fraction=0.0,
         unknown_fraction=1.0,
+        declared_origin=declared,
         **values,
     )
+
+
+def redeclares_original_origin(existing: Artifact, columns: dict[str, Any]) -> bool:
+    """Whether ``columns`` are the origin ``existing`` was first recorded with. A pipeline
+    re-running declares what it always declared; after a correction that is not a conflict,
+    and it does not undo the correction: only PUT .../origin changes a recorded origin."""
+    first = existing.declared_origin
+    return first is not None and all(_same(first.get(k), columns.get(k)) for k in ORIGIN_COLUMNS)
+
+
+def _same(recorded: Any, posted: Any) -> bool:
+    if isinstance(recorded, int | float) and isinstance(posted, int | float):
+        return abs(recorded - posted) < 1e-12
+    return bool(recorded == posted)
 
 
 @dataclass(frozen=True)
@@ -196,11 +251,11 @@ def differences(
 ) -> dict[str, Any]:
     """What a re-posted version says differently from the recorded one (empty: the same)."""
     diff: dict[str, Any] = {}
+    if redeclares_original_origin(existing, declared):
+        declared = {k: v for k, v in declared.items() if k not in ORIGIN_COLUMNS}
     for key, value in declared.items():
         current = getattr(existing, key)
-        if current != value and not (
-            isinstance(current, float) and isinstance(value, float) and abs(current - value) < 1e-12
-        ):
+        if not _same(current, value):
             diff[key] = {"recorded": current, "posted": value}
     recorded = {
         (e.parent_id, e.relation): e.amount for e in edge_repository.incoming(session, existing.id)
@@ -476,11 +531,20 @@ def composition_detail(session: Session, artifact: Artifact, limit: int) -> Comp
                 name=found[node].name,
                 version=found[node].version,
                 synthetic_share=share,
-                synthetic_fraction=found[node].synthetic_fraction,
+                synthetic_fraction=entering_synthetic_fraction(found[node]),
             )
             for node, share in ranked
         ],
     )
+
+
+def entering_synthetic_fraction(contributor: Artifact) -> float:
+    """How synthetic the data a contributor brings in is. A dataset brings its own mixture; a
+    model contributes as a generator, and what it generates is synthetic, however human its
+    own training data (only the part whose origin is unknown stays unknown)."""
+    if contributor.kind == "model":
+        return 1.0 - contributor.unknown_fraction
+    return contributor.synthetic_fraction
 
 
 def get_or_404(session: Session, artifact_id: uuid.UUID, kind: str) -> Artifact:

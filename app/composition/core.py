@@ -38,6 +38,9 @@ MAX_DEPTH_THRESHOLD: Final = 1e-12
 RESIDUAL_TOLERANCE: Final = 1e-12
 # How far a stored vector may drift from summing to 1 and still be accepted.
 SUM_TOLERANCE: Final = 1e-9
+# The largest amount or size a client may state (a billion billion rows or tokens): sums of
+# 100,000 of them stay far from overflowing a double, so no weighting ever overflows.
+MAX_AMOUNT: Final = 1e18
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,8 +357,8 @@ def _weighting(kind: Kind, size: float | None, parents: Sequence[ParentContribut
 
 
 def _check_amount(what: str, value: float | None) -> None:
-    if value is not None and not (math.isfinite(value) and value >= 0.0):
-        raise ValueError(f"{what} {value!r} must be finite and >= 0")
+    if value is not None and not (math.isfinite(value) and 0.0 <= value <= MAX_AMOUNT):
+        raise ValueError(f"{what} {value!r} must be finite, >= 0 and <= {MAX_AMOUNT:g}")
 
 
 def _amounts(

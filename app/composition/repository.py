@@ -15,6 +15,7 @@ from app.artifacts.models import Artifact
 from app.composition.models import PropagationJob
 from app.composition.origin import Origin
 from app.db import among, json_dumps
+from app.metrics import LOCK_WAIT_SECONDS
 
 WRITE_CHUNK = 5_000
 
@@ -99,10 +100,11 @@ def lock_descendants(session: Session, roots: Sequence[uuid.UUID]) -> list[uuid.
     Each round locks in id order, so writers whose subgraphs overlap queue rather than deadlock.
     """
     held: set[uuid.UUID] = set()
-    while True:
-        found = session.execute(
-            text(
-                """
+    with LOCK_WAIT_SECONDS.time():
+        while True:
+            found = session.execute(
+                text(
+                    """
                 WITH RECURSIVE down(id) AS (
                     SELECT unnest(CAST(:roots AS uuid[]))
                     UNION
@@ -113,13 +115,13 @@ def lock_descendants(session: Session, roots: Sequence[uuid.UUID]) -> list[uuid.
                 ORDER BY a.id
                 FOR NO KEY UPDATE
                 """
-            ),
-            {"roots": list(roots)},
-        ).scalars()
-        reached = set(found)
-        if reached <= held:
-            return list(held)
-        held |= reached
+                ),
+                {"roots": list(roots)},
+            ).scalars()
+            reached = set(found)
+            if reached <= held:
+                return list(held)
+            held |= reached
 
 
 def lock_for_reading(session: Session, ids: Sequence[uuid.UUID]) -> None:
@@ -127,7 +129,9 @@ def lock_for_reading(session: Session, ids: Sequence[uuid.UUID]) -> None:
     one of them is waited for, and its result is what is read. The parents of new edges are
     locked so: a propagation that starts later then waits for this transaction, and finds the new
     child among the parent's descendants."""
-    if ids:
+    if not ids:
+        return
+    with LOCK_WAIT_SECONDS.time():
         session.execute(
             text(
                 """

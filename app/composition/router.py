@@ -44,10 +44,13 @@ def list_propagations(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[PropagationRead]:
-    rows = repository.jobs(session, status=status, after=decode_cursor(cursor), limit=limit + 1)
+    rows = repository.jobs(
+        session, status=status, after=decode_cursor("propagations", cursor), limit=limit + 1
+    )
     items = [PropagationRead.model_validate(job) for job in rows[:limit]]
     return Page[PropagationRead](
-        items=items, next_cursor=next_cursor(rows, limit, lambda j: (j.created_at, j.id))
+        items=items,
+        next_cursor=next_cursor("propagations", rows, limit, lambda j: (j.created_at, j.id)),
     )
 
 

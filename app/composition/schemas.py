@@ -12,7 +12,11 @@ from app.composition.core import Composition
 
 class CompositionRead(BaseModel):
     human_fraction: float
-    synthetic_fraction: float
+    synthetic_fraction: float = Field(
+        description="How synthetic the data entering here is: a dataset's own synthetic"
+        " fraction; for a model, the synthetic share of what it generates (1 unless the"
+        " model's own origin is partly unknown)."
+    )
     unknown_fraction: float
     depth_histogram: dict[str, float]
     max_depth: int

@@ -31,6 +31,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from app.artifacts.schemas import key_too_long
+from app.composition.core import MAX_AMOUNT
 from app.composition.origin import (
     DIGITAL_SOURCE_TYPES,
     MAX_SYNTHETIC_DEPTH,
@@ -88,6 +90,8 @@ def _amount(value: Any) -> float:
     number = _number(value)
     if number < 0:
         raise _invalid("must not be negative")
+    if number > MAX_AMOUNT:
+        raise _invalid(f"must be at most {MAX_AMOUNT:g}")
     return number
 
 
@@ -318,6 +322,12 @@ def _plain(spec: dict[str, Any]) -> dict[str, Any]:
     return {key: spec[key] for key in order if key in spec}
 
 
+def _check_key(namespace: str, name: str, version: str) -> None:
+    reason = key_too_long(namespace, name, version)
+    if reason is not None:
+        raise _invalid(reason)
+
+
 # --- events --------------------------------------------------------------------------------------
 
 
@@ -333,6 +343,13 @@ class SymlinkIdentifier(Facet):
     namespace: Identifier | None = None
     name: Identifier | None = None
     type: Any = None
+
+    @model_validator(mode="after")
+    def _storable_key(self) -> SymlinkIdentifier:
+        # an identifier is recorded as an alias, keyed like an artifact
+        if self.namespace is not None and self.name is not None:
+            _check_key(self.namespace, self.name, "")
+        return self
 
 
 class SymlinksFacet(Facet):
@@ -371,6 +388,13 @@ class StaticDataset(Facet):
     namespace: Identifier
     name: Identifier
     facets: DatasetFacets | None = None
+
+    @model_validator(mode="after")
+    def _storable_key(self) -> StaticDataset:
+        version = self.facets.version if self.facets is not None else None
+        # without a version facet, the version is a run id (36 characters) or UNVERSIONED
+        _check_key(self.namespace, self.name, version.datasetVersion if version else "0" * 36)
+        return self
 
 
 class InputDataset(StaticDataset):

@@ -72,12 +72,56 @@ def written_namespaces(payload: Mapping[str, Any], event: openlineage.MappedEven
     return list(dict.fromkeys(named))
 
 
-def ingest(session: Session, payload: Mapping[str, Any], *, actor: Principal) -> Ingested:
+# Deeper than any facet the OpenLineage integrations write (column lineage, nested schemas),
+# and shallow enough that copying and encoding an event never exhausts Python's stack.
+MAX_NESTING = 100
+
+
+def nesting(value: Any) -> int:
+    """How deeply JSON arrays and objects nest in ``value``, counted without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+        if deepest > MAX_NESTING:
+            return deepest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def check_storable(payload: Mapping[str, Any]) -> None:
+    """Refuse events nested too deeply to handle, and text PostgreSQL cannot store: a NUL
+    character, or a lone UTF-16 surrogate (``\\ud800``), which JSON can escape but UTF-8
+    cannot encode."""
+    if nesting(payload) > MAX_NESTING:
+        raise InvalidInput(
+            f"The event nests arrays and objects more than {MAX_NESTING} levels deep.",
+            errors=[{"loc": "body", "msg": "nested too deeply", "type": "value_error"}],
+        )
     if "\\u0000" in json.dumps(payload):
         raise InvalidInput(
             "The event contains a NUL character, which PostgreSQL cannot store; remove it.",
             errors=[{"loc": "body", "msg": "contains \\u0000", "type": "value_error"}],
         )
+    try:
+        json.dumps(payload, ensure_ascii=False).encode()
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(
+            "The event contains a lone UTF-16 surrogate (such as \\ud800), which is not"
+            " Unicode text; send valid UTF-8.",
+            errors=[{"loc": "body", "msg": "contains a lone surrogate", "type": "value_error"}],
+        ) from exc
+
+
+def ingest(session: Session, payload: Mapping[str, Any], *, actor: Principal) -> Ingested:
+    check_storable(payload)
     try:
         event = openlineage.map_event(payload)
     except openlineage.EventInvalid as exc:
@@ -353,6 +397,10 @@ def upsert(
     origin_columns = (
         artifact_service.origin_columns(intent.origin) if intent.origin is not None else {}
     )
+    if artifact is not None and artifact_service.redeclares_original_origin(
+        artifact, origin_columns
+    ):
+        origin_columns = {}
     if artifact is None:
         artifact_service.lock_natural_key(session, key.kind, (key.namespace, key.name, version))
         artifact = artifact_repository.by_natural_key(

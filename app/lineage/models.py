@@ -36,6 +36,8 @@ class Edge(Base):
         CheckConstraint("child_id <> parent_id", name="no_self_loop"),
         Index("ix_edges_parent", "parent_id"),
     )
+    # read created_at back from the INSERT (RETURNING), so a new edge answers with it
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     child_id: Mapped[uuid.UUID] = mapped_column(

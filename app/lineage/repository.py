@@ -101,10 +101,11 @@ def walk(
                 SELECT id, min(distance) AS distance FROM reach GROUP BY id
                 ORDER BY min(distance), id LIMIT :max_nodes + 1
             )
-            SELECT n.id, n.distance, NULL::uuid, NULL::uuid, NULL::uuid, NULL, NULL::float8
+            SELECT n.id, n.distance, NULL::uuid, NULL::uuid, NULL::uuid, NULL, NULL::float8,
+                NULL::timestamptz
             FROM nodes n
             UNION ALL
-            SELECT NULL, NULL, e.id, e.child_id, e.parent_id, e.relation, e.amount
+            SELECT NULL, NULL, e.id, e.child_id, e.parent_id, e.relation, e.amount, e.created_at
             FROM edges e
             JOIN nodes c ON c.id = e.{back}
             JOIN nodes p ON p.id = e.{step}
@@ -120,7 +121,14 @@ def walk(
             nodes.append((row[0], row[1]))
         else:
             edges.append(
-                Edge(id=row[2], child_id=row[3], parent_id=row[4], relation=row[5], amount=row[6])
+                Edge(
+                    id=row[2],
+                    child_id=row[3],
+                    parent_id=row[4],
+                    relation=row[5],
+                    amount=row[6],
+                    created_at=row[7],
+                )
             )
     nodes.sort(key=lambda n: (n[1], n[0]))
     truncated = len(nodes) > max_nodes

@@ -24,7 +24,15 @@ from app.lineage.schemas import (
     NativeBatchResult,
     StoredEvent,
 )
+from app.metrics import EVENTS
 from app.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
+
+
+class SchemaResponse(JSONResponse):
+    """A JSON Schema document, served (and documented in OpenAPI) as what it is."""
+
+    media_type = "application/schema+json"
+
 
 router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
@@ -121,7 +129,12 @@ def post_event(
     principal: Writer,
     event: Annotated[dict[str, Any], Body(description="An OpenLineage event")],
 ) -> EventAccepted:
-    result = writes.ingest(session, event, actor=principal)
+    try:
+        result = writes.ingest(session, event, actor=principal)
+    except ProblemError:
+        EVENTS.labels("rejected").inc()
+        raise
+    EVENTS.labels(result.status).inc()
     response.status_code = 201 if result.status == "accepted" else 200
     return accepted(result)
 
@@ -144,8 +157,10 @@ def post_batch(
     items: list[BatchItem] = []
     for index, outcome in enumerate(writes.ingest_batch(session, events, actor=principal)):
         if isinstance(outcome, ProblemError):
+            EVENTS.labels("rejected").inc()
             items.append(BatchItem(index=index, status="rejected", problem=problem_of(outcome)))
         else:
+            EVENTS.labels(outcome.status).inc()
             items.append(BatchItem(index=index, status=outcome.status, result=accepted(outcome)))
     counts = {
         s: sum(1 for i in items if i.status == s) for s in ("accepted", "duplicate", "rejected")
@@ -174,11 +189,12 @@ def list_events(
     cursor: Cursor = None,
 ) -> Page[StoredEvent]:
     rows = lineage_repository.events(
-        session, run_id=run_id, after=decode_cursor(cursor), limit=limit + 1
+        session, run_id=run_id, after=decode_cursor("lineage events", cursor), limit=limit + 1
     )
     items = [StoredEvent.model_validate(row, from_attributes=True) for row in rows[:limit]]
     return Page[StoredEvent](
-        items=items, next_cursor=next_cursor(rows, limit, lambda e: (e.received_at, e.id))
+        items=items,
+        next_cursor=next_cursor("lineage events", rows, limit, lambda e: (e.received_at, e.id)),
     )
 
 
@@ -186,6 +202,8 @@ def list_events(
     FACET_SCHEMA_PATH.removeprefix("/api/v1"),
     tags=["openlineage"],
     summary="JSON Schema of the headwater_origin dataset facet (its _schemaURL)",
+    response_class=SchemaResponse,
+    responses={200: {"description": "The facet's JSON Schema"}},
 )
-def facet_schema() -> JSONResponse:
-    return JSONResponse(events.headwater_origin_schema(), media_type="application/schema+json")
+def facet_schema() -> SchemaResponse:
+    return SchemaResponse(events.headwater_origin_schema())

@@ -33,7 +33,7 @@ class EdgeRead(BaseModel):
     parent_id: uuid.UUID
     relation: Relation
     amount: float | None
-    created_at: datetime | None = None
+    created_at: datetime
 
 
 class LineageNode(BaseModel):

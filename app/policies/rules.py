@@ -27,11 +27,14 @@ from dataclasses import replace as dataclass_replace
 from decimal import ROUND_CEILING, Context, Decimal, localcontext
 from functools import lru_cache
 from importlib.resources import files
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal, Self, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Status = Literal["pass", "warn", "fail"]
+# A finding's outcome: a rule that needs a previous generation has nothing to judge without one
+# (design section 4); it weighs like a pass in the verdict.
+Outcome = Literal["pass", "warn", "fail", "not_applicable"]
 Target = Literal["pass", "warn"]
 
 DEFAULT_POLICY_NAME = "default"
@@ -51,7 +54,7 @@ RULE_NAMES: tuple[str, ...] = (
 # a policy writes down (0.67, 0.25, ...) are compared exactly, as the table states them.
 AMOUNT_RTOL = 1e-9
 
-_RANK: dict[str, int] = {"pass": 0, "warn": 1, "fail": 2}
+_RANK: dict[str, int] = {"not_applicable": 0, "pass": 0, "warn": 1, "fail": 2}
 _STATUSES: tuple[Status, ...] = ("pass", "warn", "fail")
 
 _NO_PREVIOUS = (
@@ -282,7 +285,7 @@ class PreviousGeneration:
 @dataclass(frozen=True, slots=True)
 class Finding:
     rule: str
-    status: Status
+    status: Outcome
     observed: float | None
     threshold: dict[str, float]
     message: str
@@ -549,7 +552,7 @@ def _replace(
     if previous is None:
         return Finding(
             rule="replace",
-            status="pass",
+            status="not_applicable",
             observed=None,
             threshold={"warn_below_ratio": ratio},
             message=f"{_NO_PREVIOUS}: no previous generation's human data can be replaced.",
@@ -633,7 +636,7 @@ def _fresh_real(
     if previous is None:
         return Finding(
             rule="fresh_real",
-            status="pass",
+            status="not_applicable",
             observed=None,
             threshold={"min_ratio": ratio},
             message=f"{_NO_PREVIOUS}: there is no generation to add fresh data to.",
@@ -992,7 +995,9 @@ def remediation(
             continue
         need = _need(name, rules, finding, figures, previous, target)
         reaches = _reaches([name], rules, figures, previous, target)
-        item = _rule_remediation(name, finding.status, need, total, reaches)
+        # ranked above the target: warn or fail, never not_applicable
+        status = cast(Status, finding.status)
+        item = _rule_remediation(name, status, need, total, reaches)
         fixable_now = item.amount is not None or item.ratio is not None
         (fixable if fixable_now else not_fixable).append(item)
 
@@ -1006,16 +1011,35 @@ def remediation(
     )
     # The service recomputes a remedied set through the composition engine, whose rounding can
     # differ from these figures' by an ulp or two; a margin far below any printed digit absorbs it.
-    stated = combined * (1.0 + SETTLE_MARGIN)
+    stated = _roundest_above(combined * (1.0 + SETTLE_MARGIN), combined * (1.0 + STATED_SLACK))
     return Remediation(
         target=target,
         verdict=verdict(list(findings.values())),
         additional_human_amount=None if total is None else stated,
-        additional_human_ratio=stated / size,
+        additional_human_ratio=_roundest_above(stated / size, stated / size * (1.0 + STATED_SLACK)),
         rules=fixable,
         not_fixable=not_fixable,
         message=_summary(target, total, combined, combinable, fixable, not_fixable),
     )
+
+
+# A stated amount may exceed the exact need by this share, to be a number a person can read
+# (5000001 rather than 5000000.005000001).
+STATED_SLACK = 1e-6
+
+
+def _roundest_above(low: float, high: float) -> float:
+    """The number with the fewest significant digits in [low, high] (low when none is)."""
+    if not (math.isfinite(low) and math.isfinite(high)) or low <= 0.0 or high < low:
+        return low
+    for digits in range(1, 18):
+        exponent = _leading(low) + 1 - digits
+        with localcontext(Context(prec=800)):
+            step = Decimal(1).scaleb(exponent)
+            candidate = float(Decimal(low).quantize(step, rounding=ROUND_CEILING))
+        if low <= candidate <= high:
+            return candidate
+    return low
 
 
 def _scaled(item: RuleRemediation, total: float | None) -> float | None:

@@ -35,7 +35,9 @@ class PolicyRef(BaseModel):
 
 class FindingRead(BaseModel):
     rule: str
-    status: Verdict
+    status: Literal["pass", "warn", "fail", "not_applicable"] = Field(
+        description="`not_applicable`: the rule needs a previous generation and there is none."
+    )
     observed: float | None
     threshold: dict[str, float]
     message: str

@@ -16,6 +16,7 @@ from app.composition.core import Composition, NodeComposition, ParentContributio
 from app.composition.schemas import composition_summary
 from app.errors import Conflict, NotFound
 from app.lineage import repository as lineage_repository
+from app.metrics import VERDICTS
 from app.policies import repository, rules
 from app.policies.models import Policy
 from app.policies.schemas import (
@@ -411,6 +412,7 @@ def gate(session: Session, request: GateRequest) -> GateResponse:
     members = resolve_training_set(session, request)
     model = (request.model.namespace, request.model.name) if request.model else None
     judgement = judge(session, members, policy, model=model)
+    VERDICTS.labels(judgement.verdict, "gate").inc()
     composition = judgement.composition
     return GateResponse(
         verdict=judgement.verdict,

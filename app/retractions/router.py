@@ -97,11 +97,14 @@ def list_retractions(
     cursor: Cursor = None,
 ) -> Page[RetractionRead]:
     rows = repository.page(
-        session, artifact_id=artifact_id, after=decode_cursor(cursor), limit=limit + 1
+        session,
+        artifact_id=artifact_id,
+        after=decode_cursor("retractions", cursor),
+        limit=limit + 1,
     )
     return Page[RetractionRead](
         items=service.reads(session, rows[:limit]),
-        next_cursor=next_cursor(rows, limit, lambda r: (r.created_at, r.id)),
+        next_cursor=next_cursor("retractions", rows, limit, lambda r: (r.created_at, r.id)),
     )
 
 

@@ -44,7 +44,7 @@ def list_runs(
         model_name=model,
         since=since,
         until=until,
-        after=decode_cursor(cursor),
+        after=decode_cursor("training runs", cursor),
         limit=limit + 1,
     )
     waiting = service.rejudging(session, [m.id for _, m in rows[:limit]])
@@ -67,7 +67,8 @@ def list_runs(
         for run, m in rows[:limit]
     ]
     return Page[TrainingRunSummary](
-        items=items, next_cursor=next_cursor(rows, limit, lambda r: (r[0].created_at, r[0].id))
+        items=items,
+        next_cursor=next_cursor("training runs", rows, limit, lambda r: (r[0].created_at, r[0].id)),
     )
 
 

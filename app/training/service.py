@@ -21,6 +21,7 @@ from app.composition.core import Composition
 from app.composition.schemas import composition_summary
 from app.config import get_settings
 from app.errors import NotFound
+from app.metrics import VERDICTS
 from app.policies import service as policy_service
 from app.policies.models import Policy
 from app.policies.schemas import (
@@ -198,6 +199,7 @@ def judge_run(
         weights_assumed=composition.weights_assumed,
         stale=False,
     )
+    VERDICTS.labels(judgement.verdict, "training_run").inc()
     session.add(
         VerdictRecord(
             training_run_id=run.id,

@@ -77,7 +77,7 @@ def ids(request: Request, key: str) -> tuple[uuid.UUID, ...]:
 
 def cursor(request: Request) -> tuple[Any, uuid.UUID] | None:
     try:
-        return decode_cursor(request.query_params.get("cursor") or None)
+        return decode_cursor(service.SEARCH_LIST, request.query_params.get("cursor") or None)
     except ProblemError:
         return None  # a mangled cursor starts over at the first page
 

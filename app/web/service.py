@@ -28,6 +28,8 @@ from app.web import repository
 from app.web.graph import GraphEdge, GraphNode, Layout, layout
 
 SEARCH_PAGE = 25
+# the name search cursors carry: a cursor of another list starts the search over
+SEARCH_LIST = "search results"
 VERSIONS_SHOWN = 20
 CONTRIBUTORS_SHOWN = 10
 # The first view of a graph: the nearest nodes only; the rest is one click away.
@@ -117,7 +119,7 @@ def search(
         Hit(a.id, a.kind, a.namespace, a.name, a.version, a.created_at, composition(a))
         for a in rows[:limit]
     ]
-    return Hits(items, next_cursor(rows, limit, lambda a: (a.created_at, a.id)))
+    return Hits(items, next_cursor(SEARCH_LIST, rows, limit, lambda a: (a.created_at, a.id)))
 
 
 def composition(artifact: Artifact) -> CompositionRead:

@@ -234,7 +234,8 @@ def test_edges_join_the_kinds_their_relation_names(client: TestClient) -> None:
     wrong = client.post(
         "/api/v1/edges", json={"child": ref(d), "parent": ref(d), "relation": "trained_on"}
     )
-    assert wrong.status_code == 404
+    assert wrong.status_code == 422
+    assert "which is a dataset, not a model" in wrong.json()["detail"]
     ok = client.post(
         "/api/v1/edges", json={"child": ref(m), "parent": ref(d), "relation": "trained_on"}
     )
@@ -337,3 +338,82 @@ def test_contributors_name_where_the_synthetic_mass_entered(client: TestClient) 
     assert {c["name"] for c in model_detail["contributors"]} == {"gen", "scraped"}
     human_detail = client.get(f"/api/v1/datasets/{human['id']}/composition").json()
     assert human_detail["contributors"] == []
+
+
+def test_re_declaring_the_original_origin_after_a_correction_keeps_the_correction(
+    client: TestClient,
+) -> None:
+    first = dataset(client, "corrected", size=1000, origin={"human": 1.0})
+    corrected = client.put(
+        f"/api/v1/datasets/{first['id']}/origin",
+        json={"human": 0.5, "synthetic": 0.5, "reason": "half was machine translated"},
+    )
+    assert corrected.status_code == 200, corrected.text
+    body = {"namespace": "s3://lake", "name": "corrected", "version": "v1", "size": 1000}
+    again = client.post("/api/v1/datasets", json={**body, "origin": {"human": 1.0}})
+    assert again.status_code == 200, again.text
+    assert again.json()["id"] == first["id"]
+    assert again.json()["origin"]["human"] == 0.5
+    assert again.json()["composition"]["human_fraction"] == 0.5
+    # the corrected origin is a re-post too; any other one is a conflict
+    same = client.post(
+        "/api/v1/datasets", json={**body, "origin": {"human": 0.5, "synthetic": 0.5}}
+    )
+    assert same.status_code == 200, same.text
+    other = client.post("/api/v1/datasets", json={**body, "origin": {"human": 0.2}})
+    assert other.status_code == 409, other.text
+
+
+def test_a_new_edge_answers_with_when_it_was_recorded(client: TestClient) -> None:
+    parent = dataset(client, "parent", size=10, origin={"human": 1})
+    child = dataset(client, "child", size=10)
+    response = client.post(
+        "/api/v1/edges",
+        json={"child": ref(child), "parent": ref(parent), "relation": "derived_from"},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["created_at"] is not None
+    graph = client.get(f"/api/v1/datasets/{child['id']}/lineage").json()
+    assert [e["created_at"] is not None for e in graph["edges"]] == [True]
+
+
+def test_a_generator_contributes_synthetic_data(client: TestClient) -> None:
+    human = dataset(client, "human", size=100, origin={"human": 1})
+    lm = model(client, "lm", training_set=[ref(human)])
+    generated = dataset(
+        client, "generated", size=100, parents=[{"id": lm["id"], "relation": "generated_by"}]
+    )
+    detail = client.get(f"/api/v1/datasets/{generated['id']}/composition").json()
+    assert [
+        (c["name"], c["synthetic_share"], c["synthetic_fraction"]) for c in detail["contributors"]
+    ] == [("lm", 1.0, 1.0)]
+
+
+def test_an_empty_training_set_is_a_422_and_an_omitted_one_an_unknown_model(
+    client: TestClient,
+) -> None:
+    body = {"namespace": "models", "name": "lm", "version": "1"}
+    empty = client.post("/api/v1/models", json={**body, "training_set": []})
+    assert empty.status_code == 422, empty.text
+    assert empty.json()["errors"][0]["loc"] == "body.training_set"
+    assert "omit training_set" in empty.text
+    external = client.post("/api/v1/models", json=body)
+    assert external.status_code == 201, external.text
+    assert external.json()["training_run_id"] is None
+    assert external.json()["composition"]["unknown_fraction"] == 1.0
+
+
+@pytest.mark.parametrize("by", ["id", "natural key"])
+def test_a_model_in_a_training_set_gets_a_hint_to_use_base_model(
+    client: TestClient, by: str
+) -> None:
+    human = dataset(client, "human", size=100, origin={"human": 1})
+    base = model(client, "base", training_set=[ref(human)])
+    named = ref(base) if by == "id" else {"namespace": "models", "name": "base", "version": "1"}
+    response = client.post(
+        "/api/v1/models",
+        json={"namespace": "models", "name": "tuned", "version": "1", "training_set": [named]},
+    )
+    assert response.status_code == 422, response.text
+    assert "base_model" in response.json()["detail"]
+    assert response.json()["errors"][0]["loc"] == "body.training_set.0"

@@ -20,6 +20,10 @@ PUBLIC = {
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/api/v1/spec/facets/1-0-0/HeadwaterOriginDatasetFacet.json"),
+    # the page a problem's `type` names, a 401's among them: documentation, no data
+    ("get", "/api/v1/problems/{slug}"),
+    # outside /api/v1, for the scraper: counts and latencies, no data
+    ("get", "/metrics"),
 }
 
 

@@ -103,7 +103,7 @@ def test_a_write_token_is_limited_to_its_namespaces_on_every_write_path(
     refused(
         secured.post("/api/v1/datasets", headers=writer, json=dataset("s3://team-b")), "s3://team-b"
     )
-    model = {"namespace": "s3://team-b", "name": "m", "version": "1", "training_set": []}
+    model = {"namespace": "s3://team-b", "name": "m", "version": "1"}
     refused(secured.post("/api/v1/models", headers=writer, json=model), "s3://team-b")
 
     # an edge writes to its child; a correction to its dataset

@@ -209,9 +209,9 @@ class Writer:
             body["parents"] = [self.parent(e) for e in initial]
             response = self.client.post("/api/v1/datasets", json=body)
         else:
-            body["training_set"] = [
-                self.reference(e) for e in initial if e.relation == "trained_on"
-            ]
+            training_set = [self.reference(e) for e in initial if e.relation == "trained_on"]
+            if training_set:  # an empty one is refused; omitted, the data is not known
+                body["training_set"] = training_set
             base = [self.reference(e) for e in initial if e.relation == "fine_tuned_from"]
             if base:
                 body["base_model"] = base[0]

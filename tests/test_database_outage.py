@@ -1,0 +1,173 @@
+"""The database stops under load and comes back: 503s with Retry-After meanwhile, no hang,
+recovery without a restart, and no acknowledged write lost."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from starlette.responses import PlainTextResponse
+from starlette.types import Receive, Scope, Send
+
+from app import migrate
+from app.db import Database, normalize_url
+from app.http import InFlightLimitMiddleware
+from app.main import create_app
+from tests.conftest import LiveServer
+from tests.scratch_postgres import ScratchPostgres
+
+WRITERS = 8
+
+
+@pytest.fixture
+def cluster() -> Iterator[ScratchPostgres]:
+    postgres = ScratchPostgres().start()
+    yield postgres
+    postgres.destroy()
+
+
+class Writers:
+    """Threads posting datasets as fast as answers come, recording every answer."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.acknowledged: list[str] = []
+        self.answers: list[httpx.Response] = []
+        self.transport_errors: list[str] = []
+        self.lock = threading.Lock()
+        self.halt = threading.Event()
+        self.threads = [threading.Thread(target=self.write, args=(w,)) for w in range(WRITERS)]
+
+    def write(self, writer: int) -> None:
+        # a hanging request would hit this timeout and count as a transport error
+        with httpx.Client(base_url=self.url, timeout=30) as client:
+            i = 0
+            while not self.halt.is_set():
+                name = f"w{writer}-{i}"
+                i += 1
+                try:
+                    response = client.post(
+                        "/api/v1/datasets",
+                        json={"namespace": "outage", "name": name, "version": "1", "size": 1},
+                    )
+                except httpx.TransportError as exc:
+                    with self.lock:
+                        self.transport_errors.append(repr(exc))
+                    continue
+                with self.lock:
+                    self.answers.append(response)
+                    if response.status_code == 201:
+                        self.acknowledged.append(name)
+
+    def count(self, status: int) -> int:
+        with self.lock:
+            return sum(1 for r in self.answers if r.status_code == status)
+
+    def wait_for(self, status: int, at_least: int, timeout: float = 120) -> None:
+        start = self.count(status)
+        deadline = time.monotonic() + timeout
+        while self.count(status) < start + at_least:
+            assert time.monotonic() < deadline, f"no {at_least} more {status} answers"
+            time.sleep(0.05)
+
+    def __enter__(self) -> Writers:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.halt.set()
+        for thread in self.threads:
+            thread.join(timeout=60)
+
+
+@pytest.mark.slow
+def test_a_database_restart_under_load_is_503s_then_recovery(
+    cluster: ScratchPostgres, tmp_path: Path
+) -> None:
+    migrate.upgrade(cluster.url)
+    server = LiveServer(
+        {"DATABASE_URL": cluster.url, "HEADWATER_LOG_LEVEL": "error"}, tmp_path
+    ).start()
+    try:
+        with Writers(server.url) as writers:
+            writers.wait_for(201, 40)
+            cluster.stop()
+            writers.wait_for(503, 20)
+            ready = httpx.get(server.url + "/readyz", timeout=30)
+            assert ready.status_code == 503
+            cluster.start()
+            writers.wait_for(201, 40)
+        answered = {r.status_code for r in writers.answers}
+        assert answered <= {201, 503}, [
+            r.text for r in writers.answers if r.status_code not in (201, 503)
+        ][:3]
+        assert writers.transport_errors == []
+        for refused in (r for r in writers.answers if r.status_code == 503):
+            assert refused.headers["retry-after"].isdigit()
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert refused.json()["type"] == "/api/v1/problems/unavailable"
+        assert httpx.get(server.url + "/readyz", timeout=30).status_code == 200
+    finally:
+        server.stop()
+
+    engine = create_engine(normalize_url(cluster.url))
+    with engine.connect() as conn:
+        stored = set(
+            conn.scalars(text("SELECT name FROM artifacts WHERE namespace = 'outage'")).all()
+        )
+    engine.dispose()
+    lost = set(writers.acknowledged) - stored
+    assert not lost, f"{len(lost)} acknowledged writes lost"
+
+
+def test_an_exhausted_pool_answers_503_at_once(database_url: str) -> None:
+    app = create_app(database_url, run_worker=False)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        app.state.database.dispose()
+        app.state.database = Database.connect(
+            database_url, pool_size=1, max_overflow=0, pool_timeout=0.2
+        )
+        with app.state.database.engine.connect() as held:
+            held.execute(text("SELECT 1"))
+            response = client.get("/api/v1/datasets")
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"].isdigit()
+        assert "busy" in response.json()["detail"]
+        assert client.get("/api/v1/datasets").status_code == 200
+        app.state.database.dispose()
+
+
+def test_requests_past_the_in_flight_limit_answer_503_at_once() -> None:
+    release = asyncio.Event()
+
+    async def slow(scope: Scope, receive: Receive, send: Send) -> None:
+        await release.wait()
+        await PlainTextResponse("done")(scope, receive, send)
+
+    limited = InFlightLimitMiddleware(slow, limit=2)
+
+    async def scenario() -> list[int]:
+        transport = httpx.ASGITransport(app=limited)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            held = [asyncio.create_task(client.get("/api/v1/datasets")) for _ in range(2)]
+            while limited.in_flight < 2:
+                await asyncio.sleep(0.01)
+            refused = await client.get("/api/v1/datasets")
+            probe = asyncio.create_task(client.get("/healthz"))
+            await asyncio.sleep(0.05)
+            assert refused.headers["retry-after"].isdigit()
+            assert refused.json()["type"] == "/api/v1/problems/unavailable"
+            release.set()
+            answered = [await task for task in (*held, probe)]
+            after = await client.get("/api/v1/datasets")
+            return [refused.status_code, *(r.status_code for r in answered), after.status_code]
+
+    assert asyncio.run(scenario()) == [503, 200, 200, 200, 200]
