@@ -20,12 +20,14 @@ from app.embedded import DataDirBusy, DataDirLock, EmbeddedPostgres, service_dat
 from app.gate_cli import gate
 from app.logs import configure
 from app.origin_cli import origin_cli
+from app.sources.cli import sources_cli
 
 cli = typer.Typer(help="Headwater: data provenance for machine learning.", no_args_is_help=True)
 cli.command(name="gate")(gate)
 cli.add_typer(tokens, name="tokens")
 cli.add_typer(audit, name="audit")
 cli.add_typer(origin_cli, name="origin")
+cli.add_typer(sources_cli, name="sources")
 
 
 def lock_data_dir(settings: Settings) -> DataDirLock | None:

@@ -495,7 +495,9 @@ _STYLE: Final = {
     "fail": "bold red",
     "not_applicable": "dim",
 }
-_SHARE_RULES: Final = frozenset({"human_fraction", "unknown_fraction", "deep_tail"})
+_SHARE_RULES: Final = frozenset(
+    {"human_fraction", "unknown_fraction", "deep_tail", "sources_preserved"}
+)
 _SHARE_KEYS: Final = frozenset(
     {"pass_at_least", "fail_below", "pass_at_most", "fail_above", "previous_human_fraction"}
 )

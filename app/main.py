@@ -30,6 +30,7 @@ from app.metrics import router as metrics_router
 from app.policies.router import router as policies_router
 from app.problems import router as problems_router
 from app.retractions.router import router as retractions_router
+from app.sources.router import router as sources_router
 from app.training.router import router as training_router
 from app.worker import PropagationWorker
 
@@ -102,6 +103,7 @@ def create_app(
     app.include_router(audit_router)
     app.include_router(retractions_router)
     app.include_router(provenance_router)
+    app.include_router(sources_router)
     web.install(app)  # pages for people, outside /api/v1
 
     @app.get("/healthz", tags=["health"], summary="The process is alive")

@@ -8,6 +8,7 @@ from app.db import Base
 from app.lineage.models import Alias, Edge, LineageEvent
 from app.policies.models import Policy
 from app.retractions.models import RetractedEdge, Retraction
+from app.sources.models import SourceState
 from app.training.models import TrainingRun, VerdictRecord
 
 metadata = Base.metadata
@@ -23,6 +24,7 @@ __all__ = [
     "PropagationJob",
     "RetractedEdge",
     "Retraction",
+    "SourceState",
     "Token",
     "TrainingRun",
     "VerdictRecord",

@@ -22,8 +22,13 @@ def test_head_is_exactly_the_models_and_round_trips(server: URL) -> None:
             diff = compare_metadata(MigrationContext.configure(conn), metadata)
             assert diff == [], diff
             assert migrate.current_revision(engine) == migrate.head_revision()
-            policies = conn.execute(text("SELECT name, version FROM policies")).all()
-            assert [tuple(p) for p in policies] == [("default", 1), ("default", 2)]
+            policies = conn.execute(
+                text("SELECT name, version, rules FROM policies ORDER BY version")
+            ).all()
+            assert {p.name for p in policies} == {"default"}
+            assert [p.version for p in policies] == list(range(1, len(policies) + 1))
+            assert "sources_preserved" not in policies[0].rules
+            assert policies[-1].rules["sources_preserved"]["pass_at_least"] == 0.9
 
         migrate.downgrade(rendered, "base")
         assert set(inspect(engine).get_table_names()) == {"alembic_version"}

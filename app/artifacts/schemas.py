@@ -112,6 +112,12 @@ class DatasetCreate(NaturalKey):
     size: Amount | None = None
     uri: Text | None = None
     checksum: Annotated[str, Field(max_length=512)] | None = None
+    archive_uri: Text | None = Field(
+        default=None,
+        description="Where a preserved copy of this source's data is (human data with a `uri`"
+        " only); `headwater sources verify` tries it when the original is gone. Kept with the"
+        " source's state, not the version: PUT /api/v1/sources/{id}/archive changes it.",
+    )
     description: Annotated[str, Field(max_length=10_000)] | None = None
     origin: OriginIn | None = None
     parents: Annotated[list[ParentIn], Field(max_length=10_000)] = []

@@ -39,6 +39,7 @@ from app.db import lock_scope
 from app.errors import Conflict, InvalidInput, NotFound
 from app.lineage import repository as edge_repository
 from app.lineage.models import Edge
+from app.sources import service as source_service
 
 # The kinds an edge joins, child first; None where any kind may stand.
 RELATION_KINDS: dict[str, tuple[str | None, str | None]] = {
@@ -372,6 +373,12 @@ def plan_dataset(
         found = resolve(session, parent, parent_kind, field=f"parents[{index}]", known=known)
         planned.append(PlannedEdge(found, parent.relation, parent.amount))
     check_unique_parents(planned, "parents")
+    if body.archive_uri is not None and (body.uri is None or origin is None or origin.human <= 0):
+        raise InvalidInput(
+            "archive_uri names a preserved copy of an original source: a dataset version with "
+            "human data (origin) and a uri.",
+            errors=[{"loc": "body.archive_uri", "msg": "not a source", "type": "value_error"}],
+        )
     declared = {
         "size": body.size,
         "uri": body.uri,
@@ -414,7 +421,10 @@ def plan_model(
 
 
 def record_dataset(session: Session, body: DatasetCreate, *, actor: Principal) -> Registered:
-    return register(session, plan_dataset(session, body, actor=actor))
+    registered = register(session, plan_dataset(session, body, actor=actor))
+    if body.archive_uri is not None:
+        source_service.name_archive(session, registered.artifact, body.archive_uri, actor=actor)
+    return registered
 
 
 def record_model(session: Session, body: ModelCreate, *, actor: Principal) -> Registered:

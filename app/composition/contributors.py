@@ -79,3 +79,50 @@ def synthetic_credits(
                 if waiting[edge.parent_id] == 0:
                     queue.append(edge.parent_id)
     return {k: v for k, v in credits.items() if v > 0.0}
+
+
+def human_credits(
+    start: Mapping[uuid.UUID, float],
+    nodes: Mapping[uuid.UUID, NodeState],
+    incoming: Mapping[uuid.UUID, Sequence[IncomingEdge]],
+) -> dict[uuid.UUID, float]:
+    """Each entry point's human-made (depth 0) mass in a mixture of ``start`` nodes (node to
+    its share of the mixture), as a fraction of the mixture's mass.
+
+    Human mass never crosses a generation (``generated_by`` shifts it to depth 1), so it enters
+    only where a dataset declares an origin: at a root, or in the residual of a dataset larger
+    than its parents. ``nodes`` holds the start nodes and their ancestors up to the nearest
+    generations (``repository.load_mass_ancestors_of``); the credits sum to the mixture's human
+    fraction.
+    """
+    flow: dict[uuid.UUID, float] = defaultdict(float)
+    flow.update(start)
+    waiting: dict[uuid.UUID, int] = defaultdict(int)
+    for child in nodes:
+        for edge in incoming.get(child, ()):
+            if edge.relation != "generated_by" and edge.parent_id in nodes:
+                waiting[edge.parent_id] += 1
+
+    credits: dict[uuid.UUID, float] = defaultdict(float)
+    queue = deque(node for node in start if node in nodes and waiting[node] == 0)
+    while queue:
+        node_id = queue.popleft()
+        node, mass = nodes[node_id], flow[node_id]
+        edges = list(incoming.get(node_id, ()))
+        weights = weighting(cast(Kind, node.kind), node.size, [_contribution(e) for e in edges])
+        shares, residual = weights.shares()
+        if not any(shares) and not residual:
+            credits[node_id] += mass * _composition(node).human_fraction
+        elif residual and node.origin is not None:
+            credits[node_id] += (
+                mass * residual * Composition.from_origin(node.origin).human_fraction
+            )
+        for edge, share in zip(edges, shares, strict=True):
+            if edge.relation != "generated_by" and edge.parent_id in nodes:
+                flow[edge.parent_id] += mass * share
+        for edge in edges:
+            if edge.relation != "generated_by" and edge.parent_id in nodes:
+                waiting[edge.parent_id] -= 1
+                if waiting[edge.parent_id] == 0:
+                    queue.append(edge.parent_id)
+    return {k: v for k, v in credits.items() if v > 0.0}

@@ -412,6 +412,7 @@ def upsert(
             values.update(artifact_service.declared_by(actor))
         if key.kind == "dataset":
             values["size"] = intent.size
+            values.update(openlineage.dataset_location(key.namespace, key.name, version))
         artifact = artifact_repository.add(
             session,
             artifact_service.new_artifact(key.kind, key.namespace, key.name, version, **values),

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import ValidationError
 
@@ -137,6 +138,30 @@ class EventInvalid(ValueError):
 
 def _render_loc(loc: Loc) -> str:
     return "/".join(str(part) for part in loc) or "(event)"
+
+
+# Namespaces that name a store whose files fsspec can read: with them, namespace and name
+# combine into the dataset's location (the OpenLineage naming spec: scheme:[//authority]path).
+STORAGE_SCHEMES: Final = frozenset(
+    {"file", "s3", "s3a", "s3n", "gs", "gcs", "hdfs", "abfs", "abfss", "az", "hf", "http", "https"}
+)
+SHA256_VERSION: Final = re.compile(r"^sha256:[0-9a-fA-F]{64}$")
+
+
+def dataset_location(namespace: str, name: str, version: str) -> dict[str, str]:
+    """The ``uri`` and ``checksum`` a dataset named in an event carries, where it says them.
+
+    No facet of the OpenLineage spec carries a checksum; a content-addressed version does:
+    a ``datasetVersion`` of the form ``sha256:<hex>`` is the data's checksum."""
+    found: dict[str, str] = {}
+    scheme, separator, _ = namespace.partition("://")
+    scheme = (scheme if separator else namespace).lower()
+    if scheme in STORAGE_SCHEMES:
+        root = namespace if separator else f"{scheme}://"
+        found["uri"] = root.rstrip("/") + "/" + name.lstrip("/") if separator else root + name
+    if SHA256_VERSION.match(version):
+        found["checksum"] = version.lower()
+    return found
 
 
 def map_event(payload: Mapping[str, Any]) -> MappedEvent:

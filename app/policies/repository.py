@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, text
+from sqlalchemy import exists, func, select, text
 from sqlalchemy.orm import Session
 
 from app.artifacts.models import HUMAN_SOURCE_MIN, Artifact
 from app.db import among
 from app.lineage.models import Edge
 from app.policies.models import Policy
+from app.sources.models import SourceState
 
 MAX_ANCESTRY = 1000
 SHALLOW_LEVELS = 4
@@ -142,7 +143,11 @@ def carried_over(session: Session, previous: Artifact) -> set[uuid.UUID]:
 
 
 def human_sources(session: Session, exclude: Sequence[uuid.UUID], limit: int) -> Sequence[Artifact]:
-    """Recorded dataset versions that are entirely human-made, the largest first."""
+    """Recorded dataset versions that are entirely human-made, the largest first; never one
+    whose original source was last found lost or changed, since it cannot be trained on again."""
+    gone = exists().where(
+        SourceState.artifact_id == Artifact.id, SourceState.status.in_(("lost", "changed"))
+    )
     query = (
         select(Artifact)
         .where(
@@ -150,6 +155,7 @@ def human_sources(session: Session, exclude: Sequence[uuid.UUID], limit: int) ->
             Artifact.human_fraction >= HUMAN_SOURCE_MIN,
             Artifact.size > 0,
             Artifact.composition_stale.is_(False),
+            ~gone,
         )
         .order_by(Artifact.size.desc(), Artifact.created_at.desc())
         .limit(limit)

@@ -45,6 +45,7 @@ RULE_NAMES: tuple[str, ...] = (
     "depth_load",
     "deep_tail",
     "unknown_fraction",
+    "sources_preserved",
 )
 
 # Amounts compared with each other (replace, fresh_real) are products of fractions the
@@ -162,7 +163,11 @@ class DeepTailRule(BaseModel):
 
     min_depth: Annotated[
         int,
-        Field(ge=1, description="Mass at this many model generations or more is the deep tail."),
+        Field(
+            ge=1,
+            le=10_000,  # as deep as a declared origin may be; past it no data sits
+            description="Mass at this many model generations or more is the deep tail.",
+        ),
     ] = 3
     pass_at_most: Annotated[Fraction, Field(description="Pass at this deep-tail share or less.")]
     fail_above: Annotated[
@@ -191,6 +196,30 @@ class UnknownFractionRule(BaseModel):
         return self
 
 
+class SourcesPreservedRule(BaseModel):
+    """Of the human mass whose original sources were checked, the share still verified."""
+
+    model_config = _RULE_CONFIG
+
+    pass_at_least: Annotated[
+        Fraction, Field(description="Pass at this verified share of checked human data or more.")
+    ]
+    fail_below: Annotated[
+        Fraction | None,
+        Field(description="Fail below this verified share; absent: never fail."),
+    ] = None
+    reference: Reference = ""
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> Self:
+        if self.fail_below is not None and self.fail_below > self.pass_at_least:
+            raise ValueError(
+                f"fail_below ({self.fail_below:g}) must be at most pass_at_least "
+                f"({self.pass_at_least:g}): a verified share cannot fail while it passes"
+            )
+        return self
+
+
 class PolicyRules(BaseModel):
     """A policy's rule set; a rule left out (or null) is switched off."""
 
@@ -202,6 +231,7 @@ class PolicyRules(BaseModel):
     depth_load: DepthLoadRule | None = None
     deep_tail: DeepTailRule | None = None
     unknown_fraction: UnknownFractionRule | None = None
+    sources_preserved: SourcesPreservedRule | None = None
 
 
 class PolicyDefinition(BaseModel):
@@ -243,6 +273,11 @@ class SetFigures:
     """Depth to fraction, as the composition object's ``depth_histogram`` (depth 0 optional)."""
     total_amount: float | None
     """``None`` when the amounts are unknown and the composition assumed its weights."""
+    checked_human_fraction: float = 0.0
+    """The share of the set that is human-made data whose original source was checked (found
+    verified, changed or lost) by ``headwater sources verify``."""
+    verified_human_fraction: float = 0.0
+    """The part of ``checked_human_fraction`` whose source was last found verified."""
 
     def __post_init__(self) -> None:
         _check_amount("human_fraction", self.human_fraction)
@@ -250,6 +285,8 @@ class SetFigures:
         _check_amount("unknown_fraction", self.unknown_fraction)
         _check_amount("depth_load", self.depth_load)
         _check_amount("total_amount", self.total_amount)
+        _check_amount("checked_human_fraction", self.checked_human_fraction)
+        _check_amount("verified_human_fraction", self.verified_human_fraction)
         for depth, mass in self.depth_histogram.items():
             _check_amount(f"depth_histogram[{depth}]", mass)
 
@@ -304,7 +341,7 @@ def with_added_human(
 
     With unknown amounts the set weighs 1, so ``amount`` is relative to the current set.
     The added data is fresh, so it also counts as human data added since the previous
-    generation.
+    generation; its source has not been checked yet.
     """
     _check_amount("amount", amount)
     total = _known_total(figures)
@@ -322,6 +359,8 @@ def with_added_human(
         depth_load=figures.depth_load * keep,
         depth_histogram=histogram,
         total_amount=figures.total_amount if total is None else grown,
+        checked_human_fraction=figures.checked_human_fraction * keep,
+        verified_human_fraction=figures.verified_human_fraction * keep,
     )
     if previous is None or previous.added_human_amount is None:
         return after, previous
@@ -535,6 +574,48 @@ def _unknown_fraction(rule: UnknownFractionRule, figures: SetFigures) -> Finding
     )
 
 
+def _sources_preserved(rule: SourcesPreservedRule, figures: SetFigures) -> Finding:
+    checked = figures.checked_human_fraction
+    threshold = _limits(pass_at_least=rule.pass_at_least, fail_below=rule.fail_below)
+    cite = _cited(rule.reference)
+    if checked <= 0.0:
+        return Finding(
+            rule="sources_preserved",
+            status="not_applicable",
+            observed=None,
+            threshold=threshold,
+            message=(
+                "No original source of the training set's human-made data has been checked "
+                "yet; `headwater sources verify` checks them"
+            )
+            + f"{cite}.",
+            reference=rule.reference,
+        )
+    share = min(1.0, figures.verified_human_fraction / checked)
+    status = _at_least(share, rule.pass_at_least, rule.fail_below)
+    limits = [rule.pass_at_least] + ([] if rule.fail_below is None else [rule.fail_below])
+    message = (
+        f"{_pct(share, *limits)} of the training set's human-made data whose original sources "
+        f"were checked can still be verified; this policy passes at "
+        f"{_pct_limit(rule.pass_at_least)} or more"
+        f"{'' if status == 'pass' else _failing_clause(rule.fail_below, _pct_limit, 'below')}"
+        f"{cite}."
+    )
+    if status != "pass":
+        message += (
+            " Sources found lost or changed can no longer be accumulated into the next "
+            "generation: restore them, or name a preserved copy (archive_uri) and verify again."
+        )
+    return Finding(
+        rule="sources_preserved",
+        status=status,
+        observed=share,
+        threshold=threshold,
+        message=message,
+        reference=rule.reference,
+    )
+
+
 def _kept(current: float, previous: float, ratio: float) -> Status:
     """Shared by amounts and shares: fail at nothing left, warn at a fall beyond the ratio."""
     if previous <= 0.0:
@@ -700,6 +781,8 @@ def _findings(
         found["deep_tail"] = _deep_tail(rules.deep_tail, figures)
     if rules.unknown_fraction is not None:
         found["unknown_fraction"] = _unknown_fraction(rules.unknown_fraction, figures)
+    if rules.sources_preserved is not None:
+        found["sources_preserved"] = _sources_preserved(rules.sources_preserved, figures)
     return found
 
 
@@ -931,6 +1014,14 @@ def _need(
         return _replace_need(rules.replace, finding, figures, target)
     if name == "fresh_real" and rules.fresh_real is not None and previous is not None:
         return _fresh_real_need(rules.fresh_real, previous)
+    if name == "sources_preserved":
+        return _Need(
+            why_not=(
+                "added human data leaves the share of checked sources still verified as it is; "
+                "the lost or changed sources have to be restored (or a preserved copy named "
+                "with archive_uri) and verified again"
+            )
+        )
     raise AssertionError(f"rule {name} cannot be below the target here")
 
 

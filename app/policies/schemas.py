@@ -36,7 +36,8 @@ class PolicyRef(BaseModel):
 class FindingRead(BaseModel):
     rule: str
     status: Literal["pass", "warn", "fail", "not_applicable"] = Field(
-        description="`not_applicable`: the rule needs a previous generation and there is none."
+        description="`not_applicable`: the rule has nothing to judge (no previous generation;"
+        " no original source checked)."
     )
     observed: float | None
     threshold: dict[str, float]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import replace as dataclass_replace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -12,7 +13,13 @@ from sqlalchemy.orm import Session
 from app.artifacts import repository as artifact_repository
 from app.artifacts.models import Artifact
 from app.audit import service as audit
-from app.composition.core import Composition, NodeComposition, ParentContribution, compose
+from app.composition.core import (
+    Composition,
+    NodeComposition,
+    ParentContribution,
+    compose,
+    weighting,
+)
 from app.composition.schemas import composition_summary
 from app.errors import Conflict, NotFound
 from app.lineage import repository as lineage_repository
@@ -33,6 +40,8 @@ from app.policies.schemas import (
     Source,
 )
 from app.retractions import repository as retraction_repository
+from app.sources import preservation as source_preservation
+from app.sources import repository as source_repository
 from app.training import repository as training_repository
 from app.training.models import TrainingRun
 
@@ -102,22 +111,46 @@ class Judgement:
     previous: PreviousGenerationRead | None
 
 
+def _contributions(members: Sequence[Member]) -> list[ParentContribution]:
+    return [
+        ParentContribution(
+            relation="trained_on",
+            composition=Composition.from_json(m.artifact.composition),
+            amount=m.amount,
+            parent_size=m.artifact.size,
+            parent_total_amount=None,
+        )
+        for m in members
+    ]
+
+
 def training_set_composition(members: Sequence[Member]) -> NodeComposition:
     """The mixture of a training set's datasets, by amount (default: the dataset's size)."""
-    return compose(
-        "model",
-        None,
-        None,
-        [
-            ParentContribution(
-                relation="trained_on",
-                composition=Composition.from_json(m.artifact.composition),
-                amount=m.amount,
-                parent_size=m.artifact.size,
-                parent_total_amount=None,
-            )
-            for m in members
-        ],
+    return compose("model", None, None, _contributions(members))
+
+
+def member_shares(members: Sequence[Member]) -> dict[uuid.UUID, float]:
+    """Each member's share of the training set's mass, weighed as the composition weighs it."""
+    shares, _ = weighting("model", None, _contributions(members)).shares()
+    found: dict[uuid.UUID, float] = {}
+    for member, share in zip(members, shares, strict=True):
+        if share > 0.0:
+            found[member.artifact.id] = found.get(member.artifact.id, 0.0) + share
+    return found
+
+
+def with_preservation(
+    set_figures: rules.SetFigures, members: Sequence[Member], lookups: Lookups
+) -> rules.SetFigures:
+    """The figures with the share of human data whose original sources were checked, and of
+    those still verified, when any source has been checked at all."""
+    if not lookups.any_source_checked():
+        return set_figures
+    found = lookups.preservation(member_shares(members))
+    return dataclass_replace(
+        set_figures,
+        checked_human_fraction=found.checked_human_fraction,
+        verified_human_fraction=found.verified_human_fraction,
     )
 
 
@@ -142,6 +175,24 @@ class Lookups:
         self.runs: dict[uuid.UUID, TrainingRun | None] = {}
         self.candidates: list[Artifact] | None = None
         self.candidates_limit = 0
+        self.sources_checked: bool | None = None
+        self.region: source_preservation.Region | None = None
+
+    def any_source_checked(self) -> bool:
+        if self.sources_checked is None:
+            self.sources_checked = source_repository.any_checked(self.session)
+        return self.sources_checked
+
+    def prefetch_sources(self, policy: Policy, dataset_ids: Sequence[uuid.UUID]) -> None:
+        """Load, for all the given datasets at once, what judging their sources needs."""
+        if policy.rules.get("sources_preserved") and self.any_source_checked():
+            self.region = source_preservation.load_region(self.session, dataset_ids)
+
+    def preservation(self, shares: dict[uuid.UUID, float]) -> source_preservation.Preservation:
+        region = self.region
+        if region is None or not region.covers(list(shares)):
+            region = source_preservation.load_region(self.session, list(shares))
+        return source_preservation.preservation(region, shares)
 
     def prefetch_runs(self, model_ids: Sequence[uuid.UUID]) -> None:
         wanted = [m for m in model_ids if m not in self.runs]
@@ -320,6 +371,8 @@ def judge(
     composition = training_set_composition(members)
     set_figures = figures(composition)
     policy_rules = rules.PolicyRules.model_validate(policy.rules)
+    if policy_rules.sources_preserved is not None:
+        set_figures = with_preservation(set_figures, members, lookups)
     if ancestry is None:
         ancestry = find_ancestry(session, members, model, exclude)
     previous, previous_read = previous_generation(

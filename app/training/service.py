@@ -65,6 +65,7 @@ def refresh(
             session, list({dataset_id for edges in sets.values() for dataset_id, _ in edges})
         )
         lookups = policy_service.Lookups(session)
+        lookups.prefetch_sources(policy, list(datasets))
         if not structural:
             known = [known_ancestry(run) for run in runs.values()]
             earlier = [a.previous for a in known if a is not None and a.previous is not None]

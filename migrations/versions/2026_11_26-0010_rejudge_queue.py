@@ -1,7 +1,7 @@
 """training runs waiting to be re-judged, in order
 
 Revision ID: 0010
-Revises: 0021
+Revises: 0051
 Create Date: 2026-11-26 01:15:00.000000
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0010"
-down_revision: str | None = "0021"
+down_revision: str | None = "0051"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

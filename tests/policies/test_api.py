@@ -18,7 +18,11 @@ def default_body(client: TestClient) -> dict[str, Any]:
 def test_the_default_policy_is_the_designs(client: TestClient) -> None:
     policy = client.get("/api/v1/policies/default").json()
     assert policy["version"] >= 2
+    first = client.get("/api/v1/policies/default", params={"version": 1}).json()
+    assert first["rules"].get("sources_preserved") is None
     rules = policy["rules"]
+    assert rules["sources_preserved"]["pass_at_least"] == 0.9
+    assert "Shumailov" in rules["sources_preserved"]["reference"]
     # exactly 1:2 synthetic:real passes (design section 4)
     assert 2 / 3 - 1e-9 < rules["human_fraction"]["pass_at_least"] <= 2 / 3
     assert rules["human_fraction"]["fail_below"] == 0.10
@@ -101,6 +105,12 @@ def test_invalid_thresholds_are_a_422_naming_the_field(client: TestClient) -> No
     assert client.put("/api/v1/policies/bad", json=typo).status_code == 422
     assert client.put("/api/v1/policies/bad name", json=default_body(client)).status_code == 422
     assert client.get("/api/v1/policies/bad").status_code == 404
+
+
+def test_a_deep_tail_deeper_than_any_origin_is_refused(client: TestClient) -> None:
+    body = {"rules": {"deep_tail": {"pass_at_most": 0.0, "min_depth": 2**64}}}
+    response = client.put("/api/v1/policies/deep", json=body)
+    assert response.status_code == 422, response.text
 
 
 def test_remediation_states_amounts_without_float_noise(client: TestClient) -> None:

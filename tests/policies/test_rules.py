@@ -121,6 +121,7 @@ def test_default_policy_is_the_design_table() -> None:
         "depth_load": {"pass_at_most": 0.25, "fail_above": 1.0},
         "deep_tail": {"min_depth": 3, "pass_at_most": 0.10, "fail_above": None},
         "unknown_fraction": {"pass_at_most": 0.20, "fail_above": None},
+        "sources_preserved": {"pass_at_least": 0.9, "fail_below": None},
     }
 
 
