@@ -185,9 +185,22 @@ class LiveServer:
         return httpx.Client(base_url=self.url, timeout=30, **kwargs)
 
 
+# Tests of concurrency and crashes run against one process and against several on one database:
+# @pytest.mark.parametrize("live_server", WORKERS, indirect=True)
+WORKERS = [pytest.param(1, id="1-worker"), pytest.param(4, id="4-workers")]
+
+
 @pytest.fixture
-def live_server(committed: str, tmp_path: Path) -> Iterator[LiveServer]:
-    server = LiveServer({"DATABASE_URL": committed, "HEADWATER_LOG_LEVEL": "warning"}, tmp_path)
+def live_server(
+    committed: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[LiveServer]:
+    """``headwater serve`` on the committed database, with ``HEADWATER_WORKERS`` = the
+    parameter (default 1)."""
+    workers = str(getattr(request, "param", 1))
+    server = LiveServer(
+        {"DATABASE_URL": committed, "HEADWATER_LOG_LEVEL": "warning", "HEADWATER_WORKERS": workers},
+        tmp_path,
+    )
     server.start()
     yield server
     if server.process is not None and server.process.poll() is None:

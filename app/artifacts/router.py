@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.orm import Session
 
+from app import writes
 from app.artifacts import repository, service
 from app.artifacts.models import Artifact
 from app.artifacts.schemas import (
@@ -60,7 +61,7 @@ def created(response: Response, is_new: bool) -> None:
 def create_dataset(
     body: DatasetCreate, session: SessionDep, response: Response, principal: Writer
 ) -> DatasetRead:
-    artifact, is_new = service.register_dataset(session, body, actor=principal)
+    artifact, is_new = writes.register_dataset(session, body, actor=principal)
     created(response, is_new)
     return service.dataset_read(artifact)
 
@@ -128,7 +129,7 @@ def dataset_composition(
 def correct_origin(
     dataset_id: uuid.UUID, body: OriginUpdate, session: SessionDep, principal: Writer
 ) -> DatasetRead:
-    artifact = service.correct_origin(session, dataset_id, body, body.reason, actor=principal)
+    artifact = writes.correct_origin(session, dataset_id, body, body.reason, actor=principal)
     return service.dataset_read(artifact)
 
 
@@ -158,7 +159,7 @@ def dataset_lineage(
 def create_model(
     body: ModelCreate, session: SessionDep, response: Response, principal: Writer
 ) -> ModelRead:
-    artifact, is_new = service.register_model(session, body, actor=principal)
+    artifact, is_new = writes.register_model(session, body, actor=principal)
     created(response, is_new)
     return model_read(session, artifact)
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
+from app import writes
 from app.auth.security import Writer, requires
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
@@ -40,7 +41,7 @@ def retract_edge(
     response: Response,
     principal: Writer,
 ) -> RetractionRead:
-    found = service.retract_edge_by_id(session, edge_id, body.reason, actor=principal)
+    found = writes.retract_edge(session, edge_id, body.reason, actor=principal)
     _answer(response, found)
     return service.reads(session, [found[0]])[0]
 
@@ -59,9 +60,7 @@ def retract_dataset(
     response: Response,
     principal: Writer,
 ) -> RetractionRead:
-    found = service.retract_version_by_id(
-        session, artifact_id, "dataset", body.reason, actor=principal
-    )
+    found = writes.retract_version(session, artifact_id, "dataset", body.reason, actor=principal)
     _answer(response, found)
     return service.reads(session, [found[0]])[0]
 
@@ -80,9 +79,7 @@ def retract_model(
     response: Response,
     principal: Writer,
 ) -> RetractionRead:
-    found = service.retract_version_by_id(
-        session, artifact_id, "model", body.reason, actor=principal
-    )
+    found = writes.retract_version(session, artifact_id, "model", body.reason, actor=principal)
     _answer(response, found)
     return service.reads(session, [found[0]])[0]
 
