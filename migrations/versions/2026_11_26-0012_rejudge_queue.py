@@ -1,7 +1,7 @@
 """training runs waiting to be re-judged, in order
 
-Revision ID: 0010
-Revises: 0051
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-26 01:15:00.000000
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0010"
-down_revision: str | None = "0051"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
