@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +16,7 @@ import uvicorn
 from app.audit.cli import audit
 from app.auth.cli import tokens
 from app.config import Settings, get_settings
-from app.embedded import DataDirBusy, DataDirLock, service_database
+from app.embedded import DataDirBusy, DataDirLock, EmbeddedPostgres, service_database
 from app.gate_cli import gate
 from app.logs import configure
 from app.origin_cli import origin_cli
@@ -54,6 +57,10 @@ def serve() -> None:
         except AuthMisconfigured as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
+        if settings.workers > 1:
+            # the app above has checked the settings; each worker process builds its own
+            serve_workers(settings)
+            return
         config = uvicorn.Config(
             app,
             host=settings.host,
@@ -90,6 +97,41 @@ class CleanStopServer(uvicorn.Server):
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+def serve_workers(settings: Settings) -> None:
+    """HEADWATER_WORKERS processes on one database: this process migrates it (and runs the
+    embedded PostgreSQL, when there is no DATABASE_URL) and supervises them."""
+    from app import migrate
+
+    embedded = None
+    url = settings.database_url
+    if url is None:
+        embedded = EmbeddedPostgres(settings.data_dir)
+        url = embedded.start()
+        os.environ["DATABASE_URL"] = url  # the workers inherit it
+    # /metrics in any worker adds up what every worker counted (see app.metrics)
+    metrics_dir = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        metrics_dir = tempfile.mkdtemp(prefix="headwater-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        migrate.upgrade(url)
+        uvicorn.run(
+            "app.main:from_environment",
+            factory=True,
+            workers=settings.workers,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+        if embedded is not None:
+            embedded.stop()
 
 
 @cli.command(name="migrate")

@@ -29,6 +29,19 @@ class Settings(BaseSettings):
         description="Corrections touching more descendants than this finish in the background.",
     )
     default_policy: str = "default"
+    rejudge_inline_limit: int = Field(
+        default=200,
+        ge=0,
+        description="Writes reaching more training runs than this leave re-judging to a worker.",
+    )
+    max_edges_per_request: int = Field(
+        default=100_000,
+        ge=1,
+        description="The most edges (parents, training-set members) one request may create.",
+    )
+    workers: int = Field(
+        default=1, ge=1, le=64, description="API processes serving one database (uvicorn workers)."
+    )
     shutdown_grace_seconds: int = Field(
         default=10, ge=0, description="On SIGTERM, how long requests in flight may take to finish."
     )

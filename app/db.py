@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -23,10 +23,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-# One key for every write that adds edges or changes compositions: it serializes the cycle check
-# and propagation across processes, which is what keeps stored compositions exact.
-LINEAGE_WRITE_LOCK = 0x4E4144574154  # "HWATER" in spirit; any constant works
 
 
 class Base(DeclarativeBase):
@@ -103,7 +99,38 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def lock_lineage_writes(session: Session) -> None:
-    """Hold the lineage write lock until the transaction ends."""
+def scope_text(*scope: str) -> str:
+    """The text whose hash is the advisory lock key of a scope (``lock_scope``)."""
+    return "\x1f".join(scope)
+
+
+def lock_scope(session: Session, *scope: str) -> None:
+    """Hold an advisory lock on one named thing (a natural key, an OpenLineage run) until the
+    transaction ends, in every process on the database. Two scopes that hash alike only wait
+    for each other; nothing else does."""
     with LOCK_WAIT_SECONDS.time():
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LINEAGE_WRITE_LOCK})
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:scope, 0))"),
+            {"scope": scope_text(*scope)},
+        )
+
+
+def lock_scopes(session: Session, scopes: Sequence[Sequence[str]]) -> None:
+    """``lock_scope`` for many things in one statement, in a fixed order (so two writers that
+    lock overlapping sets queue instead of deadlocking)."""
+    if not scopes:
+        return
+    with LOCK_WAIT_SECONDS.time():
+        session.execute(
+            text(
+                """
+                SELECT pg_advisory_xact_lock(k)
+                FROM (
+                    SELECT DISTINCT hashtextextended(s, 0) AS k
+                    FROM unnest(CAST(:scopes AS text[])) AS s
+                ) keys
+                ORDER BY k
+                """
+            ),
+            {"scopes": [scope_text(*scope) for scope in scopes]},
+        )

@@ -126,6 +126,11 @@ class PayloadTooLarge(ProblemError):
     title = "Payload too large"
 
 
+class TooManyEdges(PayloadTooLarge):
+    slug = "too-many-edges"
+    title = "Too many edges for one request"
+
+
 def problem(
     status: int,
     title: str,

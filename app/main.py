@@ -25,6 +25,7 @@ from app.errors import PROBLEM_RESPONSES, install_handlers, problem, unavailable
 from app.http import AccessLogMiddleware, InFlightLimitMiddleware, RequestBodyMiddleware
 from app.lineage.provenance_router import router as provenance_router
 from app.lineage.router import router as lineage_router
+from app.logs import configure
 from app.metrics import router as metrics_router
 from app.policies.router import router as policies_router
 from app.problems import router as problems_router
@@ -135,3 +136,11 @@ def create_app(
         return JSONResponse({"status": "ready", "migration": current})
 
     return app
+
+
+def from_environment() -> FastAPI:
+    """The app of one of several worker processes (``HEADWATER_WORKERS``): settings from the
+    environment, the database already migrated by the process that started them."""
+    settings = get_settings()
+    configure(settings.log_level)
+    return create_app(settings=settings)

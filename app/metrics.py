@@ -52,7 +52,7 @@ EVENTS = Counter(
 )
 LOCK_WAIT_SECONDS = Histogram(
     "headwater_lineage_lock_wait_seconds",
-    "Time a write waited for the lineage write lock, which serializes graph changes.",
+    "Time a write spent taking the locks on what it changes (natural keys, its subgraph's rows).",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 VERDICTS = Counter(
@@ -89,15 +89,22 @@ class QueueDepth(Collector):
             "headwater_propagation_queue_depth",
             "Deferred propagations not yet done (their nodes read stale meanwhile).",
         )
+        rejudging = GaugeMetricFamily(
+            "headwater_rejudge_queue_depth",
+            "Training runs waiting to be judged again (they read rejudging meanwhile).",
+        )
         try:
             with self.database.engine.connect() as conn:
                 depth = conn.scalar(
                     text("SELECT count(*) FROM propagation_jobs WHERE status <> 'done'")
                 )
+                waiting = conn.scalar(text("SELECT count(*) FROM rejudge_queue"))
         except SQLAlchemyError:
             return  # the database is unreachable: the other metrics still answer
         gauge.add_metric([], float(depth or 0))
         yield gauge
+        rejudging.add_metric([], float(waiting or 0))
+        yield rejudging
 
 
 router = APIRouter(tags=["health"])

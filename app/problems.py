@@ -80,6 +80,12 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
         "The body is over HEADWATER_MAX_BODY_BYTES, before or after gzip decoding; split it"
         " into smaller requests.",
     ),
+    "too-many-edges": (
+        "Too many edges for one request",
+        "The request would create more edges (parents, training-set members, an OpenLineage"
+        " event's inputs times outputs) than HEADWATER_MAX_EDGES_PER_REQUEST allows; `limit`"
+        " says how many, `requested` how many it asked for. Send it in parts.",
+    ),
     "unsupported-media-type": (
         "Unsupported media type",
         "Bodies are JSON: send `Content-Type: application/json` (with curl:"

@@ -1,4 +1,4 @@
-"""Finishes deferred propagations in the background, in every replica, one job at a time."""
+"""Finishes deferred propagations and queued re-judging in the background, in every replica."""
 
 from __future__ import annotations
 
@@ -10,16 +10,23 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.composition import service as composition_service
 from app.db import Database
+from app.training import service as training_service
 
 log = logging.getLogger("headwater.worker")
 
 
 def drain(database: Database) -> int:
-    """Run pending propagation jobs until none is left; how many ran."""
+    """Run pending propagation jobs, then re-judge queued training runs, until none is left;
+    how many jobs and batches ran."""
     done = 0
     while True:
         with database.sessions() as session, session.begin():
             if composition_service.run_pending_job(session) is None:
+                break
+        done += 1
+    while True:
+        with database.sessions() as session, session.begin():
+            if training_service.rejudge_pending(session) == 0:
                 return done
         done += 1
 

@@ -200,7 +200,7 @@ def profile_correction(engine: Engine, sql: SqlTimer, top: int, rng: random.Rand
 def profile_ingest(engine: Engine, sql: SqlTimer, top: int, rng: random.Random) -> None:
     """OpenLineage runs (START + COMPLETE) as benchmarks.run sends them, one run per
     transaction, each rolled back."""
-    from app.lineage import ingest
+    from app import writes
     from benchmarks.generate import Graph, Node
     from benchmarks.run import ol_runs
 
@@ -214,7 +214,7 @@ def profile_ingest(engine: Engine, sql: SqlTimer, top: int, rng: random.Random) 
         for events in runs:
             with Session(engine) as session:
                 for event in events:
-                    ingest.ingest(session, event, actor=NOBODY_IN_PARTICULAR)
+                    writes.ingest(session, event, actor=NOBODY_IN_PARTICULAR)
                     session.flush()
                 session.rollback()
 

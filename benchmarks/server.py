@@ -19,18 +19,19 @@ from typing import Annotated, Any
 import uvicorn
 from fastapi import Body, FastAPI, Response
 
+from app import migrate
 from app.config import get_settings
 from app.logs import configure
 from app.main import create_app
 
 
-def bench_app() -> FastAPI:
+def bench_app(*, run_migrations: bool = True) -> FastAPI:
     if os.environ.get("HEADWATER_BENCH_AUDIT") == "off":
         from app.audit import service as audit
 
         audit.record = lambda *args, **kwargs: None  # type: ignore[assignment]
     settings = get_settings()
-    app = create_app(settings=settings, run_migrations=True)
+    app = create_app(settings=settings, run_migrations=run_migrations)
 
     @app.post("/bench/discard", status_code=204, include_in_schema=False)
     def discard(event: Annotated[dict[str, Any], Body()]) -> Response:
@@ -39,10 +40,30 @@ def bench_app() -> FastAPI:
     return app
 
 
+def worker_app() -> FastAPI:
+    """One of HEADWATER_WORKERS processes (the database already migrated)."""
+    configure(get_settings().log_level)
+    return bench_app(run_migrations=False)
+
+
 def main() -> None:
     # the same steps and uvicorn options as app.cli.serve
     settings = get_settings()
     configure(settings.log_level)
+    if settings.workers > 1:
+        assert settings.database_url is not None, "benchmarks run against DATABASE_URL"
+        migrate.upgrade(settings.database_url)
+        uvicorn.run(
+            "benchmarks.server:worker_app",
+            factory=True,
+            workers=settings.workers,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+        return
     uvicorn.run(
         bench_app(),
         host=settings.host,

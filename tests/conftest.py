@@ -202,10 +202,19 @@ def serving(url: str, logs: Path, env: dict[str, str] | None = None) -> Iterator
             server.stop()
 
 
+# Tests of concurrency and crashes run against one process and against several on one database:
+# @pytest.mark.parametrize("live_server", WORKERS, indirect=True)
+WORKERS = [pytest.param(1, id="1-worker"), pytest.param(4, id="4-workers")]
+
+
 @pytest.fixture
-def live_server(committed: str, tmp_path: Path) -> Iterator[LiveServer]:
-    """``headwater serve`` for one test, on the committed database, emptied afterwards."""
-    yield from serving(committed, tmp_path)
+def live_server(
+    committed: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[LiveServer]:
+    """``headwater serve`` for one test on the committed database (emptied afterwards), with
+    ``HEADWATER_WORKERS`` = the parameter (default 1)."""
+    workers = str(getattr(request, "param", 1))
+    yield from serving(committed, tmp_path, {"HEADWATER_WORKERS": workers})
 
 
 @pytest.fixture(scope="module")

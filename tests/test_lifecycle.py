@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection
 
-from app.db import LINEAGE_WRITE_LOCK
+from app.db import scope_text
 from tests.conftest import ROOT, LiveServer
 from tests.test_process import post_dataset, postgres_running
 
@@ -86,8 +86,10 @@ def test_sigterm_lets_requests_in_flight_finish(live_server: LiveServer, committ
     engine = create_engine(committed)
     answers: list[int] = []
     with engine.connect() as holder:
-        # the write below waits for this lock, so it is in flight when SIGTERM arrives
-        holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": LINEAGE_WRITE_LOCK})
+        # the write below waits for the lock on the natural key it records, so it is in flight
+        # when SIGTERM arrives
+        key = holder.scalar(text("SELECT hashtextextended(:scope, 0)"), {"scope": IN_FLIGHT})
+        holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
 
         def write() -> None:
             with live_server.client() as client:
@@ -96,13 +98,13 @@ def test_sigterm_lets_requests_in_flight_finish(live_server: LiveServer, committ
         writer = threading.Thread(target=write)
         writer.start()
         deadline = time.monotonic() + 30
-        while not waiting_for_lock(holder) and time.monotonic() < deadline:
+        while not waiting_for_lock(holder, key) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert live_server.process is not None
         live_server.process.terminate()
         time.sleep(0.5)
         assert live_server.process.poll() is None, "the service waits for the request"
-        holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LINEAGE_WRITE_LOCK})
+        holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
         holder.commit()
     writer.join(timeout=60)
     assert answers == [201]
@@ -115,7 +117,10 @@ def test_sigterm_lets_requests_in_flight_finish(live_server: LiveServer, committ
         httpx.get(live_server.url + "/healthz", timeout=2)
 
 
-def waiting_for_lock(conn: Connection) -> bool:
+IN_FLIGHT = scope_text("artifact", "dataset", "crash", "in-flight", "1")
+
+
+def waiting_for_lock(conn: Connection, key: int) -> bool:
     # pg_locks shows the whole server: count only waiters for this lock in this database
     waiting = conn.scalar(
         text(
@@ -123,6 +128,6 @@ def waiting_for_lock(conn: Connection) -> bool:
             " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             " AND objid = :low"
         ),
-        {"low": LINEAGE_WRITE_LOCK & 0xFFFFFFFF},
+        {"low": key & 0xFFFFFFFF},
     )
     return bool(waiting)

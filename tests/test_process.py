@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import LiveServer
+from tests.conftest import WORKERS, LiveServer
 
 
 def post_dataset(client: httpx.Client, name: str) -> httpx.Response:
@@ -37,6 +37,7 @@ def test_health_and_readiness(live_server: LiveServer) -> None:
         assert "x-request-id" in ready.headers
 
 
+@pytest.mark.parametrize("live_server", WORKERS, indirect=True)
 def test_nothing_acknowledged_is_lost_to_kill_9(live_server: LiveServer, tmp_path: Path) -> None:
     acknowledged: list[str] = []
     stop = threading.Event()

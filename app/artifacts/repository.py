@@ -111,10 +111,33 @@ def many_by_natural_key(
     return {(a.namespace, a.name, a.version): a for a in rows}
 
 
+_CREATED = "headwater.created_artifacts"
+
+
+def created_here(session: Session) -> set[uuid.UUID]:
+    """The versions this transaction created. No other writer can see them before commit, so
+    nothing can hang below them yet: an edge into one closes no cycle, and their descendants
+    need no locks."""
+    root = session.get_transaction()
+    marked: tuple[object, set[uuid.UUID]] | None = session.info.get(_CREATED)
+    if marked is None or marked[0] is not root:
+        marked = (root, set())
+        session.info[_CREATED] = marked
+    return marked[1]
+
+
 def add(session: Session, artifact: Artifact) -> Artifact:
     session.add(artifact)
     session.flush()
+    created_here(session).add(artifact.id)
     return artifact
+
+
+def add_all(session: Session, artifacts: Sequence[Artifact]) -> None:
+    """Insert many versions at once (their ids set), as multi-row INSERTs."""
+    session.add_all(artifacts)
+    session.flush()
+    created_here(session).update(a.id for a in artifacts)
 
 
 def newest_many(

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, overload
 from fastapi import APIRouter, Path, Query, Response, status
 from sqlalchemy.orm import Session
 
+from app import writes
 from app.artifacts import repository, service
 from app.artifacts.models import Artifact
 from app.artifacts.schemas import (
@@ -179,7 +180,7 @@ def _reading_routes(kind: Kind, read: type[DatasetRead] | type[ModelRead]) -> No
 def create_dataset(
     body: DatasetCreate, session: SessionDep, response: Response, principal: Writer
 ) -> DatasetRead:
-    artifact, is_new = service.register_dataset(session, body, actor=principal)
+    artifact, is_new = writes.register_dataset(session, body, actor=principal)
     created(response, is_new)
     return service.dataset_read(artifact)
 
@@ -195,7 +196,7 @@ _reading_routes("dataset", DatasetRead)
 def correct_origin(
     dataset_id: uuid.UUID, body: OriginUpdate, session: SessionDep, principal: Writer
 ) -> DatasetRead:
-    artifact = service.correct_origin(session, dataset_id, body, body.reason, actor=principal)
+    artifact = writes.correct_origin(session, dataset_id, body, body.reason, actor=principal)
     return service.dataset_read(artifact)
 
 
@@ -209,7 +210,7 @@ def correct_origin(
 def create_model(
     body: ModelCreate, session: SessionDep, response: Response, principal: Writer
 ) -> ModelRead:
-    artifact, is_new = service.register_model(session, body, actor=principal)
+    artifact, is_new = writes.register_model(session, body, actor=principal)
     created(response, is_new)
     return reads(session, "model", [artifact])[0]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,8 +22,8 @@ from app.artifacts.schemas import (
     OriginIn,
     OriginRead,
 )
-from app.audit import service as audit
 from app.auth.core import Principal, require_namespace
+from app.composition import repository as composition_repository
 from app.composition import service as composition_service
 from app.composition.core import Composition
 from app.composition.origin import Origin, OriginInvalid, resolve_origin
@@ -34,7 +34,8 @@ from app.composition.schemas import (
     WeightRead,
     composition_summary,
 )
-from app.db import lock_lineage_writes
+from app.composition.service import LineageChange
+from app.db import lock_scope
 from app.errors import Conflict, InvalidInput, NotFound
 from app.lineage import repository as edge_repository
 from app.lineage.models import Edge
@@ -54,21 +55,53 @@ def label(artifact: Artifact) -> str:
     return f"{artifact.kind} {artifact.namespace}/{artifact.name}@{artifact.version}"
 
 
-def resolve(session: Session, ref: ArtifactRef, kind: str | None, *, field: str) -> Artifact:
-    """The artifact a reference names, or a 404 that names what is missing."""
+@dataclass
+class Known:
+    """Versions looked up ahead, by id and by natural key: a batch resolves all its references
+    in a few queries, and its later items may name the versions its earlier items record."""
+
+    by_id: dict[uuid.UUID, Artifact] = field(default_factory=dict)
+    by_key: dict[tuple[str, str, str, str], Artifact] = field(default_factory=dict)
+
+    def add(self, artifact: Artifact) -> None:
+        self.by_id[artifact.id] = artifact
+        key = (artifact.kind, artifact.namespace, artifact.name, artifact.version)
+        self.by_key[key] = artifact
+
+    def find(self, ref: ArtifactRef, kind: str) -> Artifact | None:
+        if ref.id is not None:
+            return self.by_id.get(ref.id)
+        assert ref.namespace is not None and ref.name is not None and ref.version is not None
+        return self.by_key.get((kind, ref.namespace, ref.name, ref.version))
+
+
+def resolve(
+    session: Session, ref: ArtifactRef, kind: str | None, *, field: str, known: Known | None = None
+) -> Artifact:
+    """The artifact a reference names, or a 404 that names what is missing (looked up in
+    ``known`` alone when given)."""
     wanted = kind or "dataset"
-    if ref.id is not None:
+    if known is not None:
+        found = known.find(ref, wanted)
+    elif ref.id is not None:
         found = repository.get(session, ref.id)
+    else:
+        assert ref.namespace is not None and ref.name is not None and ref.version is not None
+        found = repository.by_natural_key(session, wanted, ref.namespace, ref.name, ref.version)
+    if ref.id is not None:
         if found is not None and kind is not None and found.kind != kind:
             raise wrong_kind(found, kind, field)
         if found is None:
             raise NotFound(f"No {wanted} version has id {ref.id}.", missing={"id": str(ref.id)})
         return found
-    assert ref.namespace is not None and ref.name is not None and ref.version is not None
-    found = repository.by_natural_key(session, wanted, ref.namespace, ref.name, ref.version)
     if found is None and kind is not None:
+        assert ref.namespace is not None and ref.name is not None and ref.version is not None
         other = "model" if kind == "dataset" else "dataset"
-        mistaken = repository.by_natural_key(session, other, ref.namespace, ref.name, ref.version)
+        mistaken = (
+            known.find(ref, other)
+            if known is not None
+            else repository.by_natural_key(session, other, ref.namespace, ref.name, ref.version)
+        )
         if mistaken is not None:
             raise wrong_kind(mistaken, kind, field)
     if found is None:
@@ -256,44 +289,71 @@ def conflict(existing: Artifact, diff: dict[str, Any], hint: str = "") -> Confli
     )
 
 
-def register(
-    session: Session,
-    kind: str,
-    key: tuple[str, str, str],
-    declared: dict[str, Any],
-    planned: Sequence[PlannedEdge],
-    *,
-    hint: str = "",
-    stamp: dict[str, Any] | None = None,
-) -> tuple[Artifact, bool]:
+@dataclass(frozen=True)
+class Registered:
+    """A version recorded (``change`` says what to propagate) or found already recorded."""
+
+    artifact: Artifact
+    change: LineageChange | None
+
+    @property
+    def is_new(self) -> bool:
+        return self.change is not None
+
+
+def lock_natural_key(session: Session, kind: str, key: tuple[str, str, str]) -> None:
+    """Serialise writers of one natural key only, so two that post the same new version at once
+    record it once."""
+    lock_scope(session, "artifact", kind, *key)
+
+
+def register(session: Session, planned: Planned) -> Registered:
     """Record a version with its parents, or return the identical one already recorded.
 
-    ``stamp``: columns recorded with a new version but not compared with a re-posted one."""
-    existing = repository.by_natural_key(session, kind, *key)
+    A new version is a leaf: nothing can hang below it yet, so its edges close no cycle."""
+    lock_natural_key(session, planned.kind, planned.key)
+    existing = repository.by_natural_key(session, planned.kind, *planned.key)
     if existing is not None:
-        diff = differences(existing, declared, planned, session)
-        if diff:
-            raise conflict(existing, diff, hint)
-        return existing, False
-    values = {**declared, **(stamp or {})}
-    artifact = repository.add(session, new_artifact(kind, *key, **values))
-    edge_repository.add(
-        session,
-        [
-            Edge(child_id=artifact.id, parent_id=e.parent.id, relation=e.relation, amount=e.amount)
-            for e in planned
-        ],
-    )
-    composition_service.lineage_changed(session, [artifact.id], cause=f"{label(artifact)} recorded")
-    session.refresh(artifact)
-    return artifact, True
+        return Registered(unchanged(session, existing, planned), None)
+    composition_repository.lock_for_reading(session, [e.parent.id for e in planned.edges])
+    values = {**planned.declared, **planned.stamp}
+    artifact = repository.add(session, new_artifact(planned.kind, *planned.key, **values))
+    edge_repository.add(session, edges_of(artifact, planned))
+    return Registered(artifact, LineageChange.of([artifact.id], f"{label(artifact)} recorded"))
 
 
-def register_dataset(
-    session: Session, body: DatasetCreate, *, actor: Principal
-) -> tuple[Artifact, bool]:
+def unchanged(session: Session, existing: Artifact, planned: Planned) -> Artifact:
+    """The recorded version when the posted one says the same, else the conflict."""
+    diff = differences(existing, planned.declared, planned.edges, session)
+    if diff:
+        raise conflict(existing, diff, planned.hint)
+    return existing
+
+
+def edges_of(artifact: Artifact, planned: Planned) -> list[Edge]:
+    return [
+        Edge(child_id=artifact.id, parent_id=e.parent.id, relation=e.relation, amount=e.amount)
+        for e in planned.edges
+    ]
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A version to record, checked: its kind and key, its columns and its parents."""
+
+    kind: str
+    key: tuple[str, str, str]
+    declared: dict[str, Any]
+    edges: Sequence[PlannedEdge]
+    hint: str = ""
+    # recorded with a new version, not compared with a re-posted one
+    stamp: dict[str, Any] = field(default_factory=dict)
+
+
+def plan_dataset(
+    session: Session, body: DatasetCreate, *, actor: Principal, known: Known | None = None
+) -> Planned:
     require_namespace(actor, body.namespace)
-    lock_lineage_writes(session)
     origin = origin_of(body.origin)
     planned = []
     for index, parent in enumerate(body.parents):
@@ -310,7 +370,7 @@ def register_dataset(
                     }
                 ],
             )
-        found = resolve(session, parent, parent_kind, field=f"parents[{index}]")
+        found = resolve(session, parent, parent_kind, field=f"parents[{index}]", known=known)
         planned.append(PlannedEdge(found, parent.relation, parent.amount))
     check_unique_parents(planned, "parents")
     if body.archive_uri is not None and (body.uri is None or origin is None or origin.human <= 0):
@@ -326,61 +386,60 @@ def register_dataset(
         "description": body.description,
         **origin_columns(origin),
     }
-    artifact, is_new = register(
-        session,
+    return Planned(
         "dataset",
         (body.namespace, body.name, body.version),
         declared,
         planned,
         hint=" (or correct its origin with PUT /api/v1/datasets/{id}/origin)",
-        stamp=declared_by(actor) if origin is not None else None,
+        stamp=declared_by(actor) if origin is not None else {},
     )
-    if is_new:
-        audit.record(session, actor.name, "dataset.create", request_content(body))
-    if body.archive_uri is not None:
-        source_service.name_archive(session, artifact, body.archive_uri, actor=actor)
-    return artifact, is_new
 
 
-def register_model(
-    session: Session, body: ModelCreate, *, actor: Principal
-) -> tuple[Artifact, bool]:
+def plan_model(
+    session: Session, body: ModelCreate, *, actor: Principal, known: Known | None = None
+) -> Planned:
     require_namespace(actor, body.namespace)
-    lock_lineage_writes(session)
     planned = [
         PlannedEdge(
-            resolve(session, item, "dataset", field=f"training_set[{index}]"),
+            resolve(session, item, "dataset", field=f"training_set[{index}]", known=known),
             "trained_on",
             item.amount,
         )
         for index, item in enumerate(body.training_set)
     ]
     if body.base_model is not None:
-        base = resolve(session, body.base_model, "model", field="base_model")
+        base = resolve(session, body.base_model, "model", field="base_model", known=known)
         planned.append(PlannedEdge(base, "fine_tuned_from", body.base_model.amount))
     check_unique_parents(planned, "training_set")
-    artifact, is_new = register(
-        session,
+    return Planned(
         "model",
         (body.namespace, body.name, body.version),
         {"description": body.description},
         planned,
     )
-    if is_new:
-        audit.record(session, actor.name, "model.create", request_content(body))
-    return artifact, is_new
 
 
-def correct_origin(
+def record_dataset(session: Session, body: DatasetCreate, *, actor: Principal) -> Registered:
+    registered = register(session, plan_dataset(session, body, actor=actor))
+    if body.archive_uri is not None:
+        source_service.name_archive(session, registered.artifact, body.archive_uri, actor=actor)
+    return registered
+
+
+def record_model(session: Session, body: ModelCreate, *, actor: Principal) -> Registered:
+    return register(session, plan_model(session, body, actor=actor))
+
+
+def record_origin(
     session: Session,
     dataset_id: uuid.UUID,
     declared: OriginIn,
     reason: str | None,
     *,
     actor: Principal,
-) -> Artifact:
-    """Replace a dataset version's declared origin and propagate to every descendant."""
-    lock_lineage_writes(session)
+) -> Registered:
+    """Replace a dataset version's declared origin (the change propagates to every descendant)."""
     artifact = repository.get(session, dataset_id, "dataset")
     if artifact is None:
         raise NotFound(f"No dataset version has id {dataset_id}.", missing={"id": str(dataset_id)})
@@ -388,20 +447,15 @@ def correct_origin(
     origin = origin_of(declared)
     columns = origin_columns(origin)
     if all(getattr(artifact, k) == v for k, v in columns.items()):
-        return artifact
+        return Registered(artifact, None)
+    # the whole subgraph at once, in order, before the row itself changes (see lock_descendants)
+    composition_repository.lock_descendants(session, [artifact.id])
+    session.refresh(artifact)
     for key, value in {**columns, **declared_by(actor)}.items():
         setattr(artifact, key, value)
     session.flush()
-    audit.record(
-        session,
-        actor.name,
-        "origin.correct",
-        {"dataset_id": str(dataset_id), **request_content(declared)},
-    )
     why = f"origin of {label(artifact)} corrected" + (f": {reason}" if reason else "")
-    composition_service.lineage_changed(session, [artifact.id], cause=why, structural=False)
-    session.refresh(artifact)
-    return artifact
+    return Registered(artifact, LineageChange.of([artifact.id], why, structural=False))
 
 
 def composition_read(artifact: Artifact) -> CompositionRead:

@@ -15,6 +15,7 @@ from app.artifacts.models import Artifact
 from app.composition.models import PropagationJob
 from app.composition.origin import Origin
 from app.db import among, json_dumps
+from app.metrics import LOCK_WAIT_SECONDS
 
 WRITE_CHUNK = 5_000
 
@@ -84,6 +85,74 @@ def load_descendants(session: Session, roots: Sequence[uuid.UUID]) -> list[NodeS
             """
         ),
         {"roots": list(roots)},
+    )
+    return [_state(row) for row in rows]
+
+
+def lock_descendants(session: Session, roots: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """Row-lock the roots and every descendant against other writers until this transaction ends,
+    and return them.
+
+    A writer that adds an edge (or a node) below one of these nodes first locks its parent
+    ``FOR SHARE``, so it waits here and then reads the recomputed value; one that locked its
+    parent first is waited for, and its node is found by the next round. The rounds repeat until
+    no new descendant appears, so the set returned is every descendant there will be until commit.
+    Each round locks in id order, so writers whose subgraphs overlap queue rather than deadlock.
+    """
+    held: set[uuid.UUID] = set()
+    with LOCK_WAIT_SECONDS.time():
+        while True:
+            found = session.execute(
+                text(
+                    """
+                WITH RECURSIVE down(id) AS (
+                    SELECT unnest(CAST(:roots AS uuid[]))
+                    UNION
+                    SELECT e.child_id FROM edges e JOIN down d ON e.parent_id = d.id
+                )
+                SELECT a.id FROM artifacts a
+                WHERE a.id IN (SELECT id FROM down)
+                ORDER BY a.id
+                FOR NO KEY UPDATE
+                """
+                ),
+                {"roots": list(roots)},
+            ).scalars()
+            reached = set(found)
+            if reached <= held:
+                return list(held)
+            held |= reached
+
+
+def lock_for_reading(session: Session, ids: Sequence[uuid.UUID]) -> None:
+    """Lock nodes ``FOR SHARE`` before reading their compositions: a propagation that is changing
+    one of them is waited for, and its result is what is read. The parents of new edges are
+    locked so: a propagation that starts later then waits for this transaction, and finds the new
+    child among the parent's descendants."""
+    if not ids:
+        return
+    with LOCK_WAIT_SECONDS.time():
+        session.execute(
+            text(
+                """
+                SELECT 1 FROM artifacts WHERE id = ANY(CAST(:ids AS uuid[]))
+                ORDER BY id FOR SHARE
+                """
+            ),
+            {"ids": sorted(set(ids))},
+        )
+
+
+def load_nodes(session: Session, ids: Sequence[uuid.UUID]) -> list[NodeState]:
+    """The given nodes, their stored compositions left out (they are about to be recomputed)."""
+    rows = session.execute(
+        text(
+            f"""
+            SELECT {_columns("NULL::jsonb")} FROM artifacts a
+            WHERE a.id = ANY(CAST(:ids AS uuid[]))
+            """
+        ),
+        {"ids": list(ids)},
     )
     return [_state(row) for row in rows]
 

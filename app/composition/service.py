@@ -1,11 +1,12 @@
 """The propagation engine: keep every stored composition equal to a from-scratch computation.
 
 Every write that adds a node or an edge, or corrects an origin or a size, ends by calling
-:func:`recompute_from` with the nodes it touched, under the lineage write lock. It loads their
-descendant subgraph with one recursive query, recomputes it in topological order in memory with
-the pure core, and writes the results back in bulk. A subgraph larger than the configured inline
-limit is marked stale and finished by a worker (:func:`run_pending_job`), so a read never presents
-a stale composition as current.
+:func:`recompute_from` with the nodes it touched (``app.writes`` runs that sequence). It row-locks
+their descendant subgraph (see ``repository.lock_descendants``: writers below it wait, writers
+elsewhere do not), recomputes it in topological order in memory with the pure core, and writes
+the results back in bulk. A subgraph larger than the configured inline limit is marked stale and
+finished by a worker (:func:`run_pending_job`), so a read never presents a stale composition as
+current.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, cast
 from sqlalchemy import func
 from sqlalchemy.orm import Session
 
+from app.artifacts import repository as artifact_repository
 from app.composition import repository
 from app.composition.contributors import synthetic_credits
 from app.composition.core import (
@@ -34,10 +36,25 @@ from app.composition.core import (
     weighting,
 )
 from app.config import get_settings
-from app.db import lock_lineage_writes
 from app.training import service as training_service
 
 log = logging.getLogger("headwater.propagation")
+
+
+@dataclass(frozen=True)
+class LineageChange:
+    """What a recorded write changed: the nodes to recompute from, why, and whether edges or
+    nodes were added (``structural``) or only origins and sizes were corrected."""
+
+    roots: tuple[uuid.UUID, ...]
+    cause: str
+    structural: bool = True
+
+    @classmethod
+    def of(
+        cls, roots: Iterable[uuid.UUID], cause: str, *, structural: bool = True
+    ) -> LineageChange:
+        return cls(tuple(dict.fromkeys(roots)), cause, structural)
 
 
 @dataclass
@@ -104,7 +121,7 @@ def topological_order(
             indegree[child] -= 1
             if indegree[child] == 0:
                 queue.append(child)
-    if len(order) != len(members):  # the write lock and the cycle check make this unreachable
+    if len(order) != len(members):  # the cycle check under row locks makes this unreachable
         raise RuntimeError("lineage graph has a cycle")
     return order
 
@@ -117,13 +134,17 @@ def recompute_from(
     cause: str = "lineage changed",
     structural: bool = True,
 ) -> Recomputed:
-    """Recompute ``roots`` and every descendant. The caller holds the lineage write lock.
+    """Recompute ``roots`` and every descendant, holding them locked until commit.
 
     ``structural`` (did edges change, or only origins and sizes) travels with a deferred job to
     the training runs it re-judges."""
     if not roots:
         return Recomputed()
-    nodes = repository.load_descendants(session, roots)
+    if set(roots) <= artifact_repository.created_here(session):
+        # new nodes only: no other writer can reach them, so there is nothing to lock
+        nodes = repository.load_descendants(session, roots)
+    else:
+        nodes = repository.load_nodes(session, repository.lock_descendants(session, roots))
     if inline_limit is not None and len(nodes) > inline_limit:
         repository.mark_stale(session, [n.id for n in nodes])
         job_id = repository.enqueue_job(session, roots, cause, len(nodes), structural)
@@ -198,14 +219,12 @@ def run_pending_job(session: Session) -> Recomputed | None:
     job = repository.claim_job(session)
     if job is None:
         return None
-    lock_lineage_writes(session)
     job.started_at = func.clock_timestamp()
     outcome = recompute_from(session, job.roots, cause=job.cause)
     job.nodes_total = outcome.nodes
     if outcome.models:
-        training_service.refresh(
-            session, outcome.models, cause=job.cause, structural=job.structural
-        )
+        # in batches of their own, after this transaction releases the subgraph
+        training_service.queue(session, outcome.models, cause=job.cause, structural=job.structural)
     job.status = "done"
     job.nodes_done = outcome.nodes
     job.finished_at = func.clock_timestamp()
@@ -218,22 +237,16 @@ def run_pending_job(session: Session) -> Recomputed | None:
     return outcome
 
 
-def lineage_changed(
-    session: Session, roots: Sequence[uuid.UUID], *, cause: str, structural: bool = True
-) -> Recomputed:
-    """After a lineage write: bring every composition and training run downstream up to date.
-
-    ``structural=False`` when no edge or node was added (an origin or a size was corrected)."""
-    outcome = recompute_from(
+def propagate(session: Session, change: LineageChange) -> Recomputed:
+    """After a lineage write: bring every composition downstream up to date (or mark it stale
+    and queue the work when the subgraph is over the inline limit)."""
+    return recompute_from(
         session,
-        roots,
+        change.roots,
         inline_limit=get_settings().propagation_inline_limit,
-        cause=cause,
-        structural=structural,
+        cause=change.cause,
+        structural=change.structural,
     )
-    if outcome.models:
-        training_service.refresh(session, outcome.models, cause=cause, structural=structural)
-    return outcome
 
 
 def contributors(session: Session, target: uuid.UUID, limit: int) -> list[tuple[uuid.UUID, float]]:

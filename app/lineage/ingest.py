@@ -26,10 +26,9 @@ from sqlalchemy.orm import Session
 from app.artifacts import repository as artifact_repository
 from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
-from app.audit import service as audit
 from app.auth.core import Principal, require_namespace
-from app.composition import service as composition_service
-from app.db import lock_lineage_writes
+from app.composition.service import LineageChange
+from app.db import lock_scope
 from app.errors import InvalidInput
 from app.lineage import openlineage, symlinks
 from app.lineage import service as lineage_service
@@ -45,6 +44,8 @@ class Ingested:
     datasets: list[uuid.UUID] = field(default_factory=list)
     models: list[uuid.UUID] = field(default_factory=list)
     edges: int = 0
+    change: LineageChange | None = None
+    nodes: list[Artifact] = field(default_factory=list)
 
 
 def fingerprint(payload: Mapping[str, Any]) -> str:
@@ -127,8 +128,12 @@ def ingest(session: Session, payload: Mapping[str, Any], *, actor: Principal) ->
         raise invalid(exc) from exc
     for namespace in written_namespaces(payload, event):
         require_namespace(actor, namespace)
-    lock_lineage_writes(session)
+    lineage_service.within_edge_limit(len(event.edges), "edges")
     print_ = fingerprint(payload)
+    # a redelivery waits for the delivery it repeats; the events of one run merge one at a time
+    lock_scope(session, "openlineage-event", print_)
+    if event.run_id is not None:
+        lock_scope(session, "openlineage-run", event.run_id)
     if session.scalars(select(LineageEvent.id).where(LineageEvent.fingerprint == print_)).first():
         return Ingested("duplicate", None, event.run_id)
 
@@ -189,27 +194,20 @@ def ingest(session: Session, payload: Mapping[str, Any], *, actor: Principal) ->
         if edge.relation == "used" and drop_superseded(session, child, parent):
             touched.append(child.id)
             structural = True
-        recorded, created = lineage_service.connect(
-            session,
-            child,
-            parent,
-            edge.relation,
-            edge.amount,
-            propagate=False,
-            amount_may_change=True,
+        recorded, edge_change = lineage_service.connect(
+            session, child, parent, edge.relation, edge.amount, amount_may_change=True
         )
         if edge.amount is not None and recorded.amount_source != edge.amount_source:
             recorded.amount_source = edge.amount_source
         edges += 1
-        structural |= created
-        touched.append(child.id)
-    composition_service.lineage_changed(
-        session, list(dict.fromkeys(touched)), cause=cause, structural=structural
-    )
-    audit.record(session, actor.name, "lineage.event", payload)
+        if edge_change is not None:
+            structural |= edge_change.structural
+            touched.append(child.id)
     result = Ingested("accepted", record.id, event.run_id, edges=edges)
-    for artifact in nodes.values():
-        session.refresh(artifact)
+    if touched:
+        result.change = LineageChange.of(touched, cause, structural=structural)
+    result.nodes = list(nodes.values())
+    for artifact in result.nodes:
         (result.datasets if artifact.kind == "dataset" else result.models).append(artifact.id)
     return result
 
@@ -255,7 +253,6 @@ def withhold_failed_outputs(
             artifact,
             f"run {event.run_id} ended {ended}",
             retracted_by=actor.name,
-            propagate=False,
         )
         roots += recompute
     return roots
@@ -404,6 +401,11 @@ def upsert(
         artifact, origin_columns
     ):
         origin_columns = {}
+    if artifact is None:
+        artifact_service.lock_natural_key(session, key.kind, (key.namespace, key.name, version))
+        artifact = artifact_repository.by_natural_key(
+            session, key.kind, key.namespace, key.name, version
+        )
     if artifact is None:
         values: dict[str, Any] = {"facets": intent.facets, **origin_columns}
         if origin_columns:

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Response, status
 from fastapi.responses import JSONResponse
 
+from app import writes
 from app.auth.security import Writer, requires
-from app.db import SessionDep, lock_lineage_writes
+from app.db import SessionDep
 from app.errors import PROBLEM_BASE, PROBLEM_RESPONSES, ProblemError
 from app.lineage import events, ingest, service
 from app.lineage import repository as lineage_repository
@@ -18,6 +19,9 @@ from app.lineage.schemas import (
     EdgeCreate,
     EdgeRead,
     EventAccepted,
+    NativeBatch,
+    NativeBatchItem,
+    NativeBatchResult,
     StoredEvent,
 )
 from app.metrics import EVENTS
@@ -50,9 +54,54 @@ MAX_BATCH = 1000
 def create_edge(
     body: EdgeCreate, session: SessionDep, response: Response, principal: Writer
 ) -> EdgeRead:
-    edge, is_new = service.add_edge(session, body, actor=principal)
+    edge, is_new = writes.add_edge(session, body, actor=principal)
     response.status_code = status.HTTP_201_CREATED if is_new else status.HTTP_200_OK
     return service.edge_read(edge)
+
+
+def problem_of(error: ProblemError) -> dict[str, object]:
+    """The problem document of one rejected item of a batch."""
+    return {
+        "type": PROBLEM_BASE + error.slug,
+        "title": error.title,
+        "status": error.status,
+        "detail": error.detail,
+        **error.extensions,
+    }
+
+
+@router.post(
+    "/batch",
+    response_model=NativeBatchResult,
+    tags=["lineage"],
+    summary="Record datasets, models and edges in one request (a backfill), as set-based SQL",
+    responses={207: {"description": "Some items were rejected; the items say which and why"}},
+)
+def create_batch(
+    body: NativeBatch, session: SessionDep, response: Response, principal: Writer
+) -> NativeBatchResult:
+    outcomes = writes.record_batch(session, body, actor=principal)
+    items = [
+        NativeBatchItem(
+            section=o.section,
+            index=o.index,
+            status=o.status,
+            id=o.id,
+            problem=problem_of(o.problem) if o.problem is not None else None,
+        )
+        for o in outcomes
+    ]
+    counts = {
+        s: sum(1 for i in items if i.status == s) for s in ("created", "existing", "rejected")
+    }
+    if counts["rejected"]:
+        response.status_code = 207
+    return NativeBatchResult(
+        created=counts["created"],
+        existing=counts["existing"],
+        rejected=counts["rejected"],
+        items=items,
+    )
 
 
 def accepted(result: ingest.Ingested) -> EventAccepted:
@@ -81,7 +130,7 @@ def post_event(
     event: Annotated[dict[str, Any], Body(description="An OpenLineage event")],
 ) -> EventAccepted:
     try:
-        result = ingest.ingest(session, event, actor=principal)
+        result = writes.ingest(session, event, actor=principal)
     except ProblemError:
         EVENTS.labels("rejected").inc()
         raise
@@ -106,32 +155,13 @@ def post_batch(
     events: Annotated[list[Any], Body(max_length=MAX_BATCH)],
 ) -> BatchResult:
     items: list[BatchItem] = []
-    # held for the whole batch: a savepoint rolled back for one bad event must not release it
-    lock_lineage_writes(session)
-    for index, event in enumerate(events):
-        savepoint = session.begin_nested()
-        try:
-            result = ingest.ingest(session, event, actor=principal)
-        except ProblemError as exc:
+    for index, outcome in enumerate(writes.ingest_batch(session, events, actor=principal)):
+        if isinstance(outcome, ProblemError):
             EVENTS.labels("rejected").inc()
-            savepoint.rollback()
-            items.append(
-                BatchItem(
-                    index=index,
-                    status="rejected",
-                    problem={
-                        "type": PROBLEM_BASE + exc.slug,
-                        "title": exc.title,
-                        "status": exc.status,
-                        "detail": exc.detail,
-                        **exc.extensions,
-                    },
-                )
-            )
-            continue
-        savepoint.commit()
-        EVENTS.labels(result.status).inc()
-        items.append(BatchItem(index=index, status=result.status, result=accepted(result)))
+            items.append(BatchItem(index=index, status="rejected", problem=problem_of(outcome)))
+        else:
+            EVENTS.labels(outcome.status).inc()
+            items.append(BatchItem(index=index, status=outcome.status, result=accepted(outcome)))
     counts = {
         s: sum(1 for i in items if i.status == s) for s in ("accepted", "duplicate", "rejected")
     }

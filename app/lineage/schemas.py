@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from app.artifacts.schemas import Amount, ArtifactRef, Kind, Strict
+from app.artifacts.schemas import Amount, ArtifactRef, DatasetCreate, Kind, ModelCreate, Strict
 from app.composition.core import Relation
 from app.composition.schemas import CompositionRead
 
@@ -93,3 +93,27 @@ class StoredEvent(BaseModel):
     event_time: datetime
     received_at: datetime
     payload: dict[str, object]
+
+
+class NativeBatch(Strict):
+    """Datasets, models and edges recorded in one request (a backfill): items may name the
+    versions earlier items record, datasets first, then models, then edges."""
+
+    datasets: Annotated[list[DatasetCreate], Field(default_factory=list, max_length=10_000)]
+    models: Annotated[list[ModelCreate], Field(default_factory=list, max_length=10_000)]
+    edges: Annotated[list[EdgeCreate], Field(default_factory=list, max_length=10_000)]
+
+
+class NativeBatchItem(BaseModel):
+    section: Literal["datasets", "models", "edges"]
+    index: int
+    status: Literal["created", "existing", "rejected"]
+    id: uuid.UUID | None = None
+    problem: dict[str, object] | None = None
+
+
+class NativeBatchResult(BaseModel):
+    created: int
+    existing: int
+    rejected: int
+    items: list[NativeBatchItem]

@@ -10,14 +10,27 @@ from sqlalchemy.orm import Session
 from app.artifacts import repository as artifact_repository
 from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
-from app.audit import service as audit
 from app.auth.core import Principal, require_namespace
-from app.composition import service as composition_service
-from app.db import lock_lineage_writes
-from app.errors import Conflict, CycleRefused, InvalidInput
+from app.composition import repository as composition_repository
+from app.composition.service import LineageChange
+from app.config import get_settings
+from app.errors import Conflict, CycleRefused, InvalidInput, TooManyEdges
 from app.lineage import repository
 from app.lineage.models import Edge
 from app.lineage.schemas import EdgeCreate, EdgeEnd, EdgeRead, LineageGraph, LineageNode
+
+
+def within_edge_limit(count: int, what: str) -> None:
+    """Refuse, before any work, a request that would create more edges than one request may:
+    its locks and its propagation would hold up every writer below the same nodes."""
+    limit = get_settings().max_edges_per_request
+    if count > limit:
+        raise TooManyEdges(
+            f"This request would create {count:,} {what}; one request may create at most"
+            f" {limit:,} (HEADWATER_MAX_EDGES_PER_REQUEST). Send it in parts.",
+            limit=limit,
+            requested=count,
+        )
 
 
 def end_kind(end: EdgeEnd, required: str | None, field: str, relation: str) -> str | None:
@@ -29,31 +42,44 @@ def end_kind(end: EdgeEnd, required: str | None, field: str, relation: str) -> s
     return required or end.kind
 
 
-def add_edge(session: Session, body: EdgeCreate, *, actor: Principal) -> tuple[Edge, bool]:
-    """Record child ← parent; refuse one that would close a cycle; propagate downstream.
+def record_edge(
+    session: Session,
+    body: EdgeCreate,
+    *,
+    actor: Principal,
+    known: artifact_service.Known | None = None,
+) -> tuple[Edge, LineageChange | None]:
+    """Record child ← parent; refuse one that would close a cycle.
 
     An edge changes what its child is made of, so it is a write to the child's namespace."""
-    lock_lineage_writes(session)
     child_kind, parent_kind = artifact_service.RELATION_KINDS[body.relation]
     child = artifact_service.resolve(
-        session, body.child, end_kind(body.child, child_kind, "child", body.relation), field="child"
+        session,
+        body.child,
+        end_kind(body.child, child_kind, "child", body.relation),
+        field="child",
+        known=known,
     )
     parent = artifact_service.resolve(
         session,
         body.parent,
         end_kind(body.parent, parent_kind, "parent", body.relation),
         field="parent",
+        known=known,
     )
     require_namespace(actor, child.namespace)
-    edge, is_new = connect(session, child, parent, body.relation, body.amount)
-    if is_new:
-        audit.record(
-            session,
-            actor.name,
-            "edge.create",
-            body.model_dump(mode="json", exclude_unset=True, by_alias=True),
-        )
-    return edge, is_new
+    return connect(session, child, parent, body.relation, body.amount)
+
+
+def differs(
+    existing: Edge, child: Artifact, parent: Artifact, relation: str, amount: float | None
+) -> Conflict:
+    return Conflict(
+        f"{artifact_service.label(child)} ← {artifact_service.label(parent)}"
+        f" ({relation}) is already recorded with amount {existing.amount}, not {amount}.",
+        differences={"amount": {"recorded": existing.amount, "posted": amount}},
+        existing_id=str(existing.id),
+    )
 
 
 def connect(
@@ -63,36 +89,42 @@ def connect(
     relation: str,
     amount: float | None,
     *,
-    propagate: bool = True,
     amount_may_change: bool = False,
-) -> tuple[Edge, bool]:
-    """The edge child ← parent, recorded once; the caller holds the lineage write lock.
+) -> tuple[Edge, LineageChange | None]:
+    """The edge child ← parent, recorded once, and what to propagate (None: nothing changed).
 
-    With ``propagate=False`` the caller runs the propagation itself, once for a whole batch of
-    writes. ``amount_may_change`` lets a later report replace an edge's amount (OpenLineage's
-    rule that a facet sent again replaces the earlier one); natively, a different amount is a
-    conflict.
+    ``amount_may_change`` lets a later report replace an edge's amount (OpenLineage's rule that
+    a facet sent again replaces the earlier one); natively, a different amount is a conflict.
+
+    Locks: a child this transaction created is a leaf no one else can reach, so its edge closes
+    no cycle and needs only its parent locked ``FOR SHARE`` (``lock_for_reading``). Otherwise
+    the child and all its descendants are locked for update, and the parent for reading, before
+    the cycle check: two writers closing one cycle from both ends each lock for update the other's
+    parent (it is downstream of their own child), so the second waits for the first to commit and
+    then sees its edge.
     """
     existing = repository.find(session, child.id, parent.id, relation)
+    if existing is not None and (existing.amount == amount or amount is None):
+        if existing.amount != amount and not amount_may_change:
+            raise differs(existing, child, parent, relation, amount)
+        return existing, None  # recorded already, and edges are not removed: nothing to lock
+    if child.id in artifact_repository.created_here(session):
+        composition_repository.lock_for_reading(session, [parent.id])
+    else:
+        # the child's subgraph, then the parent only for reading: a popular input stays open to
+        # every other writer that reads it
+        composition_repository.lock_descendants(session, [child.id])
+        composition_repository.lock_for_reading(session, [parent.id])
+        existing = repository.find(session, child.id, parent.id, relation)
     if existing is not None:
         if existing.amount != amount and amount_may_change and amount is not None:
             existing.amount = amount
             session.flush()
-            if propagate:
-                composition_service.lineage_changed(
-                    session,
-                    [child.id],
-                    cause=f"amount of an edge into {artifact_service.label(child)} changed",
-                )
-            return existing, False
+            why = f"amount of an edge into {artifact_service.label(child)} changed"
+            return existing, LineageChange.of([child.id], why, structural=False)
         if existing.amount != amount and not amount_may_change:
-            raise Conflict(
-                f"{artifact_service.label(child)} ← {artifact_service.label(parent)}"
-                f" ({relation}) is already recorded with amount {existing.amount}, not {amount}.",
-                differences={"amount": {"recorded": existing.amount, "posted": amount}},
-                existing_id=str(existing.id),
-            )
-        return existing, False
+            raise differs(existing, child, parent, relation, amount)
+        return existing, None
     cycle = repository.path_between(session, child.id, parent.id)
     if cycle is not None:
         named = artifact_repository.many(session, cycle)
@@ -104,13 +136,8 @@ def connect(
         )
     edge = Edge(child_id=child.id, parent_id=parent.id, relation=relation, amount=amount)
     repository.add(session, [edge])
-    if propagate:
-        composition_service.lineage_changed(
-            session,
-            [child.id],
-            cause=f"edge {artifact_service.label(child)} ← {artifact_service.label(parent)} added",
-        )
-    return edge, True
+    why = f"edge {artifact_service.label(child)} ← {artifact_service.label(parent)} added"
+    return edge, LineageChange.of([child.id], why)
 
 
 def edge_read(edge: Edge) -> EdgeRead:

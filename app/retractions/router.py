@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
+from app import writes
 from app.artifacts.schemas import Kind
 from app.auth.security import Writer, requires
 from app.db import SessionDep
@@ -41,7 +42,7 @@ def retract_edge(
     response: Response,
     principal: Writer,
 ) -> RetractionRead:
-    found = service.retract_edge_by_id(session, edge_id, body.reason, actor=principal)
+    found = writes.retract_edge(session, edge_id, body.reason, actor=principal)
     _answer(response, found)
     return service.reads(session, [found[0]])[0]
 
@@ -54,9 +55,7 @@ def _retract_version_route(kind: Kind, summary: str) -> None:
         response: Response,
         principal: Writer,
     ) -> RetractionRead:
-        found = service.retract_version_by_id(
-            session, artifact_id, kind, body.reason, actor=principal
-        )
+        found = writes.retract_version(session, artifact_id, kind, body.reason, actor=principal)
         _answer(response, found)
         return service.reads(session, [found[0]])[0]
 

@@ -19,10 +19,9 @@ from app.artifacts import repository as artifact_repository
 from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
 from app.artifacts.schemas import ArtifactRead
-from app.audit import service as audit
 from app.auth.core import Principal, require_namespace
-from app.composition import service as composition_service
-from app.db import lock_lineage_writes
+from app.composition import repository as composition_repository
+from app.composition.service import LineageChange
 from app.errors import NotFound
 from app.lineage.models import Edge
 from app.retractions import repository
@@ -39,20 +38,18 @@ Read = TypeVar("Read", bound=ArtifactRead)
 
 
 def retract_version(
-    session: Session,
-    artifact: Artifact,
-    reason: str,
-    *,
-    retracted_by: str | None = None,
-    propagate: bool = True,
+    session: Session, artifact: Artifact, reason: str, *, retracted_by: str | None = None
 ) -> tuple[Retraction, list[uuid.UUID], bool]:
     """Retract a version: (its retraction, the nodes to recompute, whether it is new).
 
-    The nodes are the version itself (now without parents) and its former children. With
-    ``propagate=False`` the caller recomputes them itself, with its own writes."""
+    The nodes are the version itself (now without parents) and its former children; the
+    caller propagates from them (``app.writes``)."""
     existing = repository.of_versions(session, [artifact.id]).get(artifact.id)
     if existing is not None:
         return existing, [], False
+    # the version and everything below it, before its edges leave: a writer adding a child
+    # meanwhile waits, and one that did is found (see lock_descendants)
+    composition_repository.lock_descendants(session, [artifact.id])
     retraction = repository.add(
         session, Retraction(artifact_id=artifact.id, reason=reason, retracted_by=retracted_by)
     )
@@ -65,24 +62,18 @@ def retract_version(
             run.verdict = None
             run.judged_at = func.clock_timestamp()
             session.flush()
-    if propagate:
-        composition_service.lineage_changed(
-            session, roots, cause=f"{artifact_service.label(artifact)} retracted: {reason}"
-        )
     return retraction, roots, True
 
 
 def retract_edge(
     session: Session, edge: Edge, reason: str, *, retracted_by: str | None = None
-) -> Retraction:
-    """Retract one edge; its child and everything downstream are recomputed and re-judged."""
+) -> tuple[Retraction, LineageChange]:
+    """Retract one edge; its child and everything downstream are to be recomputed."""
     child_id = edge.child_id
+    composition_repository.lock_descendants(session, [child_id])
     retraction = repository.add(session, Retraction(reason=reason, retracted_by=retracted_by))
     repository.move(session, retraction.id, [edge])
-    composition_service.lineage_changed(
-        session, [child_id], cause=f"edge {edge.id} retracted: {reason}"
-    )
-    return retraction
+    return retraction, LineageChange.of([child_id], f"edge {edge.id} retracted: {reason}")
 
 
 def withheld(
@@ -119,49 +110,35 @@ def withheld(
     return True
 
 
-def retract_version_by_id(
+def record_version_retraction(
     session: Session, artifact_id: uuid.UUID, kind: str, reason: str, *, actor: Principal
-) -> tuple[Retraction, bool]:
+) -> tuple[tuple[Retraction, bool], LineageChange | None]:
     """A client's retraction of a version in a namespace its token may write."""
-    lock_lineage_writes(session)
     artifact = artifact_service.get_or_404(session, artifact_id, kind)
     require_namespace(actor, artifact.namespace)
-    retraction, _, created = retract_version(session, artifact, reason, retracted_by=actor.name)
-    if created:
-        audit.record(
-            session,
-            actor.name,
-            f"{kind}.retract",
-            {"id": str(artifact_id), "reason": reason, "retraction_id": str(retraction.id)},
-        )
-    return retraction, created
+    retraction, roots, created = retract_version(session, artifact, reason, retracted_by=actor.name)
+    why = f"{artifact_service.label(artifact)} retracted: {reason}"
+    return (retraction, created), LineageChange.of(roots, why) if roots else None
 
 
-def retract_edge_by_id(
+def record_edge_retraction(
     session: Session, edge_id: uuid.UUID, reason: str, *, actor: Principal
-) -> tuple[Retraction, bool]:
+) -> tuple[tuple[Retraction, bool], LineageChange | None]:
     """A client's retraction of an edge into a namespace its token may write (the child's, as
     for recording an edge)."""
-    lock_lineage_writes(session)
     edge = session.get(Edge, edge_id)
     if edge is None:
         kept = session.get(RetractedEdge, edge_id)
         if kept is not None:
             found = repository.get(session, kept.retraction_id)
             assert found is not None
-            return found, False
+            return (found, False), None
         raise NotFound(f"No edge has id {edge_id}.", missing={"id": str(edge_id)})
     child = artifact_repository.get(session, edge.child_id)
     assert child is not None  # an edge's ends are recorded versions
     require_namespace(actor, child.namespace)
-    retraction = retract_edge(session, edge, reason, retracted_by=actor.name)
-    audit.record(
-        session,
-        actor.name,
-        "edge.retract",
-        {"id": str(edge_id), "reason": reason, "retraction_id": str(retraction.id)},
-    )
-    return retraction, True
+    retraction, change = retract_edge(session, edge, reason, retracted_by=actor.name)
+    return (retraction, True), change
 
 
 def marked(session: Session, reads: Sequence[Read]) -> list[Read]:

@@ -20,7 +20,8 @@ from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
 from app.audit import service as audit
 from app.auth.core import Principal, require_namespace
-from app.db import lock_lineage_writes
+from app.composition import repository as composition_repository
+from app.db import lock_scope
 from app.errors import InvalidInput, NotFound
 from app.sources import repository
 from app.sources.models import SourceState
@@ -166,8 +167,9 @@ def record_checks(session: Session, body: ChecksReport, *, actor: Principal) -> 
     found = found_sources(session, ids)
     for artifact, _ in found.values():
         require_namespace(actor, artifact.namespace)
-    # Re-judging writes training runs, which lineage writers also write.
-    lock_lineage_writes(session)
+    # reports one at a time: two reaching one training run must not each judge it without the
+    # other's news (lineage writers are kept apart by the models' row locks, below)
+    lock_scope(session, "source-checks")
     states = repository.states_for_update(session, ids)
     now = session.scalar(func.clock_timestamp())
     changes: list[StatusChange] = []
@@ -209,6 +211,8 @@ def rejudge_downstream(session: Session, changes: Sequence[StatusChange]) -> int
     groups: dict[tuple[uuid.UUID, ...], list[uuid.UUID]] = {}
     for model, sources in upstream.items():
         groups.setdefault(tuple(sorted(sources)), []).append(model)
+    # a lineage writer changing one of these models holds it: wait, and judge what it wrote
+    composition_repository.lock_for_reading(session, list(upstream))
     for changed, models in groups.items():
         named = [by_source[s].sentence() for s in changed[:CAUSES_NAMED]]
         more = len(changed) - CAUSES_NAMED

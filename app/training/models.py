@@ -5,10 +5,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Double,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     String,
@@ -77,5 +80,24 @@ class VerdictRecord(Base):
     findings: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     cause: Mapped[str] = mapped_column(Text)
     judged_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.clock_timestamp()
+    )
+
+
+class RejudgeRequest(Base):
+    """A training run waiting to be judged again after its lineage changed, in ``seq`` order
+    (upstream before downstream: a run is judged against its previous generation's). Its
+    verdict reads ``rejudging`` until a worker has judged it."""
+
+    __tablename__ = "rejudge_queue"
+    __table_args__ = (Index("ix_rejudge_queue_seq", "seq"),)
+
+    model_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("artifacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=False))
+    cause: Mapped[str] = mapped_column(Text)
+    structural: Mapped[bool] = mapped_column(Boolean)
+    enqueued_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.clock_timestamp()
     )

@@ -6,14 +6,14 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app.artifacts.models import Artifact
 from app.db import among
 from app.lineage.models import Edge
 from app.pagination import newest_first
-from app.training.models import TrainingRun, VerdictRecord
+from app.training.models import RejudgeRequest, TrainingRun, VerdictRecord
 
 
 def by_models(session: Session, model_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, TrainingRun]:
@@ -68,3 +68,68 @@ def history(session: Session, run_id: uuid.UUID) -> Sequence[VerdictRecord]:
         .where(VerdictRecord.training_run_id == run_id)
         .order_by(VerdictRecord.judged_at, VerdictRecord.id)
     ).all()
+
+
+def enqueue_rejudge(
+    session: Session, model_ids: Sequence[uuid.UUID], cause: str, structural: bool
+) -> None:
+    """Queue the models' runs for re-judging, in the order given. One already queued moves to
+    the back, after the upstream runs this change queues before it."""
+    session.execute(
+        text(
+            """
+            INSERT INTO rejudge_queue (model_id, cause, structural)
+            SELECT m.id, :cause, :structural
+            FROM unnest(CAST(:ids AS uuid[])) WITH ORDINALITY AS m(id, position)
+            ORDER BY m.position
+            ON CONFLICT (model_id) DO UPDATE SET
+                seq = excluded.seq,
+                cause = excluded.cause,
+                structural = rejudge_queue.structural OR excluded.structural
+            """
+        ),
+        {"ids": list(model_ids), "cause": cause, "structural": structural},
+    )
+
+
+def take_rejudge_turn(session: Session) -> bool:
+    """One re-judger at a time across every process (the queue's order is the judging order),
+    until this transaction ends; False when another holds the turn."""
+    return bool(
+        session.execute(
+            text("SELECT pg_try_advisory_xact_lock(hashtextextended('rejudge-queue', 0))")
+        ).scalar_one()
+    )
+
+
+def next_rejudge(session: Session, limit: int) -> Sequence[RejudgeRequest]:
+    return session.scalars(select(RejudgeRequest).order_by(RejudgeRequest.seq).limit(limit)).all()
+
+
+def rejudged(session: Session, requests: Sequence[tuple[uuid.UUID, int]]) -> None:
+    """Remove the requests judged, unless a later change queued the run again meanwhile."""
+    session.execute(
+        text(
+            """
+            DELETE FROM rejudge_queue q
+            USING unnest(CAST(:ids AS uuid[]), CAST(:seqs AS bigint[])) AS d(model_id, seq)
+            WHERE q.model_id = d.model_id AND q.seq = d.seq
+            """
+        ),
+        {"ids": [m for m, _ in requests], "seqs": [s for _, s in requests]},
+    )
+
+
+def rejudging(session: Session, model_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these models' runs are waiting to be re-judged."""
+    if not model_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(RejudgeRequest.model_id).where(among(RejudgeRequest.model_id, model_ids))
+        )
+    )
+
+
+def rejudge_queue_depth(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(RejudgeRequest)) or 0)

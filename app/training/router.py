@@ -47,6 +47,7 @@ def list_runs(
         after=decode_cursor("training runs", cursor),
         limit=limit + 1,
     )
+    waiting = service.rejudging(session, [m.id for _, m in rows[:limit]])
     items = [
         TrainingRunSummary(
             id=run.id,
@@ -54,6 +55,7 @@ def list_runs(
             created_at=run.created_at,
             judged_at=run.judged_at,
             verdict=run.verdict,
+            rejudging=m.id in waiting,
             policy=PolicyRef(name=run.policy_name or "", version=run.policy_version or 0),
             composition=composition_summary(
                 Composition.from_json(run.composition),

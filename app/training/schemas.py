@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.composition.schemas import CompositionRead
 from app.policies.schemas import (
@@ -43,6 +43,11 @@ class TrainingRunRead(BaseModel):
     training_set: list[SetMember]
     composition: CompositionRead
     verdict: Verdict | None
+    rejudging: bool = Field(
+        default=False,
+        description="The lineage changed and the run waits to be judged again: the verdict"
+        " shown is the one before the change.",
+    )
     policy: PolicyRef
     findings: list[FindingRead]
     remediation: RemediationRead | None
@@ -56,5 +61,6 @@ class TrainingRunSummary(BaseModel):
     created_at: datetime
     judged_at: datetime
     verdict: Verdict | None
+    rejudging: bool = False
     policy: PolicyRef
     composition: CompositionRead

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.artifacts import repository as artifact_repository
 from app.artifacts.models import Artifact
+from app.composition import repository as composition_repository
 from app.composition.core import Composition
 from app.composition.schemas import composition_summary
 from app.config import get_settings
@@ -35,6 +36,8 @@ from app.training.models import TrainingRun, VerdictRecord
 from app.training.schemas import ModelKey, TrainingRunRead, VerdictRead
 
 REFRESH_BATCH = 500
+# runs one worker transaction re-judges: a writer whose change reaches them waits at most this long
+REJUDGE_BATCH = 100
 
 
 def refresh(
@@ -82,6 +85,47 @@ def refresh(
         session.flush()
         for loaded in [*runs.values(), *models.values(), *datasets.values()]:
             session.expire(loaded)
+
+
+def queue(
+    session: Session, model_ids: Sequence[uuid.UUID], *, cause: str, structural: bool = True
+) -> None:
+    """Leave the re-judging of these runs to a worker (:func:`rejudge_pending`): their verdicts
+    read ``rejudging`` until then, and the write that changed them does not wait for it."""
+    repository.enqueue_rejudge(session, list(dict.fromkeys(model_ids)), cause, structural)
+
+
+def rejudge_pending(session: Session, batch: int = REJUDGE_BATCH) -> int:
+    """Re-judge the next queued runs, in queue order, in this session's transaction; how many
+    (0 when none is queued or another process is re-judging).
+
+    The models are locked ``FOR SHARE`` first: a writer changing their lineage holds them, and
+    is waited for, so a judgement never rests on a composition about to change; a writer that
+    comes later waits for this batch only.
+    """
+    if not repository.take_rejudge_turn(session):
+        return 0
+    requests = [
+        (r.model_id, r.seq, r.cause, r.structural) for r in repository.next_rejudge(session, batch)
+    ]
+    if not requests:
+        return 0
+    composition_repository.lock_for_reading(session, [model_id for model_id, *_ in requests])
+    start = 0
+    while start < len(requests):
+        _, _, cause, structural = requests[start]
+        end = start
+        while end < len(requests) and requests[end][2:] == (cause, structural):
+            end += 1
+        refresh(session, [r[0] for r in requests[start:end]], cause=cause, structural=structural)
+        start = end
+    repository.rejudged(session, [(model_id, seq) for model_id, seq, *_ in requests])
+    return len(requests)
+
+
+def rejudging(session: Session, model_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """The models among these whose runs wait to be re-judged."""
+    return repository.rejudging(session, model_ids)
 
 
 def known_ancestry(run: TrainingRun | None) -> policy_service.Ancestry | None:
@@ -199,6 +243,7 @@ def run_read(session: Session, run: TrainingRun, model: Artifact | None = None) 
             stale=model.composition_stale,
         ),
         verdict=run.verdict,
+        rejudging=bool(rejudging(session, [run.model_id])),
         policy=PolicyRef(name=run.policy_name or "", version=run.policy_version or 0),
         findings=[FindingRead.model_validate(f) for f in run.findings],
         remediation=RemediationRead.model_validate(run.remediation) if run.remediation else None,

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.artifacts import service as artifact_service
+from app import writes as write_sequence
 from app.artifacts.schemas import DatasetCreate
 from app.audit import chain
 from app.audit import service as audit
@@ -232,7 +232,7 @@ def test_concurrent_writers_and_sealers_leave_one_valid_chain(committed: str) ->
                         session, f"p-{worker}-{i}", PolicyPut(rules={}), actor=f"w{worker}"
                     )
                 with sessions() as session:
-                    artifact_service.register_dataset(
+                    write_sequence.register_dataset(
                         session,
                         DatasetCreate(namespace=f"w{worker}", name=str(i), version="1"),
                         actor=Principal(f"w{worker}", frozenset({"write"})),

@@ -27,15 +27,14 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.artifacts import service as artifact_service
+from app import writes
 from app.artifacts.schemas import DatasetCreate, ModelCreate, OriginUpdate
 from app.auth.core import NOBODY_IN_PARTICULAR as ANYONE
 from app.errors import CycleRefused
-from app.lineage import service as lineage_service
 from app.lineage.schemas import EdgeCreate
 from app.training.models import TrainingRun
 from tests import graph_check
-from tests.conftest import LiveServer
+from tests.conftest import WORKERS, LiveServer
 
 WRITERS = 5
 STEPS = 36
@@ -71,14 +70,14 @@ class ServiceWriter:
 
     def dataset(self, body: dict[str, Any]) -> str:
         with self.sessions.begin() as session:
-            artifact, _ = artifact_service.register_dataset(
+            artifact, _ = writes.register_dataset(
                 session, DatasetCreate.model_validate(body), actor=ANYONE
             )
             return str(artifact.id)
 
     def model(self, body: dict[str, Any]) -> str:
         with self.sessions.begin() as session:
-            artifact, _ = artifact_service.register_model(
+            artifact, _ = writes.register_model(
                 session, ModelCreate.model_validate(body), actor=ANYONE
             )
             return str(artifact.id)
@@ -86,14 +85,14 @@ class ServiceWriter:
     def edge(self, body: dict[str, Any]) -> None:
         try:
             with self.sessions.begin() as session:
-                lineage_service.add_edge(session, EdgeCreate.model_validate(body), actor=ANYONE)
+                writes.add_edge(session, EdgeCreate.model_validate(body), actor=ANYONE)
         except CycleRefused as exc:
             raise Cycle from exc
 
     def correct(self, dataset_id: str, body: dict[str, Any]) -> None:
         update = OriginUpdate.model_validate(body)
         with self.sessions.begin() as session:
-            artifact_service.correct_origin(
+            writes.correct_origin(
                 session, uuid.UUID(dataset_id), update, update.reason, actor=ANYONE
             )
 
@@ -312,6 +311,7 @@ def test_concurrent_sessions_leave_every_composition_exact(committed: str, round
         engine.dispose()
 
 
+@pytest.mark.parametrize("live_server", WORKERS, indirect=True)
 def test_concurrent_http_writers_leave_every_composition_exact(
     live_server: LiveServer, committed: str
 ) -> None:

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.artifacts import service as artifact_service
+from app import writes
 from app.artifacts.schemas import DatasetCreate, OriginIn, ParentIn
 from app.auth.core import NOBODY_IN_PARTICULAR as ANYONE
 from app.composition import service as composition_service
@@ -71,13 +71,16 @@ def test_a_large_correction_reads_stale_until_a_worker_finishes_it(
 
 
 @pytest.mark.usefixtures("small_inline_limit")
-def test_a_pending_correction_survives_a_restart(committed: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 4])
+def test_a_pending_correction_survives_a_restart(
+    committed: str, tmp_path: Path, workers: int
+) -> None:
     engine = create_engine(committed)
     sessions = sessionmaker(engine)
     with sessions.begin() as session:
         previous = None
         for i in range(5):
-            node, _ = artifact_service.register_dataset(
+            node, _ = writes.register_dataset(
                 session,
                 DatasetCreate(
                     namespace="r",
@@ -97,14 +100,13 @@ def test_a_pending_correction_survives_a_restart(committed: str, tmp_path: Path)
         leaf_id = previous
     # the correction is accepted and deferred; no worker runs before the service stops
     with sessions.begin() as session:
-        artifact_service.correct_origin(
-            session, root_id, OriginIn(synthetic=1), "relabelled", actor=ANYONE
-        )
+        writes.correct_origin(session, root_id, OriginIn(synthetic=1), "relabelled", actor=ANYONE)
     with Session(engine) as session:
         pending = session.scalars(select(PropagationJob).where(PropagationJob.status == "pending"))
         assert len(pending.all()) == 1
 
-    server = LiveServer({"DATABASE_URL": committed, "HEADWATER_LOG_LEVEL": "warning"}, tmp_path)
+    env = {"DATABASE_URL": committed, "HEADWATER_LOG_LEVEL": "warning"}
+    server = LiveServer({**env, "HEADWATER_WORKERS": str(workers)}, tmp_path)
     server.start()
     try:
         with server.client() as client:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.artifacts import service as artifact_service
+from app import writes
 from app.artifacts.schemas import DatasetCreate
 from app.auth.core import NOBODY_IN_PARTICULAR as ANYONE
 from app.errors import CycleRefused
-from app.lineage import service as lineage_service
 from app.lineage.models import Edge
 from app.lineage.schemas import EdgeCreate, EdgeEnd
+from tests.conftest import WORKERS, LiveServer
 
 
 def test_racing_writers_cannot_both_close_a_cycle(committed: str) -> None:
@@ -24,10 +25,10 @@ def test_racing_writers_cannot_both_close_a_cycle(committed: str) -> None:
     pairs = []
     with sessions.begin() as session:
         for i in range(rounds):
-            a, _ = artifact_service.register_dataset(
+            a, _ = writes.register_dataset(
                 session, DatasetCreate(namespace="race", name=f"a{i}", version="1"), actor=ANYONE
             )
-            b, _ = artifact_service.register_dataset(
+            b, _ = writes.register_dataset(
                 session, DatasetCreate(namespace="race", name=f"b{i}", version="1"), actor=ANYONE
             )
             pairs.append((a.id, b.id))
@@ -47,7 +48,7 @@ def test_racing_writers_cannot_both_close_a_cycle(committed: str) -> None:
                 session.execute(select(func.count()).select_from(Edge))
                 barrier.wait()
                 try:
-                    lineage_service.add_edge(
+                    writes.add_edge(
                         session,
                         EdgeCreate(
                             child=EdgeEnd(id=child),
@@ -77,3 +78,44 @@ def test_racing_writers_cannot_both_close_a_cycle(committed: str) -> None:
         edges = session.scalars(select(Edge).where(Edge.child_id.in_(ids))).all()
         assert len(edges) == rounds
     engine.dispose()
+
+
+@pytest.mark.parametrize("live_server", WORKERS, indirect=True)
+def test_racing_http_writers_cannot_both_close_a_cycle(live_server: LiveServer) -> None:
+    """Over HTTP: with several workers the two requests are served by different processes."""
+    rounds = 10
+    with live_server.client() as client:
+        pairs = []
+        for i in range(rounds):
+            ends = []
+            for side in ("a", "b"):
+                body = {"namespace": "race-http", "name": f"{side}{i}", "version": "1"}
+                response = client.post("/api/v1/datasets", json=body)
+                assert response.status_code == 201, response.text
+                ends.append(response.json()["id"])
+            pairs.append(ends)
+
+    for a, b in pairs:
+        barrier = threading.Barrier(2)
+        statuses: list[int] = []
+
+        def write(
+            child: str,
+            parent: str,
+            barrier: threading.Barrier = barrier,
+            statuses: list[int] = statuses,
+        ) -> None:
+            body = {"child": {"id": child}, "parent": {"id": parent}, "relation": "derived_from"}
+            with live_server.client() as client:
+                barrier.wait()
+                statuses.append(client.post("/api/v1/edges", json=body).status_code)
+
+        threads = [
+            threading.Thread(target=write, args=(a, b)),
+            threading.Thread(target=write, args=(b, a)),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert sorted(statuses) == [201, 409]

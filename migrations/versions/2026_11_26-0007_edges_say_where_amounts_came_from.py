@@ -1,7 +1,7 @@
 """edges say where an OpenLineage amount was read
 
-Revision ID: 0041
-Revises: 0040
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-26 01:00:00.000000
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0041"
-down_revision: str | None = "0040"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """artifacts remember the origin they were first declared with
 
-Revision ID: 0020
-Revises: 0041
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-26 01:00:00
 
 A pipeline that re-declares a dataset version's original origin after someone corrected it is
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0020"
-down_revision: str | None = "0041"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """retractions (edges and versions declared wrong) and aliases (symlinked identifiers)
 
-Revision ID: 0040
-Revises: 0030
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-26 00:38:05.966082
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0040"
-down_revision: str | None = "0030"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """what was last found at each original human source
 
-Revision ID: 0050
-Revises: 0021
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-26 00:40:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0050"
-down_revision: str | None = "0021"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """the default policy, next version: exactly 1:2 synthetic:real passes human_fraction
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-26 01:05:00
 
 Bertrand et al. (ICLR 2024) find iterative retraining stable while synthetic:real stays at or
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0021"
-down_revision: str | None = "0020"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """the default policy asks that original human sources stay verified
 
-Revision ID: 0051
-Revises: 0050
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-26 00:45:00
 
 A new version of the default policy: the latest version's rules as they stand, plus the
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0051"
-down_revision: str | None = "0050"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,253 @@
+"""The write sequence, in one place.
+
+Every lineage write (a dataset, model or edge posted natively, alone or in a batch, an origin
+corrected, a version or an edge retracted, an OpenLineage event) goes the same way, inside the
+request's one transaction, for the ``actor`` whose token the route's ``Writer`` dependency has
+checked for the ``write`` scope:
+
+1. **authorise and record** — the domain service checks that the actor may write each
+   namespace the write touches (it knows them once it has resolved what the write names),
+   checks what was said and stores it, locking only what its rows need: the natural key it
+   creates, the parents it hangs below, and, for an edge into an existing node, that node's
+   descendants (``app.artifacts.service``, ``app.lineage.service``, ``app.lineage.ingest``,
+   ``app.retractions.service``);
+2. **propagate** — every composition downstream is recomputed under row locks on that subgraph,
+   or marked stale and queued when it is too large for one request (``app.composition.service``);
+3. **re-judge** — the training runs downstream are judged again (``app.training.service``), in
+   the request when they are few, else queued for a worker, their verdicts reading
+   ``rejudging`` until it is done;
+4. **audit** — the accepted write is appended to the audit log (``app.audit.service``), in the
+   same transaction, so an acknowledged write is always in the log and a rolled-back one never.
+
+Writers in unrelated parts of the graph take no lock in common. Writers whose locks cross can
+deadlock; PostgreSQL then aborts one of them, and :func:`write` runs that one's sequence again
+from a savepoint, so the client sees the conflict resolved rather than an error. Routers call
+these functions, never a domain's write functions directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from app.artifacts import service as artifact_service
+from app.artifacts.models import Artifact
+from app.artifacts.schemas import DatasetCreate, ModelCreate, OriginIn
+from app.artifacts.service import request_content
+from app.audit import service as audit
+from app.auth.core import Principal
+from app.composition import service as composition_service
+from app.composition.service import LineageChange
+from app.config import get_settings
+from app.errors import ProblemError
+from app.lineage import batch as lineage_batch
+from app.lineage import ingest as lineage_ingest
+from app.lineage import service as lineage_service
+from app.lineage.models import Edge
+from app.lineage.schemas import EdgeCreate, NativeBatch
+from app.retractions import service as retraction_service
+from app.retractions.models import Retraction
+from app.training import service as training_service
+
+log = logging.getLogger("headwater.writes")
+
+T = TypeVar("T")
+
+# SQLSTATEs after which running the same write again can succeed: deadlock_detected,
+# serialization_failure
+RETRYABLE = frozenset({"40P01", "40001"})
+ATTEMPTS = 20
+
+
+@dataclass
+class WriteCounters:
+    """Totals since the process started, for metrics to read."""
+
+    writes: int = 0
+    retries: int = 0
+    propagated_nodes: int = 0
+    deferred_propagations: int = 0
+
+
+counters = WriteCounters()
+
+
+def retryable(exc: DBAPIError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) in RETRYABLE
+
+
+def write(session: Session, record: Callable[[], tuple[T, LineageChange | None]]) -> T:
+    """Record, propagate and re-judge, as one step of the caller's transaction."""
+    attempt = 1
+    while True:
+        try:
+            with session.begin_nested():
+                result, change = record()
+                if change is not None:
+                    follow(session, change)
+            counters.writes += 1
+            return result
+        except DBAPIError as exc:
+            if not retryable(exc) or attempt >= ATTEMPTS:
+                raise
+            counters.retries += 1
+            log.info("write retried", extra={"attempt": attempt, "error": type(exc.orig).__name__})
+            attempt += 1
+
+
+def follow(session: Session, change: LineageChange) -> None:
+    """Propagate a recorded change, then re-judge the training runs it reached."""
+    outcome = composition_service.propagate(session, change)
+    counters.propagated_nodes += outcome.nodes
+    if outcome.job_id is not None:
+        counters.deferred_propagations += 1
+    if len(outcome.models) > get_settings().rejudge_inline_limit:
+        training_service.queue(
+            session, outcome.models, cause=change.cause, structural=change.structural
+        )
+    elif outcome.models:
+        training_service.refresh(
+            session, outcome.models, cause=change.cause, structural=change.structural
+        )
+    # propagation writes in bulk, around the ORM: loaded versions must read what it wrote
+    session.expire_all()
+
+
+def registered(
+    result: artifact_service.Registered,
+) -> tuple[tuple[Artifact, bool], LineageChange | None]:
+    return (result.artifact, result.is_new), result.change
+
+
+def register_dataset(
+    session: Session, body: DatasetCreate, *, actor: Principal
+) -> tuple[Artifact, bool]:
+    """A dataset version with its origin, size and parents (or the identical one recorded)."""
+    lineage_service.within_edge_limit(len(body.parents), "parents")
+    artifact, is_new = write(
+        session, lambda: registered(artifact_service.record_dataset(session, body, actor=actor))
+    )
+    if is_new:
+        audit.record(session, actor.name, "dataset.create", request_content(body))
+    return artifact, is_new
+
+
+def register_model(
+    session: Session, body: ModelCreate, *, actor: Principal
+) -> tuple[Artifact, bool]:
+    """A model version with its training set, which records its training run."""
+    members = len(body.training_set) + (body.base_model is not None)
+    lineage_service.within_edge_limit(members, "training-set members")
+    artifact, is_new = write(
+        session, lambda: registered(artifact_service.record_model(session, body, actor=actor))
+    )
+    if is_new:
+        audit.record(session, actor.name, "model.create", request_content(body))
+    return artifact, is_new
+
+
+def add_edge(session: Session, body: EdgeCreate, *, actor: Principal) -> tuple[Edge, bool]:
+    """A later edge between recorded versions; one that would close a cycle is refused."""
+
+    def record() -> tuple[tuple[Edge, bool], LineageChange | None]:
+        edge, change = lineage_service.record_edge(session, body, actor=actor)
+        return (edge, change is not None and change.structural), change
+
+    edge, is_new = write(session, record)
+    if is_new:
+        audit.record(session, actor.name, "edge.create", request_content(body))
+    return edge, is_new
+
+
+def correct_origin(
+    session: Session,
+    dataset_id: uuid.UUID,
+    declared: OriginIn,
+    reason: str | None,
+    *,
+    actor: Principal,
+) -> Artifact:
+    """Replace a dataset version's declared origin; every descendant follows."""
+    artifact, changed = write(
+        session,
+        lambda: registered(
+            artifact_service.record_origin(session, dataset_id, declared, reason, actor=actor)
+        ),
+    )
+    if changed:
+        content = {"dataset_id": str(dataset_id), **request_content(declared)}
+        audit.record(session, actor.name, "origin.correct", content)
+    return artifact
+
+
+def record_batch(
+    session: Session, body: NativeBatch, *, actor: Principal
+) -> list[lineage_batch.ItemOutcome]:
+    """Datasets, models and edges in one request; each item recorded or rejected on its own."""
+    outcomes = write(session, lambda: lineage_batch.record_batch(session, body, actor=actor))
+    if any(o.status == "created" for o in outcomes):
+        audit.record(session, actor.name, "batch.create", request_content(body))
+    return outcomes
+
+
+def retract_version(
+    session: Session, artifact_id: uuid.UUID, kind: str, reason: str, *, actor: Principal
+) -> tuple[Retraction, bool]:
+    """A version retracted with every edge into and out of it; everything below follows."""
+    retraction, created = write(
+        session,
+        lambda: retraction_service.record_version_retraction(
+            session, artifact_id, kind, reason, actor=actor
+        ),
+    )
+    if created:
+        content = {"id": str(artifact_id), "reason": reason, "retraction_id": str(retraction.id)}
+        audit.record(session, actor.name, f"{kind}.retract", content)
+    return retraction, created
+
+
+def retract_edge(
+    session: Session, edge_id: uuid.UUID, reason: str, *, actor: Principal
+) -> tuple[Retraction, bool]:
+    """An edge retracted; its child and everything below follow."""
+    retraction, created = write(
+        session,
+        lambda: retraction_service.record_edge_retraction(session, edge_id, reason, actor=actor),
+    )
+    if created:
+        content = {"id": str(edge_id), "reason": reason, "retraction_id": str(retraction.id)}
+        audit.record(session, actor.name, "edge.retract", content)
+    return retraction, created
+
+
+def ingest(session: Session, event: Any, *, actor: Principal) -> lineage_ingest.Ingested:
+    """One OpenLineage event."""
+
+    def record() -> tuple[lineage_ingest.Ingested, LineageChange | None]:
+        result = lineage_ingest.ingest(session, event, actor=actor)
+        return result, result.change
+
+    result = write(session, record)
+    if result.status == "accepted":
+        audit.record(session, actor.name, "lineage.event", event)
+    return result
+
+
+def ingest_batch(
+    session: Session, events: Sequence[Any], *, actor: Principal
+) -> list[lineage_ingest.Ingested | ProblemError]:
+    """OpenLineage events in order, each accepted or rejected on its own: a rejected event's
+    work is rolled back to its savepoint, the others' stays."""
+    outcomes: list[lineage_ingest.Ingested | ProblemError] = []
+    for event in events:
+        try:
+            outcomes.append(ingest(session, event, actor=actor))
+        except ProblemError as exc:
+            outcomes.append(exc)
+    return outcomes
