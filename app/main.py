@@ -83,7 +83,7 @@ def create_app(
     app = FastAPIOffline(
         static_url="/docs/assets",
         title="Headwater",
-        version="0.1.0",
+        version="0.2.0",
         summary="How human, how synthetic, and how many model generations deep your data is.",
         lifespan=lifespan,
     )
