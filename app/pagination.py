@@ -7,10 +7,12 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Select, tuple_
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app.errors import InvalidInput, ProblemError
 
@@ -32,6 +34,26 @@ Cursor = Annotated[
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None
+
+
+Position = tuple[datetime, uuid.UUID]
+"""Where a newest-first list stands: the last row's creation time and id."""
+
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
+
+
+def newest_first(
+    query: S,
+    created: ColumnElement[datetime] | InstrumentedAttribute[datetime],
+    id_: ColumnElement[uuid.UUID] | InstrumentedAttribute[uuid.UUID],
+    after: Position | None,
+    limit: int,
+) -> S:
+    """``query`` newest first by ``(created, id_)``, from just after ``after``: the keyset every
+    newest-first list pages by, so a row inserted meanwhile neither repeats nor hides one."""
+    if after is not None:
+        query = query.where(tuple_(created, id_) < tuple_(*after))
+    return query.order_by(created.desc(), id_.desc()).limit(limit)
 
 
 def encode_cursor(listing: str, created_at: datetime, id_: uuid.UUID) -> str:

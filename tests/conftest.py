@@ -122,14 +122,19 @@ def committed_url(server: URL) -> str:
     return rendered
 
 
+def truncate(url: str) -> None:
+    """Empty the tables tests write to; the policies the migrations seeded stay."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {TABLES} CASCADE"))
+    engine.dispose()
+
+
 @pytest.fixture
 def committed(committed_url: str) -> Iterator[str]:
     """A migrated database whose lineage tables are emptied after the test."""
     yield committed_url
-    engine = create_engine(committed_url)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {TABLES} CASCADE"))
-    engine.dispose()
+    truncate(committed_url)
 
 
 def free_port() -> int:
@@ -185,6 +190,18 @@ class LiveServer:
         return httpx.Client(base_url=self.url, timeout=30, **kwargs)
 
 
+def serving(url: str, logs: Path, env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    server = LiveServer(
+        {"DATABASE_URL": url, "HEADWATER_LOG_LEVEL": "warning", **(env or {})}, logs
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.process is not None and server.process.poll() is None:
+            server.stop()
+
+
 # Tests of concurrency and crashes run against one process and against several on one database:
 # @pytest.mark.parametrize("live_server", WORKERS, indirect=True)
 WORKERS = [pytest.param(1, id="1-worker"), pytest.param(4, id="4-workers")]
@@ -194,14 +211,26 @@ WORKERS = [pytest.param(1, id="1-worker"), pytest.param(4, id="4-workers")]
 def live_server(
     committed: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[LiveServer]:
-    """``headwater serve`` on the committed database, with ``HEADWATER_WORKERS`` = the
-    parameter (default 1)."""
+    """``headwater serve`` for one test on the committed database (emptied afterwards), with
+    ``HEADWATER_WORKERS`` = the parameter (default 1)."""
     workers = str(getattr(request, "param", 1))
-    server = LiveServer(
-        {"DATABASE_URL": committed, "HEADWATER_LOG_LEVEL": "warning", "HEADWATER_WORKERS": workers},
-        tmp_path,
-    )
-    server.start()
-    yield server
-    if server.process is not None and server.process.poll() is None:
-        server.stop()
+    yield from serving(committed, tmp_path, {"HEADWATER_WORKERS": workers})
+
+
+@pytest.fixture(scope="module")
+def server_env() -> dict[str, str]:
+    """Settings beyond the database for a module's shared server; a module overrides it."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def module_server(
+    committed_url: str, server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """One ``headwater serve`` shared by a module's tests (starting one takes seconds), on the
+    committed database, emptied before it starts and after it stops."""
+    truncate(committed_url)
+    try:
+        yield from serving(committed_url, tmp_path_factory.mktemp("server"), server_env)
+    finally:
+        truncate(committed_url)

@@ -6,12 +6,13 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ARRAY, ColumnElement, Text, exists, func, literal, select, tuple_
+from sqlalchemy import ARRAY, ColumnElement, Text, exists, func, literal, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from app.artifacts.models import Artifact
 from app.db import among
+from app.pagination import newest_first
 from app.retractions.models import Retraction
 
 
@@ -74,10 +75,8 @@ def page(
         query = query.where(Artifact.name == name)
     if version is not None:
         query = query.where(Artifact.version == version)
-    if after is not None:
-        query = query.where(tuple_(Artifact.created_at, Artifact.id) < tuple_(*after))
-    order = (Artifact.created_at.desc(), Artifact.id.desc())
-    return session.scalars(query.order_by(*order).limit(limit)).all()
+    query = newest_first(query, Artifact.created_at, Artifact.id, after, limit)
+    return session.scalars(query).all()
 
 
 def many(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Artifact]:

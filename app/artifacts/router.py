@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, overload
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 from sqlalchemy.orm import Session
 
 from app import writes
@@ -15,6 +16,7 @@ from app.artifacts.models import Artifact
 from app.artifacts.schemas import (
     DatasetCreate,
     DatasetRead,
+    Kind,
     ModelCreate,
     ModelRead,
     OriginUpdate,
@@ -43,12 +45,129 @@ Contributors = Annotated[
 KeyPart = Annotated[str | None, Query(min_length=1, max_length=2048)]
 
 
+def version_path(kind: Kind) -> Any:
+    """The path parameter that names a version of ``kind`` (``dataset_id``, ``model_id``), for
+    routes registered once per kind."""
+    return Path(alias=f"{kind}_id")
+
+
 def position(artifact: Artifact) -> tuple[datetime, uuid.UUID]:
     return artifact.created_at, artifact.id
 
 
 def created(response: Response, is_new: bool) -> None:
     response.status_code = status.HTTP_201_CREATED if is_new else status.HTTP_200_OK
+
+
+@overload
+def reads(
+    session: Session, kind: Literal["dataset"], artifacts: Sequence[Artifact]
+) -> list[DatasetRead]: ...
+@overload
+def reads(
+    session: Session, kind: Literal["model"], artifacts: Sequence[Artifact]
+) -> list[ModelRead]: ...
+@overload
+def reads(
+    session: Session, kind: Kind, artifacts: Sequence[Artifact]
+) -> list[DatasetRead] | list[ModelRead]: ...
+def reads(
+    session: Session, kind: Kind, artifacts: Sequence[Artifact]
+) -> list[DatasetRead] | list[ModelRead]:
+    """The versions as the API shows them: a model with its training run, each retracted one
+    with its retraction."""
+    if kind == "dataset":
+        return retraction_service.marked(session, [service.dataset_read(a) for a in artifacts])
+    runs = training_repository.by_models(session, [a.id for a in artifacts])
+    return retraction_service.marked(
+        session, [service.model_read(a, runs[a.id].id if a.id in runs else None) for a in artifacts]
+    )
+
+
+def _reading_routes(kind: Kind, read: type[DatasetRead] | type[ModelRead]) -> None:
+    """The read routes of datasets and of models, which differ only in the kind."""
+    plural = f"{kind}s"
+    page: Any = Page[read]  # type: ignore[valid-type]
+
+    def list_versions(
+        session: SessionDep,
+        namespace: KeyPart = None,
+        name: KeyPart = None,
+        version: KeyPart = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> Any:
+        if namespace is not None and name is not None:  # any identifier of a symlinked version
+            namespace, name = symlinks.canonical_name(session, kind, namespace, name)
+        rows = repository.page(
+            session,
+            kind,
+            namespace=namespace,
+            name=name,
+            version=version,
+            after=decode_cursor(plural, cursor),
+            limit=limit + 1,
+        )
+        return page(
+            items=reads(session, kind, rows[:limit]),
+            next_cursor=next_cursor(plural, rows, limit, position),
+        )
+
+    def get_version(session: SessionDep, artifact_id: uuid.UUID = version_path(kind)) -> Any:
+        return reads(session, kind, [service.get_or_404(session, artifact_id, kind)])[0]
+
+    def version_composition(
+        session: SessionDep,
+        artifact_id: uuid.UUID = version_path(kind),
+        contributors: Contributors = 10,
+    ) -> CompositionDetail:
+        artifact = service.get_or_404(session, artifact_id, kind)
+        return service.composition_detail(session, artifact, contributors)
+
+    def version_lineage(
+        session: SessionDep,
+        artifact_id: uuid.UUID = version_path(kind),
+        direction: Direction = "upstream",
+        depth: Depth = 20,
+        max_nodes: MaxNodes = 1000,
+    ) -> LineageGraph:
+        return lineage_service.lineage(session, artifact_id, kind, direction, depth, max_nodes)
+
+    one = f"/{plural}/{{{kind}_id}}"
+    routes: list[tuple[str, Callable[..., Any], str, Any, str]] = [
+        (
+            f"/{plural}",
+            list_versions,
+            f"list_{plural}",
+            page,
+            f"{kind.title()} versions, newest first",
+        ),
+        (one, get_version, f"get_{kind}", read, f"One {kind} version"),
+        (
+            f"{one}/composition",
+            version_composition,
+            f"{kind}_composition",
+            CompositionDetail,
+            f"A {kind} version's composition and the ancestors that make it synthetic",
+        ),
+        (
+            f"{one}/lineage",
+            version_lineage,
+            f"{kind}_lineage",
+            LineageGraph,
+            f"The ancestry or descendants of a {kind} version",
+        ),
+    ]
+    for path, endpoint, name, model, summary in routes:
+        router.add_api_route(
+            path,
+            endpoint,
+            methods=["GET"],
+            name=name,
+            dependencies=[requires("read")],
+            response_model=model,
+            summary=summary,
+        )
 
 
 @router.post(
@@ -66,59 +185,7 @@ def create_dataset(
     return service.dataset_read(artifact)
 
 
-@router.get(
-    "/datasets",
-    dependencies=[requires("read")],
-    response_model=Page[DatasetRead],
-    summary="Dataset versions, newest first",
-)
-def list_datasets(
-    session: SessionDep,
-    namespace: KeyPart = None,
-    name: KeyPart = None,
-    version: KeyPart = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
-) -> Page[DatasetRead]:
-    if namespace is not None and name is not None:  # any identifier of a symlinked dataset
-        namespace, name = symlinks.canonical_name(session, "dataset", namespace, name)
-    rows = repository.page(
-        session,
-        "dataset",
-        namespace=namespace,
-        name=name,
-        version=version,
-        after=decode_cursor("datasets", cursor),
-        limit=limit + 1,
-    )
-    items = retraction_service.marked(session, [service.dataset_read(a) for a in rows[:limit]])
-    return Page[DatasetRead](
-        items=items, next_cursor=next_cursor("datasets", rows, limit, position)
-    )
-
-
-@router.get(
-    "/datasets/{dataset_id}",
-    dependencies=[requires("read")],
-    response_model=DatasetRead,
-    summary="One dataset version",
-)
-def get_dataset(dataset_id: uuid.UUID, session: SessionDep) -> DatasetRead:
-    read = service.dataset_read(service.get_or_404(session, dataset_id, "dataset"))
-    return retraction_service.marked(session, [read])[0]
-
-
-@router.get(
-    "/datasets/{dataset_id}/composition",
-    dependencies=[requires("read")],
-    response_model=CompositionDetail,
-    summary="A dataset version's composition and the ancestors that make it synthetic",
-)
-def dataset_composition(
-    dataset_id: uuid.UUID, session: SessionDep, contributors: Contributors = 10
-) -> CompositionDetail:
-    artifact = service.get_or_404(session, dataset_id, "dataset")
-    return service.composition_detail(session, artifact, contributors)
+_reading_routes("dataset", DatasetRead)
 
 
 @router.put(
@@ -133,22 +200,6 @@ def correct_origin(
     return service.dataset_read(artifact)
 
 
-@router.get(
-    "/datasets/{dataset_id}/lineage",
-    dependencies=[requires("read")],
-    response_model=LineageGraph,
-    summary="The ancestry or descendants of a dataset version",
-)
-def dataset_lineage(
-    dataset_id: uuid.UUID,
-    session: SessionDep,
-    direction: Direction = "upstream",
-    depth: Depth = 20,
-    max_nodes: MaxNodes = 1000,
-) -> LineageGraph:
-    return lineage_service.lineage(session, dataset_id, "dataset", direction, depth, max_nodes)
-
-
 @router.post(
     "/models",
     response_model=ModelRead,
@@ -161,83 +212,7 @@ def create_model(
 ) -> ModelRead:
     artifact, is_new = writes.register_model(session, body, actor=principal)
     created(response, is_new)
-    return model_read(session, artifact)
+    return reads(session, "model", [artifact])[0]
 
 
-def model_read(session: Session, artifact: Artifact) -> ModelRead:
-    run = training_repository.by_models(session, [artifact.id]).get(artifact.id)
-    return retraction_service.marked(
-        session, [service.model_read(artifact, run.id if run else None)]
-    )[0]
-
-
-@router.get(
-    "/models",
-    dependencies=[requires("read")],
-    response_model=Page[ModelRead],
-    summary="Model versions, newest first",
-)
-def list_models(
-    session: SessionDep,
-    namespace: KeyPart = None,
-    name: KeyPart = None,
-    version: KeyPart = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
-) -> Page[ModelRead]:
-    if namespace is not None and name is not None:  # any identifier of a symlinked model
-        namespace, name = symlinks.canonical_name(session, "model", namespace, name)
-    rows = repository.page(
-        session,
-        "model",
-        namespace=namespace,
-        name=name,
-        version=version,
-        after=decode_cursor("models", cursor),
-        limit=limit + 1,
-    )
-    runs = training_repository.by_models(session, [a.id for a in rows[:limit]])
-    items = retraction_service.marked(
-        session,
-        [service.model_read(a, runs[a.id].id if a.id in runs else None) for a in rows[:limit]],
-    )
-    return Page[ModelRead](items=items, next_cursor=next_cursor("models", rows, limit, position))
-
-
-@router.get(
-    "/models/{model_id}",
-    dependencies=[requires("read")],
-    response_model=ModelRead,
-    summary="One model version",
-)
-def get_model(model_id: uuid.UUID, session: SessionDep) -> ModelRead:
-    return model_read(session, service.get_or_404(session, model_id, "model"))
-
-
-@router.get(
-    "/models/{model_id}/composition",
-    dependencies=[requires("read")],
-    response_model=CompositionDetail,
-    summary="A model version's composition and the ancestors that make it synthetic",
-)
-def model_composition(
-    model_id: uuid.UUID, session: SessionDep, contributors: Contributors = 10
-) -> CompositionDetail:
-    artifact = service.get_or_404(session, model_id, "model")
-    return service.composition_detail(session, artifact, contributors)
-
-
-@router.get(
-    "/models/{model_id}/lineage",
-    dependencies=[requires("read")],
-    response_model=LineageGraph,
-    summary="The ancestry or descendants of a model version",
-)
-def model_lineage(
-    model_id: uuid.UUID,
-    session: SessionDep,
-    direction: Direction = "upstream",
-    depth: Depth = 20,
-    max_nodes: MaxNodes = 1000,
-) -> LineageGraph:
-    return lineage_service.lineage(session, model_id, "model", direction, depth, max_nodes)
+_reading_routes("model", ModelRead)

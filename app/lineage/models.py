@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import (
     CheckConstraint,
@@ -18,9 +18,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.composition.core import Relation
 from app.db import Base
 
-RELATIONS = ("trained_on", "fine_tuned_from", "generated_by", "derived_from", "used")
+RELATIONS = get_args(Relation)  # in the order the CHECK constraint names them
 
 
 class Edge(Base):

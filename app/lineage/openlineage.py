@@ -20,6 +20,7 @@ from typing import Any, Final, Literal
 
 from pydantic import ValidationError
 
+from app.composition.core import Relation
 from app.composition.origin import Origin
 from app.lineage import events
 from app.lineage.events import HEADWATER_ORIGIN_SCHEMA_ID as HEADWATER_ORIGIN_SCHEMA_ID
@@ -27,7 +28,6 @@ from app.lineage.events import RUN_STATES as RUN_STATES
 from app.lineage.events import describe
 
 Kind = Literal["dataset", "model"]
-Relation = Literal["trained_on", "fine_tuned_from", "generated_by", "derived_from", "used"]
 EventKind = Literal["run", "dataset", "job"]
 Loc = tuple[str | int, ...]
 Unit = Literal["rows", "bytes"]

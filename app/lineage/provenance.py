@@ -23,14 +23,13 @@ from sqlalchemy.orm import Session
 from app.artifacts import repository as artifact_repository
 from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
+from app.composition.core import MASS_RELATIONS
 from app.lineage import repository
 from app.lineage.models import Edge
 from app.training import repository as training_repository
 
 HEADWATER_NS = "urn:headwater:"
 """The namespace of Headwater's attributes and identifiers (``headwater:human_fraction``)."""
-
-MASS_RELATIONS = ("trained_on", "fine_tuned_from", "generated_by", "derived_from")
 
 
 def document(

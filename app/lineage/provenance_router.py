@@ -8,7 +8,8 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from app.artifacts.router import Depth, MaxNodes
+from app.artifacts.router import Depth, MaxNodes, version_path
+from app.artifacts.schemas import Kind
 from app.auth.security import requires
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
@@ -24,27 +25,28 @@ _DOCUMENT: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get(
-    "/datasets/{dataset_id}/provenance",
-    dependencies=[requires("read")],
-    summary="A dataset version's upstream lineage as W3C PROV-JSON",
-    response_class=JSONResponse,
-    responses=_DOCUMENT,
-)
-def dataset_provenance(
-    dataset_id: uuid.UUID, session: SessionDep, depth: Depth = 20, max_nodes: MaxNodes = 1000
-) -> JSONResponse:
-    return JSONResponse(provenance.upstream(session, dataset_id, "dataset", depth, max_nodes))
+def _provenance_route(kind: Kind, summary: str) -> None:
+    def provenance_of(
+        session: SessionDep,
+        artifact_id: uuid.UUID = version_path(kind),
+        depth: Depth = 20,
+        max_nodes: MaxNodes = 1000,
+    ) -> JSONResponse:
+        return JSONResponse(provenance.upstream(session, artifact_id, kind, depth, max_nodes))
+
+    router.add_api_route(
+        f"/{kind}s/{{{kind}_id}}/provenance",
+        provenance_of,
+        methods=["GET"],
+        name=f"{kind}_provenance",
+        dependencies=[requires("read")],
+        summary=summary,
+        response_class=JSONResponse,
+        responses=_DOCUMENT,
+    )
 
 
-@router.get(
-    "/models/{model_id}/provenance",
-    dependencies=[requires("read")],
-    summary="A model version's upstream lineage (training data and all) as W3C PROV-JSON",
-    response_class=JSONResponse,
-    responses=_DOCUMENT,
+_provenance_route("dataset", "A dataset version's upstream lineage as W3C PROV-JSON")
+_provenance_route(
+    "model", "A model version's upstream lineage (training data and all) as W3C PROV-JSON"
 )
-def model_provenance(
-    model_id: uuid.UUID, session: SessionDep, depth: Depth = 20, max_nodes: MaxNodes = 1000
-) -> JSONResponse:
-    return JSONResponse(provenance.upstream(session, model_id, "model", depth, max_nodes))

@@ -8,12 +8,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Text, func, literal, select, text, tuple_
+from sqlalchemy import ARRAY, Text, func, literal, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.artifacts.models import Artifact
 from app.lineage.models import Alias, Edge, LineageEvent
+from app.pagination import newest_first
 
 
 def find(session: Session, child_id: uuid.UUID, parent_id: uuid.UUID, relation: str) -> Edge | None:
@@ -149,9 +150,7 @@ def events(
     query = select(LineageEvent)
     if run_id is not None:
         query = query.where(LineageEvent.run_id == run_id)
-    if after is not None:
-        query = query.where(tuple_(LineageEvent.received_at, LineageEvent.id) < tuple_(*after))
-    query = query.order_by(LineageEvent.received_at.desc(), LineageEvent.id.desc()).limit(limit)
+    query = newest_first(query, LineageEvent.received_at, LineageEvent.id, after, limit)
     return session.scalars(query).all()
 
 

@@ -9,9 +9,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from app.artifacts.schemas import Amount, ArtifactRef, DatasetCreate, Kind, ModelCreate, Strict
+from app.composition.core import Relation
 from app.composition.schemas import CompositionRead
-
-Relation = Literal["trained_on", "fine_tuned_from", "generated_by", "derived_from", "used"]
 
 
 class EdgeEnd(ArtifactRef):

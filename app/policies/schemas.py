@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.artifacts.schemas import Amount, Strict, Text
 from app.composition.schemas import CompositionRead
@@ -17,11 +17,18 @@ PolicyName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za
 
 
 class PolicyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     name: str
     version: int
     description: str
     rules: PolicyRules
     created_at: datetime
+
+    @field_validator("description", mode="before")
+    @classmethod
+    def _no_description(cls, value: str | None) -> str:
+        return value or ""
 
 
 class PolicyPut(PolicyDefinition):
@@ -34,6 +41,8 @@ class PolicyRef(BaseModel):
 
 
 class FindingRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     rule: str
     status: Literal["pass", "warn", "fail", "not_applicable"] = Field(
         description="`not_applicable`: the rule has nothing to judge (no previous generation;"
@@ -54,6 +63,8 @@ class Source(BaseModel):
 
 
 class RuleNeed(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     rule: str
     status: Verdict
     amount: float | None

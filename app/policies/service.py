@@ -81,13 +81,7 @@ def put(session: Session, name: str, body: PolicyPut, *, actor: str) -> tuple[Po
 
 
 def policy_read(policy: Policy) -> PolicyRead:
-    return PolicyRead(
-        name=policy.name,
-        version=policy.version,
-        description=policy.description or "",
-        rules=rules.PolicyRules.model_validate(policy.rules),
-        created_at=policy.created_at,
-    )
+    return PolicyRead.model_validate(policy)
 
 
 # --- judging -----------------------------------------------------------------------------------
@@ -299,24 +293,7 @@ def previous_generation(
 
 
 def finding_read(finding: rules.Finding) -> FindingRead:
-    return FindingRead(
-        rule=finding.rule,
-        status=finding.status,
-        observed=finding.observed,
-        threshold=finding.threshold,
-        message=finding.message,
-        reference=finding.reference,
-    )
-
-
-def need(item: rules.RuleRemediation) -> RuleNeed:
-    return RuleNeed(
-        rule=item.rule,
-        status=item.status,
-        amount=item.amount,
-        ratio=item.ratio,
-        message=item.message,
-    )
+    return FindingRead.model_validate(finding)
 
 
 def remedy(
@@ -349,8 +326,8 @@ def remedy(
         target=plan.target,
         additional_human_amount=wanted,
         additional_human_ratio=plan.additional_human_ratio,
-        rules=[need(r) for r in plan.rules],
-        not_fixable=[need(r) for r in plan.not_fixable],
+        rules=[RuleNeed.model_validate(r) for r in plan.rules],
+        not_fixable=[RuleNeed.model_validate(r) for r in plan.not_fixable],
         message=plan.message,
         sources=sources,
     )

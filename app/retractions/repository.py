@@ -13,6 +13,7 @@ from sqlalchemy.orm import QueryableAttribute, Session
 
 from app.db import among
 from app.lineage.models import Edge
+from app.pagination import newest_first
 from app.retractions.models import RetractedEdge, Retraction
 
 
@@ -132,7 +133,5 @@ def page(
             or_(RetractedEdge.child_id == artifact_id, RetractedEdge.parent_id == artifact_id)
         )
         query = query.where(or_(Retraction.artifact_id == artifact_id, Retraction.id.in_(touching)))
-    if after is not None:
-        query = query.where(tuple_(Retraction.created_at, Retraction.id) < tuple_(*after))
-    order = (Retraction.created_at.desc(), Retraction.id.desc())
-    return session.scalars(query.order_by(*order).limit(limit)).all()
+    query = newest_first(query, Retraction.created_at, Retraction.id, after, limit)
+    return session.scalars(query).all()

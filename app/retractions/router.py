@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from app import writes
+from app.artifacts.schemas import Kind
 from app.auth.security import Writer, requires
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
@@ -46,42 +47,32 @@ def retract_edge(
     return service.reads(session, [found[0]])[0]
 
 
-@router.post(
-    "/datasets/{artifact_id}/retraction",
-    response_model=RetractionRead,
-    status_code=201,
-    responses=_ANSWERS,
-    summary="Retract a dataset version with every edge into and out of it",
-)
-def retract_dataset(
-    artifact_id: uuid.UUID,
-    body: RetractionCreate,
-    session: SessionDep,
-    response: Response,
-    principal: Writer,
-) -> RetractionRead:
-    found = writes.retract_version(session, artifact_id, "dataset", body.reason, actor=principal)
-    _answer(response, found)
-    return service.reads(session, [found[0]])[0]
+def _retract_version_route(kind: Kind, summary: str) -> None:
+    def retract_version(
+        artifact_id: uuid.UUID,
+        body: RetractionCreate,
+        session: SessionDep,
+        response: Response,
+        principal: Writer,
+    ) -> RetractionRead:
+        found = writes.retract_version(session, artifact_id, kind, body.reason, actor=principal)
+        _answer(response, found)
+        return service.reads(session, [found[0]])[0]
+
+    router.add_api_route(
+        f"/{kind}s/{{artifact_id}}/retraction",
+        retract_version,
+        methods=["POST"],
+        name=f"retract_{kind}",
+        response_model=RetractionRead,
+        status_code=201,
+        responses=_ANSWERS,
+        summary=summary,
+    )
 
 
-@router.post(
-    "/models/{artifact_id}/retraction",
-    response_model=RetractionRead,
-    status_code=201,
-    responses=_ANSWERS,
-    summary="Retract a model version; its training run is no longer judged",
-)
-def retract_model(
-    artifact_id: uuid.UUID,
-    body: RetractionCreate,
-    session: SessionDep,
-    response: Response,
-    principal: Writer,
-) -> RetractionRead:
-    found = writes.retract_version(session, artifact_id, "model", body.reason, actor=principal)
-    _answer(response, found)
-    return service.reads(session, [found[0]])[0]
+_retract_version_route("dataset", "Retract a dataset version with every edge into and out of it")
+_retract_version_route("model", "Retract a model version; its training run is no longer judged")
 
 
 @router.get(

@@ -24,13 +24,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from app.client_options import DEFAULT_URL, BearerToken, ServiceUrl
 from app.sources.checking import Outcome, check_source
 
 EXIT_VERIFIED: Final = 0
 EXIT_NOT_PRESERVED: Final = 1
 EXIT_COULD_NOT_RUN: Final = 2
 
-DEFAULT_URL: Final = "http://127.0.0.1:8000"
 SOURCES_PATH: Final = "/api/v1/sources"
 CHECKS_PATH: Final = "/api/v1/sources/checks"
 PAGE: Final = 500
@@ -264,20 +264,8 @@ def verify(
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the recorded results as JSON, nothing else.")
     ] = False,
-    url: Annotated[
-        str,
-        typer.Option("--url", metavar="URL", envvar="HEADWATER_URL", help="The Headwater service."),
-    ] = DEFAULT_URL,
-    token: Annotated[
-        str | None,
-        typer.Option(
-            "--token",
-            metavar="TOKEN",
-            envvar="HEADWATER_TOKEN",
-            help="Sent as 'Authorization: Bearer'.",
-            show_default=False,
-        ),
-    ] = None,
+    url: ServiceUrl = DEFAULT_URL,
+    token: BearerToken = None,
     workers: Annotated[
         int, typer.Option("--workers", metavar="N", help="Sources checked at the same time.")
     ] = 4,

@@ -6,13 +6,14 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, func, select, text, tuple_
+from sqlalchemy import ColumnElement, and_, exists, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.artifacts.models import Artifact
 from app.artifacts.repository import not_retracted
 from app.db import among
+from app.pagination import newest_first
 from app.sources.models import CHECKED_STATUSES, SourceState
 from app.training.models import TrainingRun
 
@@ -54,9 +55,7 @@ def page(
         query = query.where(status_column() == status)
     if namespace is not None:
         query = query.where(Artifact.namespace == namespace)
-    if after is not None:
-        query = query.where(tuple_(Artifact.created_at, Artifact.id) < tuple_(*after))
-    query = query.order_by(Artifact.created_at.desc(), Artifact.id.desc()).limit(limit)
+    query = newest_first(query, Artifact.created_at, Artifact.id, after, limit)
     return [(artifact, state) for artifact, state in session.execute(query).all()]
 
 

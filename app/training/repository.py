@@ -6,12 +6,13 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, text, tuple_
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app.artifacts.models import Artifact
 from app.db import among
 from app.lineage.models import Edge
+from app.pagination import newest_first
 from app.training.models import RejudgeRequest, TrainingRun, VerdictRecord
 
 
@@ -57,9 +58,7 @@ def page(
         query = query.where(TrainingRun.judged_at >= since)
     if until is not None:
         query = query.where(TrainingRun.judged_at < until)
-    if after is not None:
-        query = query.where(tuple_(TrainingRun.created_at, TrainingRun.id) < tuple_(*after))
-    query = query.order_by(TrainingRun.created_at.desc(), TrainingRun.id.desc()).limit(limit)
+    query = newest_first(query, TrainingRun.created_at, TrainingRun.id, after, limit)
     return [(run, model) for run, model in session.execute(query).all()]
 
 

@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app import gate_cli
+from app import gate_report
 from app.errors import ProblemError
 from app.web.auth import ScopeMissing, TokenRejected, TokenRequired
 from app.web.graph import NODE_HEIGHT, NODE_WIDTH
@@ -84,8 +84,8 @@ templates.env.filters.update(
     hue=hue,
     short=short,
     # a finding's figures in the words `headwater gate` uses
-    observed=lambda finding: gate_cli.observed_text(finding.rule, finding.observed),
-    thresholds=lambda finding: gate_cli.threshold_text(finding.rule, finding.threshold),
+    observed=lambda finding: gate_report.observed_text(finding.rule, finding.observed),
+    thresholds=lambda finding: gate_report.threshold_text(finding.rule, finding.threshold),
 )
 
 

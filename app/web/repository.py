@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import ColumnElement, func, or_, select, text, tuple_
+from sqlalchemy import ColumnElement, func, or_, select, text
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from app.artifacts.models import Artifact
 from app.db import among
 from app.lineage.models import Edge
+from app.pagination import newest_first
 
 Match = Literal["contains", "prefix", "exact"]
 
@@ -52,10 +53,8 @@ def search(
         )
     if namespace:
         query = query.where(_matches(Artifact.namespace, namespace, match))
-    if after is not None:
-        query = query.where(tuple_(Artifact.created_at, Artifact.id) < tuple_(*after))
-    order = (Artifact.created_at.desc(), Artifact.id.desc())
-    return session.scalars(query.order_by(*order).limit(limit)).all()
+    query = newest_first(query, Artifact.created_at, Artifact.id, after, limit)
+    return session.scalars(query).all()
 
 
 def edges_among(session: Session, ids: Sequence[uuid.UUID]) -> Sequence[Edge]:

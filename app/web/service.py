@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from sqlalchemy.orm import Session
 
-from app import gate_cli
+from app import gate_input, gate_report
 from app.artifacts import repository as artifact_repository
 from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
@@ -333,7 +333,7 @@ def cli_report(answer: GateResponse, *, strict: bool) -> str:
     """The verdict exactly as ``headwater gate`` prints it."""
     buffer = io.StringIO()
     console = Console(file=buffer, width=110, color_system=None, force_terminal=False)
-    gate_cli.render_report(answer.model_dump(mode="json"), console, strict=strict)
+    gate_report.render_report(answer, console, strict=strict)
     return buffer.getvalue()
 
 
@@ -341,8 +341,8 @@ def cli_command(request: GateRequest, *, strict: bool) -> str:
     """The ``headwater gate`` command that asks the same question from a shell."""
     parts = ["headwater gate"]
     for item in request.training_set:
-        spec = gate_cli.DatasetSpec(item.namespace, item.name, item.version, item.amount)
-        parts.append(f"--dataset {_quoted(gate_cli.format_dataset(spec))}")
+        spec = gate_input.DatasetSpec(item.namespace, item.name, item.version, item.amount)
+        parts.append(f"--dataset {_quoted(gate_input.format_dataset(spec))}")
     if request.model is not None:
         model = f"{request.model.namespace}::{request.model.name}"
         parts.append(f"--model {_quoted(model)}")
@@ -358,4 +358,4 @@ def _quoted(value: str) -> str:
 
 
 def exit_code(answer: GateResponse, *, strict: bool) -> int:
-    return gate_cli.exit_code(answer.verdict, strict=strict)
+    return gate_report.exit_code(answer.verdict, strict=strict)

@@ -21,10 +21,9 @@ from fastapi.testclient import TestClient
 from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import RunState, StaticDataset
 from openlineage.client.transport.http import HttpCompression, HttpTransport
-from sqlalchemy import create_engine, text
 
 from app.lineage.openlineage import HEADWATER_ORIGIN_SCHEMA_ID
-from tests.conftest import TABLES, LiveServer
+from tests.conftest import LiveServer, truncate
 from tests.lineage.pipeline import (
     API_KEY,
     HUMAN_EDITS,
@@ -46,33 +45,15 @@ PROBLEM_JSON = "application/problem+json"
 
 
 @pytest.fixture(scope="module")
-def headwater(committed_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    server = LiveServer(
-        {
-            "DATABASE_URL": committed_url,
-            "HEADWATER_LOG_LEVEL": "warning",
-            "HEADWATER_MAX_BODY_BYTES": str(MAX_BODY),
-        },
-        tmp_path_factory.mktemp("headwater"),
-    )
-    server.start()
-    yield server
-    if server.process is not None and server.process.poll() is None:
-        server.stop()
-
-
-def empty(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {TABLES} CASCADE"))
-    engine.dispose()
+def server_env() -> dict[str, str]:
+    return {"HEADWATER_MAX_BODY_BYTES": str(MAX_BODY)}
 
 
 @pytest.fixture
-def live(headwater: LiveServer, committed_url: str) -> Iterator[LiveServer]:
-    empty(committed_url)
-    yield headwater
-    empty(committed_url)
+def live(module_server: LiveServer, committed_url: str) -> Iterator[LiveServer]:
+    truncate(committed_url)
+    yield module_server
+    truncate(committed_url)
 
 
 @pytest.fixture

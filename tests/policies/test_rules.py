@@ -12,8 +12,11 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
+from app.policies import service as policy_service
 from app.policies.rules import (
+    DEFAULT_POLICY_NAME,
     RULE_NAMES,
     Finding,
     PolicyDefinition,
@@ -111,8 +114,23 @@ below = math.nextafter  # the neighbouring float, to step just across a threshol
 # --- the default policy -------------------------------------------------------------------------
 
 
-def test_default_policy_is_the_design_table() -> None:
-    rules = default_policy_rules()
+@pytest.fixture
+def served(session: Session) -> PolicyDefinition:
+    """The default policy as the service serves it: the newest version the migrations seeded."""
+    policy = policy_service.current(session, DEFAULT_POLICY_NAME)
+    return PolicyDefinition(
+        description=policy.description or "", rules=PolicyRules.model_validate(policy.rules)
+    )
+
+
+def test_the_served_default_policy_is_the_policy_file(served: PolicyDefinition) -> None:
+    # A fresh database is seeded by migrations; default_policy.json must say the same, since
+    # the tests below and users reading the repository take it as the default.
+    assert served == default_policy()
+
+
+def test_default_policy_is_the_design_table(served: PolicyDefinition) -> None:
+    rules = served.rules
     without_references = rules.model_dump(exclude={name: {"reference"} for name in RULE_NAMES})
     assert without_references == {
         "replace": {"warn_below_ratio": 1.0},
@@ -125,8 +143,8 @@ def test_default_policy_is_the_design_table() -> None:
     }
 
 
-def test_default_policy_names_its_evidence() -> None:
-    rules = default_policy_rules()
+def test_default_policy_names_its_evidence(served: PolicyDefinition) -> None:
+    rules = served.rules
     assert rules.replace is not None and rules.fresh_real is not None
     assert rules.human_fraction is not None and rules.depth_load is not None
     assert rules.deep_tail is not None and rules.unknown_fraction is not None
@@ -138,7 +156,7 @@ def test_default_policy_names_its_evidence() -> None:
     assert "Shumailov" in rules.depth_load.reference
     assert "heuristic" in rules.deep_tail.reference
     assert "Graphite (2025)" in rules.unknown_fraction.reference
-    assert default_policy().description
+    assert served.description
 
 
 def test_default_policy_file_is_a_policy_a_user_could_put() -> None:
