@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import cast
 
 from app.composition.core import Composition, Kind, ParentContribution, Relation, weighting
@@ -44,41 +44,9 @@ def synthetic_credits(
     ``nodes`` holds the target and its ancestors up to the nearest generations
     (``repository.load_mass_ancestors``); the credits sum to the target's synthetic fraction.
     """
-    flow: dict[uuid.UUID, float] = defaultdict(float)
-    flow[target] = 1.0
-    waiting: dict[uuid.UUID, int] = defaultdict(int)
-    for child in nodes:
-        for edge in incoming.get(child, ()):
-            if edge.relation != "generated_by" and edge.parent_id in nodes:
-                waiting[edge.parent_id] += 1
-
-    credits: dict[uuid.UUID, float] = defaultdict(float)
-    queue = deque([target])
-    while queue:
-        node_id = queue.popleft()
-        node, mass = nodes[node_id], flow[node_id]
-        edges = list(incoming.get(node_id, ()))
-        weights = weighting(cast(Kind, node.kind), node.size, [_contribution(e) for e in edges])
-        shares, residual = weights.shares()
-        if not any(shares) and not residual:
-            credits[node_id] += mass * _composition(node).synthetic_fraction
-        elif residual and node.origin is not None:
-            credits[node_id] += (
-                mass * residual * Composition.from_origin(node.origin).synthetic_fraction
-            )
-        for edge, share in zip(edges, shares, strict=True):
-            if edge.relation == "generated_by":
-                generated = 1.0 - _composition(edge.parent).unknown
-                entry = edge.parent_id if node_id == target else node_id
-                credits[entry] += mass * share * generated
-            elif edge.parent_id in nodes:
-                flow[edge.parent_id] += mass * share
-        for edge in edges:
-            if edge.relation != "generated_by" and edge.parent_id in nodes:
-                waiting[edge.parent_id] -= 1
-                if waiting[edge.parent_id] == 0:
-                    queue.append(edge.parent_id)
-    return {k: v for k, v in credits.items() if v > 0.0}
+    return _entry_credits(
+        {target: 1.0}, nodes, incoming, figure=lambda c: c.synthetic_fraction, generations=True
+    )
 
 
 def human_credits(
@@ -95,6 +63,24 @@ def human_credits(
     generations (``repository.load_mass_ancestors_of``); the credits sum to the mixture's human
     fraction.
     """
+    return _entry_credits(
+        start, nodes, incoming, figure=lambda c: c.human_fraction, generations=False
+    )
+
+
+def _entry_credits(
+    start: Mapping[uuid.UUID, float],
+    nodes: Mapping[uuid.UUID, NodeState],
+    incoming: Mapping[uuid.UUID, Sequence[IncomingEdge]],
+    *,
+    figure: Callable[[Composition], float],
+    generations: bool,
+) -> dict[uuid.UUID, float]:
+    """Follow the start nodes' mass upstream along the mixture weights, in topological order,
+    and credit ``figure`` of it to each place where it enters: a declared origin (a root or a
+    residual) and, with ``generations``, a ``generated_by`` edge (all of a generation's known
+    mass is synthetic; the entry is the generating model when it feeds a start node directly,
+    else the generated dataset)."""
     flow: dict[uuid.UUID, float] = defaultdict(float)
     flow.update(start)
     waiting: dict[uuid.UUID, int] = defaultdict(int)
@@ -112,13 +98,16 @@ def human_credits(
         weights = weighting(cast(Kind, node.kind), node.size, [_contribution(e) for e in edges])
         shares, residual = weights.shares()
         if not any(shares) and not residual:
-            credits[node_id] += mass * _composition(node).human_fraction
+            credits[node_id] += mass * figure(_composition(node))
         elif residual and node.origin is not None:
-            credits[node_id] += (
-                mass * residual * Composition.from_origin(node.origin).human_fraction
-            )
+            credits[node_id] += mass * residual * figure(Composition.from_origin(node.origin))
         for edge, share in zip(edges, shares, strict=True):
-            if edge.relation != "generated_by" and edge.parent_id in nodes:
+            if edge.relation == "generated_by":
+                if generations:
+                    generated = 1.0 - _composition(edge.parent).unknown
+                    entry = edge.parent_id if node_id in start else node_id
+                    credits[entry] += mass * share * generated
+            elif edge.parent_id in nodes:
                 flow[edge.parent_id] += mass * share
         for edge in edges:
             if edge.relation != "generated_by" and edge.parent_id in nodes:
