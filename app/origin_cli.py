@@ -18,6 +18,7 @@ from typing import Annotated, Any, Final
 
 import typer
 
+from app.client_options import DEFAULT_URL, BearerToken, ServiceUrl
 from headwater_client import Headwater, HeadwaterError, Origin
 
 EXIT_POSTED: Final = 0
@@ -139,14 +140,6 @@ origin_cli = typer.Typer(
 Namespace = Annotated[str, typer.Option("--namespace", help="The dataset's namespace.")]
 Name = Annotated[str, typer.Option("--name", help="The dataset's name.")]
 Version = Annotated[str, typer.Option("--version", help="The dataset version to declare.")]
-Url = Annotated[
-    str,
-    typer.Option("--url", envvar="HEADWATER_URL", help="The service URL."),
-]
-Token = Annotated[
-    str | None,
-    typer.Option("--token", envvar="HEADWATER_TOKEN", help="Sent as Authorization: Bearer."),
-]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the origin; post nothing.")]
 
@@ -200,8 +193,8 @@ def from_card(
     namespace: Namespace,
     name: Name,
     version: Version,
-    url: Url = "http://127.0.0.1:8000",
-    token: Token = None,
+    url: ServiceUrl = DEFAULT_URL,
+    token: BearerToken = None,
     as_json: AsJson = False,
     dry_run: DryRun = False,
 ) -> None:
@@ -226,8 +219,8 @@ def from_c2pa(
     namespace: Namespace,
     name: Name,
     version: Version,
-    url: Url = "http://127.0.0.1:8000",
-    token: Token = None,
+    url: ServiceUrl = DEFAULT_URL,
+    token: BearerToken = None,
     as_json: AsJson = False,
     dry_run: DryRun = False,
 ) -> None:
