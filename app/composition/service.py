@@ -36,7 +36,6 @@ from app.composition.core import (
     weighting,
 )
 from app.config import get_settings
-from app.training import service as training_service
 
 log = logging.getLogger("headwater.propagation")
 
@@ -60,12 +59,15 @@ class LineageChange:
 @dataclass
 class Recomputed:
     """What a propagation did: how many nodes it recomputed and changed, and the model versions
-    whose training runs it may have changed, in topological order."""
+    whose training runs it may have changed, in topological order; for a deferred job, its id
+    and what its change was, which the re-judging of those runs needs."""
 
     nodes: int = 0
     changed: int = 0
     models: list[uuid.UUID] = field(default_factory=list)
     job_id: uuid.UUID | None = None
+    cause: str = "lineage changed"
+    structural: bool = True
 
 
 def contribution(edge: repository.IncomingEdge, parent: NodeComposition) -> ParentContribution:
@@ -222,14 +224,13 @@ def run_pending_job(session: Session) -> Recomputed | None:
     job.started_at = func.clock_timestamp()
     outcome = recompute_from(session, job.roots, cause=job.cause)
     job.nodes_total = outcome.nodes
-    if outcome.models:
-        # in batches of their own, after this transaction releases the subgraph
-        training_service.queue(session, outcome.models, cause=job.cause, structural=job.structural)
     job.status = "done"
     job.nodes_done = outcome.nodes
     job.finished_at = func.clock_timestamp()
     session.flush()
     outcome.job_id = job.id
+    outcome.cause = job.cause
+    outcome.structural = job.structural
     log.info(
         "propagation finished",
         extra={"job_id": str(job.id), "nodes": outcome.nodes, "changed": outcome.changed},
