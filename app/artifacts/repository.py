@@ -42,8 +42,15 @@ def by_natural_key(
 
 
 def newest(
-    session: Session, kind: str, namespace: str, name: str, *, excluding: str | None = None
+    session: Session,
+    kind: str,
+    namespace: str,
+    name: str,
+    *,
+    excluding: str | None = None,
+    as_of: datetime | None = None,
 ) -> Artifact | None:
+    """The newest version not retracted, other than ``excluding``, recorded by ``as_of``."""
     query = select(Artifact).where(
         Artifact.kind == kind,
         Artifact.namespace == namespace,
@@ -52,6 +59,8 @@ def newest(
     )
     if excluding is not None:
         query = query.where(Artifact.version != excluding)
+    if as_of is not None:
+        query = query.where(Artifact.created_at <= as_of)
     return session.scalars(
         query.order_by(Artifact.created_at.desc(), Artifact.id.desc()).limit(1)
     ).first()
