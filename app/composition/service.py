@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from graphlib import TopologicalSorter
 from typing import Any, cast
 
 from sqlalchemy import func
@@ -107,25 +108,16 @@ def columns(result: NodeComposition, *, stale: bool = False) -> dict[str, Any]:
 def topological_order(
     ids: Iterable[uuid.UUID], edges: Sequence[repository.IncomingEdge]
 ) -> list[uuid.UUID]:
+    """Parents before children, deterministically: the roots sorted, then each node's children in
+    the order of its edges. (The cycle check under row locks makes a CycleError unreachable.)"""
     members = set(ids)
-    indegree: dict[uuid.UUID, int] = dict.fromkeys(members, 0)
-    children: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    graph: TopologicalSorter[uuid.UUID] = TopologicalSorter()
+    for node in sorted(members):
+        graph.add(node)
     for edge in edges:
         if edge.parent_id in members:
-            indegree[edge.child_id] += 1
-            children[edge.parent_id].append(edge.child_id)
-    queue = deque(sorted(n for n, d in indegree.items() if d == 0))
-    order: list[uuid.UUID] = []
-    while queue:
-        node = queue.popleft()
-        order.append(node)
-        for child in children[node]:
-            indegree[child] -= 1
-            if indegree[child] == 0:
-                queue.append(child)
-    if len(order) != len(members):  # the cycle check under row locks makes this unreachable
-        raise RuntimeError("lineage graph has a cycle")
-    return order
+            graph.add(edge.child_id, edge.parent_id)
+    return list(graph.static_order())
 
 
 def recompute_from(
