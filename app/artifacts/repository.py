@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from app.artifacts.models import Artifact
-from app.db import among
+from app.db import equals_any
 from app.pagination import newest_first
 from app.retractions.models import Retraction
 
@@ -91,7 +91,7 @@ def page(
 def many(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Artifact]:
     if not ids:
         return {}
-    rows = session.scalars(select(Artifact).where(among(Artifact.id, ids))).all()
+    rows = session.scalars(select(Artifact).where(equals_any(Artifact.id, ids))).all()
     return {a.id: a for a in rows}
 
 

@@ -129,16 +129,16 @@ def ingest(session: Session, payload: Mapping[str, Any], *, actor: Principal) ->
     for namespace in written_namespaces(payload, event):
         require_namespace(actor, namespace)
     lineage_service.within_edge_limit(len(event.edges), "edges")
-    print_ = fingerprint(payload)
+    event_fingerprint = fingerprint(payload)
     # a redelivery waits for the delivery it repeats; the events of one run merge one at a time
-    lock_scope(session, "openlineage-event", print_)
+    lock_scope(session, "openlineage-event", event_fingerprint)
     if event.run_id is not None:
         lock_scope(session, "openlineage-run", event.run_id)
-    if lineage_repository.event_recorded(session, print_):
+    if lineage_repository.event_recorded(session, event_fingerprint):
         return Ingested("duplicate", None, event.run_id)
 
     record = LineageEvent(
-        fingerprint=print_,
+        fingerprint=event_fingerprint,
         event_kind=event.kind,
         event_type=event.event_type,
         run_id=event.run_id,

@@ -123,7 +123,7 @@ def member_shares(members: Sequence[Member]) -> dict[uuid.UUID, float]:
 
 
 def with_preservation(
-    set_figures: rules.SetFigures, members: Sequence[Member], lookups: Lookups
+    set_figures: rules.SetFigures, members: Sequence[Member], lookups: SharedReads
 ) -> rules.SetFigures:
     """The figures with the share of human data whose original sources were checked, and of
     those still verified, when any source has been checked at all."""
@@ -167,7 +167,7 @@ RunReader = Callable[[Session, Sequence[uuid.UUID]], Mapping[uuid.UUID, EarlierR
 """The recorded training runs of these model versions, by model version id."""
 
 
-class Lookups:
+class SharedReads:
     """Reads that many judgements share (one gate call, or a batch of re-judged runs): the
     previous generations' training runs and the human-origin dataset versions."""
 
@@ -250,7 +250,7 @@ def previous_generation(
     members: Sequence[Member],
     ancestry: Ancestry,
     amounts_known: bool,
-    lookups: Lookups,
+    lookups: SharedReads,
 ) -> tuple[rules.PreviousGeneration | None, PreviousGenerationRead | None]:
     """Self-consuming lineage: the nearest earlier version of the same model upstream of the
     training set, its human amount, and what the set adds beyond what that generation had."""
@@ -310,7 +310,7 @@ def remedy(
     set_figures: rules.SetFigures,
     previous: rules.PreviousGeneration | None,
     members: Sequence[Member],
-    lookups: Lookups,
+    lookups: SharedReads,
 ) -> RemediationRead:
     plan = rules.remediation(policy_rules, set_figures, previous, "pass")
     wanted = plan.additional_human_amount
@@ -349,7 +349,7 @@ def judge(
     model: tuple[str, str] | None,
     exclude: uuid.UUID | None = None,
     ancestry: Ancestry | None = None,
-    lookups: Lookups,
+    lookups: SharedReads,
 ) -> Judgement:
     """Judge a training set; ``ancestry`` when already known (see :class:`Ancestry`)."""
     composition = training_set_composition(members)

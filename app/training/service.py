@@ -128,9 +128,9 @@ def rejudging(session: Session, model_ids: Sequence[uuid.UUID]) -> set[uuid.UUID
     return repository.rejudging(session, model_ids)
 
 
-def shared_reads(session: Session) -> policy_service.Lookups:
+def shared_reads(session: Session) -> policy_service.SharedReads:
     """What judgements share, reading earlier generations' runs from this domain."""
-    return policy_service.Lookups(session, repository.by_models)
+    return policy_service.SharedReads(session, repository.by_models)
 
 
 def known_ancestry(run: TrainingRun | None) -> policy_service.Ancestry | None:
@@ -156,7 +156,7 @@ def judge_run(
     *,
     cause: str,
     structural: bool,
-    lookups: policy_service.Lookups | None = None,
+    lookups: policy_service.SharedReads | None = None,
 ) -> None:
     """Judge one model's training set; record the run, and a history entry when the
     composition, the verdict, its findings or the policy changed."""
