@@ -33,7 +33,9 @@ def json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def among(column: QueryableAttribute[uuid.UUID], ids: Iterable[uuid.UUID]) -> ColumnElement[bool]:
+def equals_any(
+    column: QueryableAttribute[uuid.UUID], ids: Iterable[uuid.UUID]
+) -> ColumnElement[bool]:
     """``column = ANY(:ids)`` with the ids as one array parameter: ``IN`` binds one parameter
     per value, and a large subgraph has more ids than PostgreSQL's 65,535 parameters."""
     return column == any_(bindparam(None, list(ids), type_=ARRAY(UUID(as_uuid=True))))

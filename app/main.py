@@ -31,6 +31,7 @@ from app.policies.router import router as policies_router
 from app.problems import router as problems_router
 from app.retractions.router import router as retractions_router
 from app.sources.router import router as sources_router
+from app.training.gate_router import router as gate_router
 from app.training.router import router as training_router
 from app.worker import PropagationWorker
 
@@ -95,6 +96,7 @@ def create_app(
     app.include_router(artifacts_router, tags=["artifacts"])
     app.include_router(lineage_router)
     app.include_router(policies_router, tags=["policies"])
+    app.include_router(gate_router, tags=["policies"])
     app.include_router(training_router)
     app.include_router(propagations_router)
     app.include_router(problems_router)

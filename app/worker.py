@@ -8,7 +8,7 @@ import threading
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from app.composition import service as composition_service
+from app import writes
 from app.db import Database
 from app.training import service as training_service
 
@@ -21,7 +21,7 @@ def drain(database: Database) -> int:
     done = 0
     while True:
         with database.sessions() as session, session.begin():
-            if composition_service.run_pending_job(session) is None:
+            if writes.finish_deferred(session) is None:
                 break
         done += 1
     while True:

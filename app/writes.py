@@ -119,6 +119,17 @@ def follow(session: Session, change: LineageChange) -> None:
     session.expire_all()
 
 
+def finish_deferred(session: Session) -> composition_service.Recomputed | None:
+    """Finish the oldest deferred propagation, then queue the re-judging of the runs it reached
+    (in batches of their own, after this transaction releases the subgraph)."""
+    outcome = composition_service.run_pending_job(session)
+    if outcome is not None and outcome.models:
+        training_service.queue(
+            session, outcome.models, cause=outcome.cause, structural=outcome.structural
+        )
+    return outcome
+
+
 def registered(
     result: artifact_service.Registered,
 ) -> tuple[tuple[Artifact, bool], LineageChange | None]:

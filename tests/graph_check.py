@@ -25,6 +25,7 @@ from app.composition.origin import Origin
 from app.policies import repository as policy_repository
 from app.policies import service as policy_service
 from app.training import repository as training_repository
+from app.training import service as training_service
 from app.training.models import TrainingRun
 from tests.composition.reference import RefEdge, RefNode, recompute_all
 
@@ -290,6 +291,7 @@ def verdict_mismatches(session: Session, namespaces: Sequence[str] | None = None
             policy,
             model=(model.namespace, model.name),
             exclude=model.id,
+            lookups=training_service.shared_reads(session),
         )
         now = [(f.rule, f.status) for f in judgement.findings]
         then = [(f["rule"], f["status"]) for f in run.findings]

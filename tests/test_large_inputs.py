@@ -10,12 +10,12 @@ from sqlalchemy.orm import Session
 
 from app.artifacts.models import Artifact
 from app.composition import repository as composition_repository
-from app.db import among
+from app.db import equals_any
 
 
 def test_id_sets_beyond_65535_parameters_are_one_array(session: Session) -> None:
     ids = [uuid.uuid4() for _ in range(70_000)]
-    assert session.scalars(select(Artifact).where(among(Artifact.id, ids))).all() == []
+    assert session.scalars(select(Artifact).where(equals_any(Artifact.id, ids))).all() == []
     composition_repository.mark_stale(session, ids)
 
 

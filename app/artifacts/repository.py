@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from app.artifacts.models import Artifact
-from app.db import among
+from app.db import equals_any
 from app.pagination import newest_first
 from app.retractions.models import Retraction
 
@@ -42,8 +42,15 @@ def by_natural_key(
 
 
 def newest(
-    session: Session, kind: str, namespace: str, name: str, *, excluding: str | None = None
+    session: Session,
+    kind: str,
+    namespace: str,
+    name: str,
+    *,
+    excluding: str | None = None,
+    as_of: datetime | None = None,
 ) -> Artifact | None:
+    """The newest version not retracted, other than ``excluding``, recorded by ``as_of``."""
     query = select(Artifact).where(
         Artifact.kind == kind,
         Artifact.namespace == namespace,
@@ -52,6 +59,8 @@ def newest(
     )
     if excluding is not None:
         query = query.where(Artifact.version != excluding)
+    if as_of is not None:
+        query = query.where(Artifact.created_at <= as_of)
     return session.scalars(
         query.order_by(Artifact.created_at.desc(), Artifact.id.desc()).limit(1)
     ).first()
@@ -82,7 +91,7 @@ def page(
 def many(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Artifact]:
     if not ids:
         return {}
-    rows = session.scalars(select(Artifact).where(among(Artifact.id, ids))).all()
+    rows = session.scalars(select(Artifact).where(equals_any(Artifact.id, ids))).all()
     return {a.id: a for a in rows}
 
 

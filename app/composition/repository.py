@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.artifacts.models import Artifact
 from app.composition.models import PropagationJob
 from app.composition.origin import Origin
-from app.db import among, json_dumps
+from app.db import equals_any, json_dumps
 from app.metrics import LOCK_WAIT_SECONDS
 
 WRITE_CHUNK = 5_000
@@ -233,7 +233,7 @@ class CompositionWriter:
 def mark_stale(session: Session, ids: Sequence[uuid.UUID]) -> None:
     session.execute(
         update(Artifact)
-        .where(among(Artifact.id, ids), Artifact.composition_stale.is_(False))
+        .where(equals_any(Artifact.id, ids), Artifact.composition_stale.is_(False))
         .values(composition_stale=True)
         .execution_options(synchronize_session=False)
     )

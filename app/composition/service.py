@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from graphlib import TopologicalSorter
 from typing import Any, cast
 
 from sqlalchemy import func
@@ -36,7 +37,6 @@ from app.composition.core import (
     weighting,
 )
 from app.config import get_settings
-from app.training import service as training_service
 
 log = logging.getLogger("headwater.propagation")
 
@@ -60,12 +60,15 @@ class LineageChange:
 @dataclass
 class Recomputed:
     """What a propagation did: how many nodes it recomputed and changed, and the model versions
-    whose training runs it may have changed, in topological order."""
+    whose training runs it may have changed, in topological order; for a deferred job, its id
+    and what its change was, which the re-judging of those runs needs."""
 
     nodes: int = 0
     changed: int = 0
     models: list[uuid.UUID] = field(default_factory=list)
     job_id: uuid.UUID | None = None
+    cause: str = "lineage changed"
+    structural: bool = True
 
 
 def contribution(edge: repository.IncomingEdge, parent: NodeComposition) -> ParentContribution:
@@ -105,25 +108,16 @@ def columns(result: NodeComposition, *, stale: bool = False) -> dict[str, Any]:
 def topological_order(
     ids: Iterable[uuid.UUID], edges: Sequence[repository.IncomingEdge]
 ) -> list[uuid.UUID]:
+    """Parents before children, deterministically: the roots sorted, then each node's children in
+    the order of its edges. (The cycle check under row locks makes a CycleError unreachable.)"""
     members = set(ids)
-    indegree: dict[uuid.UUID, int] = dict.fromkeys(members, 0)
-    children: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    graph: TopologicalSorter[uuid.UUID] = TopologicalSorter()
+    for node in sorted(members):
+        graph.add(node)
     for edge in edges:
         if edge.parent_id in members:
-            indegree[edge.child_id] += 1
-            children[edge.parent_id].append(edge.child_id)
-    queue = deque(sorted(n for n, d in indegree.items() if d == 0))
-    order: list[uuid.UUID] = []
-    while queue:
-        node = queue.popleft()
-        order.append(node)
-        for child in children[node]:
-            indegree[child] -= 1
-            if indegree[child] == 0:
-                queue.append(child)
-    if len(order) != len(members):  # the cycle check under row locks makes this unreachable
-        raise RuntimeError("lineage graph has a cycle")
-    return order
+            graph.add(edge.child_id, edge.parent_id)
+    return list(graph.static_order())
 
 
 def recompute_from(
@@ -222,14 +216,13 @@ def run_pending_job(session: Session) -> Recomputed | None:
     job.started_at = func.clock_timestamp()
     outcome = recompute_from(session, job.roots, cause=job.cause)
     job.nodes_total = outcome.nodes
-    if outcome.models:
-        # in batches of their own, after this transaction releases the subgraph
-        training_service.queue(session, outcome.models, cause=job.cause, structural=job.structural)
     job.status = "done"
     job.nodes_done = outcome.nodes
     job.finished_at = func.clock_timestamp()
     session.flush()
     outcome.job_id = job.id
+    outcome.cause = job.cause
+    outcome.structural = job.structural
     log.info(
         "propagation finished",
         extra={"job_id": str(job.id), "nodes": outcome.nodes, "changed": outcome.changed},

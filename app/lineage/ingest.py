@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.artifacts import repository as artifact_repository
@@ -31,8 +30,9 @@ from app.composition.service import LineageChange
 from app.db import lock_scope
 from app.errors import InvalidInput
 from app.lineage import openlineage, symlinks
+from app.lineage import repository as lineage_repository
 from app.lineage import service as lineage_service
-from app.lineage.models import Edge, LineageEvent
+from app.lineage.models import LineageEvent
 from app.retractions import service as retraction_service
 
 
@@ -129,16 +129,16 @@ def ingest(session: Session, payload: Mapping[str, Any], *, actor: Principal) ->
     for namespace in written_namespaces(payload, event):
         require_namespace(actor, namespace)
     lineage_service.within_edge_limit(len(event.edges), "edges")
-    print_ = fingerprint(payload)
+    event_fingerprint = fingerprint(payload)
     # a redelivery waits for the delivery it repeats; the events of one run merge one at a time
-    lock_scope(session, "openlineage-event", print_)
+    lock_scope(session, "openlineage-event", event_fingerprint)
     if event.run_id is not None:
         lock_scope(session, "openlineage-run", event.run_id)
-    if session.scalars(select(LineageEvent.id).where(LineageEvent.fingerprint == print_)).first():
+    if lineage_repository.event_recorded(session, event_fingerprint):
         return Ingested("duplicate", None, event.run_id)
 
     record = LineageEvent(
-        fingerprint=print_,
+        fingerprint=event_fingerprint,
         event_kind=event.kind,
         event_type=event.event_type,
         run_id=event.run_id,
@@ -280,11 +280,8 @@ class RunSoFar:
         payload: Mapping[str, Any],
         record: LineageEvent,
     ) -> RunSoFar:
-        rows = session.scalars(
-            select(LineageEvent)
-            .where(LineageEvent.run_id == event.run_id, LineageEvent.id != record.id)
-            .order_by(LineageEvent.received_at, LineageEvent.id)
-        ).all()
+        assert event.run_id is not None  # only the events of a run have a run so far
+        rows = lineage_repository.run_events(session, event.run_id, excluding=record.id)
         earlier: list[tuple[LineageEvent, openlineage.MappedEvent]] = []
         for row in rows:
             try:
@@ -332,23 +329,9 @@ def resolve(
         return artifact, key.version
     # the newest version other than one this very run wrote: a run that reads and rewrites the
     # same dataset reads the version before its own
-    if as_of is None:
-        artifact = artifact_repository.newest(
-            session, key.kind, key.namespace, key.name, excluding=key.fallback_version
-        )
-    else:
-        query = select(Artifact).where(
-            Artifact.kind == key.kind,
-            Artifact.namespace == key.namespace,
-            Artifact.name == key.name,
-            Artifact.created_at <= as_of,
-            artifact_repository.not_retracted(),
-        )
-        if key.fallback_version is not None:
-            query = query.where(Artifact.version != key.fallback_version)
-        artifact = session.scalars(
-            query.order_by(Artifact.created_at.desc(), Artifact.id.desc()).limit(1)
-        ).first()
+    artifact = artifact_repository.newest(
+        session, key.kind, key.namespace, key.name, excluding=key.fallback_version, as_of=as_of
+    )
     version = key.fallback_version or openlineage.UNVERSIONED
     if artifact is None:
         artifact = artifact_repository.by_natural_key(
@@ -367,17 +350,10 @@ def drop_superseded(session: Session, child: Artifact, parent: Artifact) -> bool
     An earlier event of the run, not yet naming the model, made its dataset input a source of
     the output; with the model named, that input is a prompt, and only ``used``.
     """
-    edge = session.scalars(
-        select(Edge).where(
-            Edge.child_id == child.id,
-            Edge.parent_id == parent.id,
-            Edge.relation == "derived_from",
-        )
-    ).one_or_none()
+    edge = lineage_repository.find(session, child.id, parent.id, "derived_from")
     if edge is None:
         return False
-    session.delete(edge)
-    session.flush()
+    lineage_repository.remove(session, edge)
     return True
 
 

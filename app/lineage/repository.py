@@ -31,6 +31,26 @@ def incoming(session: Session, child_id: uuid.UUID) -> Sequence[Edge]:
     ).all()
 
 
+def remove(session: Session, edge: Edge) -> None:
+    session.delete(edge)
+    session.flush()
+
+
+def event_recorded(session: Session, fingerprint: str) -> bool:
+    """Whether an OpenLineage event with this fingerprint was already accepted."""
+    found = select(LineageEvent.id).where(LineageEvent.fingerprint == fingerprint)
+    return session.scalars(found).first() is not None
+
+
+def run_events(session: Session, run_id: str, *, excluding: uuid.UUID) -> Sequence[LineageEvent]:
+    """The events recorded for an OpenLineage run, in the order they were received."""
+    return session.scalars(
+        select(LineageEvent)
+        .where(LineageEvent.run_id == run_id, LineageEvent.id != excluding)
+        .order_by(LineageEvent.received_at, LineageEvent.id)
+    ).all()
+
+
 def add(session: Session, edges: Sequence[Edge]) -> None:
     session.add_all(edges)
     session.flush()

@@ -9,7 +9,7 @@ from sqlalchemy import exists, func, select, text
 from sqlalchemy.orm import Session
 
 from app.artifacts.models import HUMAN_SOURCE_MIN, Artifact
-from app.db import among
+from app.db import equals_any
 from app.lineage.models import Edge
 from app.policies.models import Policy
 from app.sources.models import SourceState
@@ -87,7 +87,7 @@ def previous_generation(
         if level == SHALLOW_LEVELS and not versions & ancestors(session, frontier):
             return None
         parents = session.scalars(
-            select(Edge.parent_id).where(among(Edge.child_id, frontier)).distinct()
+            select(Edge.parent_id).where(equals_any(Edge.child_id, frontier)).distinct()
         ).all()
         frontier = [p for p in parents if p not in seen]
         seen.update(frontier)
@@ -95,7 +95,7 @@ def previous_generation(
         if found:
             return session.scalars(
                 select(Artifact)
-                .where(among(Artifact.id, found))
+                .where(equals_any(Artifact.id, found))
                 .order_by(Artifact.created_at.desc(), Artifact.id.desc())
                 .limit(1)
             ).first()
@@ -161,5 +161,5 @@ def human_sources(session: Session, exclude: Sequence[uuid.UUID], limit: int) ->
         .limit(limit)
     )
     if exclude:
-        query = query.where(~among(Artifact.id, exclude))
+        query = query.where(~equals_any(Artifact.id, exclude))
     return session.scalars(query).all()

@@ -1,4 +1,4 @@
-"""/api/v1/policies and /api/v1/gate."""
+"""/api/v1/policies."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from app.auth.security import Gatekeeper, PolicyAuthor, requires
+from app.auth.security import PolicyAuthor, requires
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES, NotFound
 from app.pagination import Limit, Page
 from app.policies import repository, service
-from app.policies.schemas import GateRequest, GateResponse, PolicyPut, PolicyRead
+from app.policies.schemas import PolicyPut, PolicyRead
 
 router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
@@ -72,16 +72,3 @@ def put_policy(
     policy, created = service.put(session, name, body, actor=principal.name)
     response.status_code = 201 if created else 200
     return service.policy_read(policy)
-
-
-@router.post(
-    "/gate",
-    response_model=GateResponse,
-    tags=["gate"],
-    summary="Judge a proposed training set without writing anything",
-    responses={
-        404: {"description": "A dataset in the training set (or the policy) is not recorded"}
-    },
-)
-def gate(body: GateRequest, session: SessionDep, _: Gatekeeper) -> GateResponse:
-    return service.gate(session, body)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import replace as dataclass_replace
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from app.artifacts import repository as artifact_repository
 from app.artifacts.models import Artifact
 from app.audit import service as audit
 from app.composition.core import (
@@ -20,30 +19,20 @@ from app.composition.core import (
     compose,
     weighting,
 )
-from app.composition.schemas import composition_summary
-from app.errors import Conflict, NotFound
-from app.lineage import repository as lineage_repository
-from app.metrics import VERDICTS
+from app.errors import NotFound
 from app.policies import repository, rules
 from app.policies.models import Policy
 from app.policies.schemas import (
     FindingRead,
-    GateRequest,
-    GateResponse,
     PolicyPut,
     PolicyRead,
-    PolicyRef,
     PreviousGenerationRead,
     RemediationRead,
     RuleNeed,
-    SetMember,
     Source,
 )
-from app.retractions import repository as retraction_repository
 from app.sources import preservation as source_preservation
 from app.sources import repository as source_repository
-from app.training import repository as training_repository
-from app.training.models import TrainingRun
 
 MAX_SOURCES = 10
 
@@ -134,7 +123,7 @@ def member_shares(members: Sequence[Member]) -> dict[uuid.UUID, float]:
 
 
 def with_preservation(
-    set_figures: rules.SetFigures, members: Sequence[Member], lookups: Lookups
+    set_figures: rules.SetFigures, members: Sequence[Member], lookups: SharedReads
 ) -> rules.SetFigures:
     """The figures with the share of human data whose original sources were checked, and of
     those still verified, when any source has been checked at all."""
@@ -160,13 +149,32 @@ def figures(result: NodeComposition) -> rules.SetFigures:
     )
 
 
-class Lookups:
+class EarlierRun(Protocol):
+    """What a judgement reads of a previous generation's training run (``app.training`` records
+    the runs, and judges them here: it hands the judge a :data:`RunReader`)."""
+
+    @property
+    def composition(self) -> dict[str, Any]: ...
+
+    @property
+    def total_amount(self) -> float | None: ...
+
+    @property
+    def weights_assumed(self) -> bool: ...
+
+
+RunReader = Callable[[Session, Sequence[uuid.UUID]], Mapping[uuid.UUID, EarlierRun]]
+"""The recorded training runs of these model versions, by model version id."""
+
+
+class SharedReads:
     """Reads that many judgements share (one gate call, or a batch of re-judged runs): the
     previous generations' training runs and the human-origin dataset versions."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, runs: RunReader) -> None:
         self.session = session
-        self.runs: dict[uuid.UUID, TrainingRun | None] = {}
+        self.read_runs = runs
+        self.runs: dict[uuid.UUID, EarlierRun | None] = {}
         self.candidates: list[Artifact] | None = None
         self.candidates_limit = 0
         self.sources_checked: bool | None = None
@@ -190,11 +198,11 @@ class Lookups:
 
     def prefetch_runs(self, model_ids: Sequence[uuid.UUID]) -> None:
         wanted = [m for m in model_ids if m not in self.runs]
-        found = training_repository.by_models(self.session, wanted)
+        found = self.read_runs(self.session, wanted)
         for model_id in wanted:
             self.runs[model_id] = found.get(model_id)
 
-    def run(self, model_id: uuid.UUID) -> TrainingRun | None:
+    def run(self, model_id: uuid.UUID) -> EarlierRun | None:
         self.prefetch_runs([model_id])
         return self.runs[model_id]
 
@@ -242,7 +250,7 @@ def previous_generation(
     members: Sequence[Member],
     ancestry: Ancestry,
     amounts_known: bool,
-    lookups: Lookups,
+    lookups: SharedReads,
 ) -> tuple[rules.PreviousGeneration | None, PreviousGenerationRead | None]:
     """Self-consuming lineage: the nearest earlier version of the same model upstream of the
     training set, its human amount, and what the set adds beyond what that generation had."""
@@ -302,7 +310,7 @@ def remedy(
     set_figures: rules.SetFigures,
     previous: rules.PreviousGeneration | None,
     members: Sequence[Member],
-    lookups: Lookups,
+    lookups: SharedReads,
 ) -> RemediationRead:
     plan = rules.remediation(policy_rules, set_figures, previous, "pass")
     wanted = plan.additional_human_amount
@@ -341,10 +349,9 @@ def judge(
     model: tuple[str, str] | None,
     exclude: uuid.UUID | None = None,
     ancestry: Ancestry | None = None,
-    lookups: Lookups | None = None,
+    lookups: SharedReads,
 ) -> Judgement:
     """Judge a training set; ``ancestry`` when already known (see :class:`Ancestry`)."""
-    lookups = lookups or Lookups(session)
     composition = training_set_composition(members)
     set_figures = figures(composition)
     policy_rules = rules.PolicyRules.model_validate(policy.rules)
@@ -363,107 +370,3 @@ def judge(
         else remedy(session, policy_rules, set_figures, previous, members, lookups)
     )
     return Judgement(policy, composition, findings, outcome, remediation, previous_read)
-
-
-# --- the gate ----------------------------------------------------------------------------------
-
-
-def resolve_training_set(session: Session, request: GateRequest) -> list[Member]:
-    """Each proposed dataset, or a 404 naming every one that is not recorded."""
-    # a symlinked dataset is found by any of its identifiers
-    names = lineage_repository.canonical_names(
-        session, "dataset", [(i.namespace, i.name) for i in request.training_set]
-    )
-
-    def recorded_as(namespace: str, name: str) -> tuple[str, str]:
-        return names.get((namespace, name), (namespace, name))
-
-    versioned = [
-        (*recorded_as(i.namespace, i.name), i.version) for i in request.training_set if i.version
-    ]
-    newest_keys = [recorded_as(i.namespace, i.name) for i in request.training_set if not i.version]
-    exact = artifact_repository.many_by_natural_key(session, "dataset", versioned)
-    newest = artifact_repository.newest_many(session, "dataset", newest_keys)
-    members: list[Member] = []
-    missing: list[dict[str, Any]] = []
-    for index, item in enumerate(request.training_set):
-        found = (
-            exact.get((*recorded_as(item.namespace, item.name), item.version))
-            if item.version
-            else newest.get(recorded_as(item.namespace, item.name))
-        )
-        if found is None:
-            missing.append(
-                {
-                    "index": index,
-                    "namespace": item.namespace,
-                    "name": item.name,
-                    "version": item.version,
-                }
-            )
-        else:
-            members.append(Member(found, item.amount))
-    if missing:
-        named = ", ".join(
-            f"{m['namespace']}/{m['name']}" + (f"@{m['version']}" if m["version"] else "")
-            for m in missing[:5]
-        )
-        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        raise NotFound(
-            f"The training set names dataset versions that are not recorded: {named}{more}."
-            " The gate never guesses; record them first.",
-            missing=missing,
-        )
-    refuse_retracted(session, members)
-    return members
-
-
-def refuse_retracted(session: Session, members: Sequence[Member]) -> None:
-    """A retracted version is lineage declared wrong: judging it would judge nothing real."""
-    retracted = retraction_repository.of_versions(session, [m.artifact.id for m in members])
-    if not retracted:
-        return
-    named = [m.artifact for m in members if m.artifact.id in retracted]
-    raise Conflict(
-        "The training set names retracted dataset versions: "
-        + ", ".join(
-            f"{a.namespace}/{a.name}@{a.version} ({retracted[a.id].reason})" for a in named[:5]
-        )
-        + ". Name a version that was not retracted, or none for the newest.",
-        retracted=[
-            {"id": str(a.id), "namespace": a.namespace, "name": a.name, "version": a.version}
-            for a in named
-        ],
-    )
-
-
-def gate(session: Session, request: GateRequest) -> GateResponse:
-    policy = current(session, request.policy)
-    members = resolve_training_set(session, request)
-    model = (request.model.namespace, request.model.name) if request.model else None
-    judgement = judge(session, members, policy, model=model)
-    VERDICTS.labels(judgement.verdict, "gate").inc()
-    composition = judgement.composition
-    return GateResponse(
-        verdict=judgement.verdict,
-        policy=PolicyRef(name=policy.name, version=policy.version),
-        composition=composition_summary(
-            composition.composition,
-            composition.total_amount,
-            weights_assumed=composition.weights_assumed,
-            stale=any(m.artifact.composition_stale for m in members),
-        ),
-        findings=[finding_read(f) for f in judgement.findings],
-        remediation=judgement.remediation,
-        previous_generation=judgement.previous,
-        training_set=[
-            SetMember(
-                id=m.artifact.id,
-                namespace=m.artifact.namespace,
-                name=m.artifact.name,
-                version=m.artifact.version,
-                amount=m.amount if m.amount is not None else m.artifact.size,
-            )
-            for m in members
-        ],
-    )

@@ -11,7 +11,7 @@ from sqlalchemy import delete, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import QueryableAttribute, Session
 
-from app.db import among
+from app.db import equals_any
 from app.lineage.models import Edge
 from app.pagination import newest_first
 from app.retractions.models import RetractedEdge, Retraction
@@ -31,7 +31,7 @@ def of_versions(session: Session, artifact_ids: Sequence[uuid.UUID]) -> dict[uui
     if not artifact_ids:
         return {}
     retracted = cast(QueryableAttribute[uuid.UUID], Retraction.artifact_id)
-    rows = session.scalars(select(Retraction).where(among(retracted, artifact_ids)))
+    rows = session.scalars(select(Retraction).where(equals_any(retracted, artifact_ids)))
     return {r.artifact_id: r for r in rows if r.artifact_id is not None}
 
 
@@ -64,7 +64,7 @@ def move(session: Session, retraction_id: uuid.UUID, edges: Sequence[Edge]) -> N
             for e in edges
         ],
     )
-    session.execute(delete(Edge).where(among(Edge.id, [e.id for e in edges])))
+    session.execute(delete(Edge).where(equals_any(Edge.id, [e.id for e in edges])))
     session.expire_all()
 
 
@@ -113,7 +113,7 @@ def edges_of(session: Session, retraction_ids: Sequence[uuid.UUID]) -> list[Retr
     return list(
         session.scalars(
             select(RetractedEdge)
-            .where(among(RetractedEdge.retraction_id, retraction_ids))
+            .where(equals_any(RetractedEdge.retraction_id, retraction_ids))
             .order_by(RetractedEdge.created_at, RetractedEdge.id)
         )
     )

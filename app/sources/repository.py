@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.artifacts.models import Artifact
 from app.artifacts.repository import not_retracted
-from app.db import among
+from app.db import equals_any
 from app.pagination import newest_first
 from app.sources.models import CHECKED_STATUSES, SourceState
 from app.training.models import TrainingRun
@@ -66,7 +66,7 @@ def sources(
     rows = session.execute(
         select(Artifact, SourceState)
         .outerjoin(SourceState, SourceState.artifact_id == Artifact.id)
-        .where(is_source(), among(Artifact.id, ids))
+        .where(is_source(), equals_any(Artifact.id, ids))
     ).all()
     return {artifact.id: (artifact, state) for artifact, state in rows}
 
@@ -82,7 +82,7 @@ def states_for_update(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.U
         )
     rows = session.scalars(
         select(SourceState)
-        .where(among(SourceState.artifact_id, ids))
+        .where(equals_any(SourceState.artifact_id, ids))
         .order_by(SourceState.artifact_id)
         .with_for_update()
         .execution_options(populate_existing=True)
@@ -102,7 +102,7 @@ def checked_statuses(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UU
         select(SourceState.artifact_id, SourceState.status)
         .join(Artifact, Artifact.id == SourceState.artifact_id)
         .where(
-            among(SourceState.artifact_id, ids),
+            equals_any(SourceState.artifact_id, ids),
             SourceState.status.in_(CHECKED_STATUSES),
             is_source(),
         )
@@ -147,7 +147,7 @@ def dependent_runs(
     rows = session.execute(
         select(TrainingRun, Artifact)
         .join(Artifact, Artifact.id == TrainingRun.model_id)
-        .where(among(TrainingRun.model_id, model_ids))
+        .where(equals_any(TrainingRun.model_id, model_ids))
         .order_by(TrainingRun.created_at.desc(), TrainingRun.id.desc())
     ).all()
     rank = {run.model_id: position for position, (run, _) in enumerate(rows)}

@@ -10,14 +10,16 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app.artifacts.models import Artifact
-from app.db import among
+from app.db import equals_any
 from app.lineage.models import Edge
 from app.pagination import newest_first
 from app.training.models import RejudgeRequest, TrainingRun, VerdictRecord
 
 
 def by_models(session: Session, model_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, TrainingRun]:
-    rows = session.scalars(select(TrainingRun).where(among(TrainingRun.model_id, model_ids))).all()
+    rows = session.scalars(
+        select(TrainingRun).where(equals_any(TrainingRun.model_id, model_ids))
+    ).all()
     return {run.model_id: run for run in rows}
 
 
@@ -27,7 +29,7 @@ def training_sets(
     """Each model's training set: (dataset id, amount) of its trained_on edges."""
     rows = session.execute(
         select(Edge.child_id, Edge.parent_id, Edge.amount)
-        .where(Edge.relation == "trained_on", among(Edge.child_id, model_ids))
+        .where(Edge.relation == "trained_on", equals_any(Edge.child_id, model_ids))
         .order_by(Edge.created_at, Edge.id)
     ).all()
     sets: dict[uuid.UUID, list[tuple[uuid.UUID, float | None]]] = {}
@@ -126,7 +128,7 @@ def rejudging(session: Session, model_ids: Sequence[uuid.UUID]) -> set[uuid.UUID
         return set()
     return set(
         session.scalars(
-            select(RejudgeRequest.model_id).where(among(RejudgeRequest.model_id, model_ids))
+            select(RejudgeRequest.model_id).where(equals_any(RejudgeRequest.model_id, model_ids))
         )
     )
 

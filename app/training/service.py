@@ -64,7 +64,7 @@ def refresh(
         datasets = artifact_repository.many(
             session, list({dataset_id for edges in sets.values() for dataset_id, _ in edges})
         )
-        lookups = policy_service.Lookups(session)
+        lookups = shared_reads(session)
         lookups.prefetch_sources(policy, list(datasets))
         if not structural:
             known = [known_ancestry(run) for run in runs.values()]
@@ -128,6 +128,11 @@ def rejudging(session: Session, model_ids: Sequence[uuid.UUID]) -> set[uuid.UUID
     return repository.rejudging(session, model_ids)
 
 
+def shared_reads(session: Session) -> policy_service.SharedReads:
+    """What judgements share, reading earlier generations' runs from this domain."""
+    return policy_service.SharedReads(session, repository.by_models)
+
+
 def known_ancestry(run: TrainingRun | None) -> policy_service.Ancestry | None:
     """The ancestry a run was last judged with, when it recorded one."""
     if run is None or run.verdict is None:
@@ -151,7 +156,7 @@ def judge_run(
     *,
     cause: str,
     structural: bool,
-    lookups: policy_service.Lookups | None = None,
+    lookups: policy_service.SharedReads | None = None,
 ) -> None:
     """Judge one model's training set; record the run, and a history entry when the
     composition, the verdict, its findings or the policy changed."""
@@ -162,7 +167,7 @@ def judge_run(
         model=(model.namespace, model.name),
         exclude=model.id,
         ancestry=None if structural else known_ancestry(run),
-        lookups=lookups,
+        lookups=lookups or shared_reads(session),
     )
     composition = judgement.composition
     stored = composition.composition.to_json()

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, func, or_, select, text
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from app.artifacts.models import Artifact
-from app.db import among
+from app.db import equals_any
 from app.lineage.models import Edge
 from app.pagination import newest_first
 
@@ -63,7 +63,7 @@ def edges_among(session: Session, ids: Sequence[uuid.UUID]) -> Sequence[Edge]:
         return []
     return session.scalars(
         select(Edge)
-        .where(among(Edge.child_id, ids), among(Edge.parent_id, ids))
+        .where(equals_any(Edge.child_id, ids), equals_any(Edge.parent_id, ids))
         .order_by(Edge.created_at, Edge.id)
     ).all()
 
@@ -76,12 +76,12 @@ def neighbour_counts(
         return {}, {}
     parents = session.execute(
         select(Edge.child_id, func.count(func.distinct(Edge.parent_id)))
-        .where(among(Edge.child_id, ids))
+        .where(equals_any(Edge.child_id, ids))
         .group_by(Edge.child_id)
     ).all()
     children = session.execute(
         select(Edge.parent_id, func.count(func.distinct(Edge.child_id)))
-        .where(among(Edge.parent_id, ids))
+        .where(equals_any(Edge.parent_id, ids))
         .group_by(Edge.parent_id)
     ).all()
     return {n: c for n, c in parents}, {n: c for n, c in children}

@@ -19,8 +19,8 @@ from app.artifacts.schemas import DatasetRead, ModelRead
 from app.composition.schemas import CompositionDetail, CompositionRead
 from app.lineage import repository as lineage_repository
 from app.pagination import next_cursor
-from app.policies import service as policy_service
 from app.policies.schemas import GateRequest, GateResponse
+from app.training import gate as training_gate
 from app.training import repository as training_repository
 from app.training import service as training_service
 from app.training.schemas import TrainingRunRead
@@ -326,7 +326,7 @@ def gate_request(chosen: Sequence[Pick], model: tuple[str, str] | None, policy: 
 
 
 def gate(session: Session, request: GateRequest) -> GateResponse:
-    return policy_service.gate(session, request)
+    return training_gate.gate(session, request)
 
 
 def cli_report(answer: GateResponse, *, strict: bool) -> str:

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import writes
 from app.artifacts.schemas import DatasetCreate, OriginIn, ParentIn
 from app.auth.core import NOBODY_IN_PARTICULAR as ANYONE
-from app.composition import service as composition_service
 from app.composition.models import PropagationJob
 from app.config import get_settings
 from tests.artifacts.test_api import dataset, ref
@@ -59,8 +58,8 @@ def test_a_large_correction_reads_stale_until_a_worker_finishes_it(
     assert [(job["status"], job["roots"]) for job in pending] == [("pending", [nodes[0]["id"]])]
     assert "corrected" in pending[0]["cause"]
 
-    assert composition_service.run_pending_job(session) is not None
-    assert composition_service.run_pending_job(session) is None
+    assert writes.finish_deferred(session) is not None
+    assert writes.finish_deferred(session) is None
     done = client.get(f"/api/v1/propagations/{pending[0]['id']}").json()
     assert done["status"] == "done"
     assert done["nodes_done"] == done["nodes_total"] == len(nodes) + 1

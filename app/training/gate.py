@@ -1,0 +1,122 @@
+"""The gate: a proposed training set judged as its training run would be, writing nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.artifacts import repository as artifact_repository
+from app.composition.schemas import composition_summary
+from app.errors import Conflict, NotFound
+from app.lineage import repository as lineage_repository
+from app.metrics import VERDICTS
+from app.policies import service as policy_service
+from app.policies.schemas import GateRequest, GateResponse, PolicyRef, SetMember
+from app.retractions import repository as retraction_repository
+from app.training import service as training_service
+
+
+def resolve_training_set(session: Session, request: GateRequest) -> list[policy_service.Member]:
+    """Each proposed dataset, or a 404 naming every one that is not recorded."""
+    # a symlinked dataset is found by any of its identifiers
+    names = lineage_repository.canonical_names(
+        session, "dataset", [(i.namespace, i.name) for i in request.training_set]
+    )
+
+    def recorded_as(namespace: str, name: str) -> tuple[str, str]:
+        return names.get((namespace, name), (namespace, name))
+
+    versioned = [
+        (*recorded_as(i.namespace, i.name), i.version) for i in request.training_set if i.version
+    ]
+    newest_keys = [recorded_as(i.namespace, i.name) for i in request.training_set if not i.version]
+    exact = artifact_repository.many_by_natural_key(session, "dataset", versioned)
+    newest = artifact_repository.newest_many(session, "dataset", newest_keys)
+    members: list[policy_service.Member] = []
+    missing: list[dict[str, Any]] = []
+    for index, item in enumerate(request.training_set):
+        found = (
+            exact.get((*recorded_as(item.namespace, item.name), item.version))
+            if item.version
+            else newest.get(recorded_as(item.namespace, item.name))
+        )
+        if found is None:
+            missing.append(
+                {
+                    "index": index,
+                    "namespace": item.namespace,
+                    "name": item.name,
+                    "version": item.version,
+                }
+            )
+        else:
+            members.append(policy_service.Member(found, item.amount))
+    if missing:
+        named = ", ".join(
+            f"{m['namespace']}/{m['name']}" + (f"@{m['version']}" if m["version"] else "")
+            for m in missing[:5]
+        )
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise NotFound(
+            f"The training set names dataset versions that are not recorded: {named}{more}."
+            " The gate never guesses; record them first.",
+            missing=missing,
+        )
+    refuse_retracted(session, members)
+    return members
+
+
+def refuse_retracted(session: Session, members: Sequence[policy_service.Member]) -> None:
+    """A retracted version is lineage declared wrong: judging it would judge nothing real."""
+    retracted = retraction_repository.of_versions(session, [m.artifact.id for m in members])
+    if not retracted:
+        return
+    named = [m.artifact for m in members if m.artifact.id in retracted]
+    raise Conflict(
+        "The training set names retracted dataset versions: "
+        + ", ".join(
+            f"{a.namespace}/{a.name}@{a.version} ({retracted[a.id].reason})" for a in named[:5]
+        )
+        + ". Name a version that was not retracted, or none for the newest.",
+        retracted=[
+            {"id": str(a.id), "namespace": a.namespace, "name": a.name, "version": a.version}
+            for a in named
+        ],
+    )
+
+
+def gate(session: Session, request: GateRequest) -> GateResponse:
+    """Judge a proposed training set under a policy, as its training run would be judged."""
+    policy = policy_service.current(session, request.policy)
+    members = resolve_training_set(session, request)
+    model = (request.model.namespace, request.model.name) if request.model else None
+    judgement = policy_service.judge(
+        session, members, policy, model=model, lookups=training_service.shared_reads(session)
+    )
+    VERDICTS.labels(judgement.verdict, "gate").inc()
+    composition = judgement.composition
+    return GateResponse(
+        verdict=judgement.verdict,
+        policy=PolicyRef(name=policy.name, version=policy.version),
+        composition=composition_summary(
+            composition.composition,
+            composition.total_amount,
+            weights_assumed=composition.weights_assumed,
+            stale=any(m.artifact.composition_stale for m in members),
+        ),
+        findings=[policy_service.finding_read(f) for f in judgement.findings],
+        remediation=judgement.remediation,
+        previous_generation=judgement.previous,
+        training_set=[
+            SetMember(
+                id=m.artifact.id,
+                namespace=m.artifact.namespace,
+                name=m.artifact.name,
+                version=m.artifact.version,
+                amount=m.amount if m.amount is not None else m.artifact.size,
+            )
+            for m in members
+        ],
+    )

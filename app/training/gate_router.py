@@ -1,0 +1,26 @@
+"""/api/v1/gate."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.auth.security import Gatekeeper
+from app.db import SessionDep
+from app.errors import PROBLEM_RESPONSES
+from app.policies.schemas import GateRequest, GateResponse
+from app.training import gate as service
+
+router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
+
+
+@router.post(
+    "/gate",
+    response_model=GateResponse,
+    tags=["gate"],
+    summary="Judge a proposed training set without writing anything",
+    responses={
+        404: {"description": "A dataset in the training set (or the policy) is not recorded"}
+    },
+)
+def gate(body: GateRequest, session: SessionDep, _: Gatekeeper) -> GateResponse:
+    return service.gate(session, body)
