@@ -28,6 +28,8 @@ these functions, never a domain's write functions directly.
 from __future__ import annotations
 
 import logging
+import random
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -63,6 +65,7 @@ T = TypeVar("T")
 # serialization_failure
 RETRYABLE = frozenset({"40P01", "40001"})
 ATTEMPTS = 20
+RETRY_PAUSE = 0.005  # seconds; the pause before retry n is drawn from [0, RETRY_PAUSE * 2**n]
 
 
 @dataclass
@@ -98,6 +101,9 @@ def write(session: Session, record: Callable[[], tuple[T, LineageChange | None]]
                 raise
             counters.retries += 1
             log.info("write retried", extra={"attempt": attempt, "error": type(exc.orig).__name__})
+            # writers that deadlocked on each other and retry at once tend to meet again in the
+            # same order: a random, growing pause lets the surviving one finish first
+            time.sleep(random.uniform(0.0, RETRY_PAUSE * 2 ** min(attempt, 6)))
             attempt += 1
 
 
