@@ -6,9 +6,21 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ARRAY, ColumnElement, Text, exists, func, literal, select
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    DateTime,
+    Integer,
+    Text,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import distinct_on
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from app.artifacts.models import Artifact
 from app.db import equals_any
@@ -167,3 +179,71 @@ def newest_many(
         .order_by(Artifact.namespace, Artifact.name, Artifact.created_at.desc(), Artifact.id.desc())
     ).all()
     return {(a.namespace, a.name): a for a in rows}
+
+
+NaturalKey = tuple[str, str, str, str]
+"""kind, namespace, name, version"""
+
+
+def by_natural_keys(session: Session, keys: Sequence[NaturalKey]) -> dict[NaturalKey, Artifact]:
+    """The versions with these natural keys, of either kind, in one indexed join."""
+    unique = list(dict.fromkeys(keys))
+    if not unique:
+        return {}
+    wanted = select(
+        *(
+            func.unnest(literal([k[i] for k in unique], ARRAY(Text))).label(column)
+            for i, column in enumerate(("kind", "namespace", "name", "version"))
+        )
+    ).subquery()
+    rows = session.scalars(
+        select(Artifact).join(
+            wanted,
+            (Artifact.kind == wanted.c.kind)
+            & (Artifact.namespace == wanted.c.namespace)
+            & (Artifact.name == wanted.c.name)
+            & (Artifact.version == wanted.c.version),
+        )
+    ).all()
+    return {(a.kind, a.namespace, a.name, a.version): a for a in rows}
+
+
+NewestWanted = tuple[str, str, str, str | None, datetime | None]
+"""kind, namespace, name, a version to pass over, the moment to look from (see ``newest``)"""
+
+
+def newest_each(session: Session, wanted: Sequence[NewestWanted]) -> dict[NewestWanted, Artifact]:
+    """``newest`` for many names at once: one query, a lateral lookup per name."""
+    unique = list(dict.fromkeys(wanted))
+    if not unique:
+        return {}
+    asked = select(
+        func.unnest(literal(list(range(len(unique))), ARRAY(Integer))).label("i"),
+        *(
+            func.unnest(literal([w[i] for w in unique], ARRAY(Text))).label(column)
+            for i, column in enumerate(("kind", "namespace", "name", "excluding"))
+        ),
+        func.unnest(literal([w[4] for w in unique], ARRAY(DateTime(timezone=True)))).label("as_of"),
+    ).subquery()
+    candidate = aliased(Artifact)
+    newest_one = (
+        select(candidate.id)
+        .where(
+            candidate.kind == asked.c.kind,
+            candidate.namespace == asked.c.namespace,
+            candidate.name == asked.c.name,
+            ~exists().where(Retraction.artifact_id == candidate.id),
+            or_(asked.c.excluding.is_(None), candidate.version != asked.c.excluding),
+            or_(asked.c.as_of.is_(None), candidate.created_at <= asked.c.as_of),
+        )
+        .order_by(candidate.created_at.desc(), candidate.id.desc())
+        .limit(1)
+        .lateral()
+    )
+    rows = session.execute(
+        select(Artifact, asked.c.i)
+        .select_from(asked)
+        .join(newest_one, true())
+        .join(Artifact, Artifact.id == newest_one.c.id)
+    ).all()
+    return {unique[i]: artifact for artifact, i in rows}

@@ -8,11 +8,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Text, func, literal, select, text
+from sqlalchemy import ARRAY, Text, func, literal, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.artifacts.models import Artifact
+from app.db import equals_any
 from app.lineage.models import Alias, Edge, LineageEvent
 from app.pagination import newest_first
 
@@ -34,6 +35,34 @@ def incoming(session: Session, child_id: uuid.UUID) -> Sequence[Edge]:
 def remove(session: Session, edge: Edge) -> None:
     session.delete(edge)
     session.flush()
+
+
+def between(session: Session, pairs: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> list[Edge]:
+    """Every edge, of any relation, from each parent to its child in ``pairs``: one query."""
+    if not pairs:
+        return []
+    return list(
+        session.scalars(
+            select(Edge)
+            .where(
+                equals_any(Edge.child_id, {child for child, _ in pairs}),
+                tuple_(Edge.child_id, Edge.parent_id).in_(list(dict.fromkeys(pairs))),
+            )
+            .order_by(Edge.created_at, Edge.id)
+        )
+    )
+
+
+def record_event(session: Session, values: Mapping[str, Any]) -> uuid.UUID | None:
+    """Store an accepted OpenLineage event and return its id; None when an event with its
+    fingerprint is stored already. A delivery racing another of the same event waits on the
+    fingerprint's unique index until that one's transaction ends, then stores it or not."""
+    return session.execute(
+        insert(LineageEvent)
+        .values(id=uuid.uuid4(), **values)
+        .on_conflict_do_nothing(index_elements=["fingerprint"])
+        .returning(LineageEvent.id)
+    ).scalar_one_or_none()
 
 
 def event_recorded(session: Session, fingerprint: str) -> bool:

@@ -107,6 +107,25 @@ def is_retracted(
     )
 
 
+EdgeKey = tuple[uuid.UUID, uuid.UUID, str]
+"""child_id, parent_id, relation"""
+
+
+def retracted_among(session: Session, keys: Sequence[EdgeKey]) -> set[EdgeKey]:
+    """Which of these edges were retracted, in one query."""
+    if not keys:
+        return set()
+    rows = session.execute(
+        select(RetractedEdge.child_id, RetractedEdge.parent_id, RetractedEdge.relation).where(
+            equals_any(RetractedEdge.child_id, {k[0] for k in keys}),
+            tuple_(RetractedEdge.child_id, RetractedEdge.parent_id, RetractedEdge.relation).in_(
+                list(dict.fromkeys(keys))
+            ),
+        )
+    ).all()
+    return {(r[0], r[1], r[2]) for r in rows}
+
+
 def edges_of(session: Session, retraction_ids: Sequence[uuid.UUID]) -> list[RetractedEdge]:
     if not retraction_ids:
         return []
