@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
@@ -17,13 +18,14 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     true,
 )
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session, aliased
 
 from app.artifacts.models import Artifact
-from app.db import equals_any
+from app.db import equals_any, json_dumps
 from app.pagination import newest_first
 from app.retractions.models import Retraction
 
@@ -247,3 +249,64 @@ def newest_each(session: Session, wanted: Sequence[NewestWanted]) -> dict[Newest
         .join(Artifact, Artifact.id == newest_one.c.id)
     ).all()
     return {unique[i]: artifact for artifact, i in rows}
+
+
+# (column, the element type its values travel as, the SQL that makes the stored value of it)
+_BULK_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("id", "uuid", "id"),
+    ("kind", "text", "kind"),
+    ("namespace", "text", "namespace"),
+    ("name", "text", "name"),
+    ("version", "text", "version"),
+    ("size", "float8", "size"),
+    ("uri", "text", "uri"),
+    ("checksum", "text", "checksum"),
+    ("description", "text", "description"),
+    ("facets", "text", "CAST(facets AS jsonb)"),
+    ("origin_human", "float8", "origin_human"),
+    ("origin_synthetic", "float8", "origin_synthetic"),
+    ("origin_unknown", "float8", "origin_unknown"),
+    ("origin_synthetic_depth", "int", "origin_synthetic_depth"),
+    ("origin_digital_source_type", "text", "origin_digital_source_type"),
+    ("declared_origin", "text", "CAST(declared_origin AS jsonb)"),
+    ("origin_declared_by", "text", "origin_declared_by"),
+    ("origin_declared_at", "timestamptz", "origin_declared_at"),
+    ("composition", "text", "CAST(composition AS jsonb)"),
+    ("total_amount", "float8", "total_amount"),
+    ("weights_assumed", "bool", "weights_assumed"),
+    ("human_fraction", "float8", "human_fraction"),
+    ("synthetic_fraction", "float8", "synthetic_fraction"),
+    ("unknown_fraction", "float8", "unknown_fraction"),
+    ("composition_stale", "bool", "composition_stale"),
+)
+_JSON_COLUMNS = frozenset({"facets", "declared_origin", "composition"})
+
+
+def _bulk_value(artifact: Artifact, column: str) -> Any:
+    value = getattr(artifact, column)
+    if column == "facets":
+        return json_dumps(value or {})
+    if column in _JSON_COLUMNS:
+        return None if value is None else json_dumps(value)
+    if column in ("weights_assumed", "composition_stale"):
+        return bool(value)
+    return value
+
+
+def insert_new(session: Session, artifacts: Sequence[Artifact]) -> None:
+    """Insert many new versions (their ids set) in one statement of one array per column: the
+    statement's text stays short however many rows it carries. The objects stay outside the
+    session; what the write goes on to read (ids, keys) they hold already."""
+    if not artifacts:
+        return
+    names = ", ".join(column for column, _, _ in _BULK_COLUMNS)
+    arrays = ", ".join(f"CAST(:{column} AS {kind}[])" for column, kind, _ in _BULK_COLUMNS)
+    stored = ", ".join(sql for _, _, sql in _BULK_COLUMNS)
+    session.execute(
+        text(
+            f"INSERT INTO artifacts ({names})"
+            f" SELECT {stored} FROM unnest({arrays}) AS given({names})"
+        ),
+        {column: [_bulk_value(a, column) for a in artifacts] for column, _, _ in _BULK_COLUMNS},
+    )
+    created_here(session).update(a.id for a in artifacts)

@@ -148,8 +148,8 @@ def record_batch(
         session,
         [e.parent.id for _, planned in created for e in planned.edges if e.parent.id not in fresh],
     )
-    artifact_repository.add_all(session, [artifact for artifact, _ in created])
-    repository.add(
+    artifact_repository.insert_new(session, [artifact for artifact, _ in created])
+    repository.insert_many(
         session,
         [e for artifact, planned in created for e in artifact_service.edges_of(artifact, planned)],
     )

@@ -85,6 +85,35 @@ def add(session: Session, edges: Sequence[Edge]) -> None:
     session.flush()
 
 
+def insert_many(session: Session, edges: Sequence[Edge]) -> None:
+    """Insert many new edges in one statement of one array per column (see
+    ``artifacts.repository.insert_new``); the objects stay outside the session."""
+    if not edges:
+        return
+    for edge in edges:
+        edge.id = edge.id or uuid.uuid4()
+    session.execute(
+        text(
+            """
+            INSERT INTO edges (id, child_id, parent_id, relation, amount, amount_source)
+            SELECT * FROM unnest(
+                CAST(:id AS uuid[]), CAST(:child_id AS uuid[]), CAST(:parent_id AS uuid[]),
+                CAST(:relation AS text[]), CAST(:amount AS float8[]),
+                CAST(:amount_source AS text[])
+            )
+            """
+        ),
+        {
+            "id": [e.id for e in edges],
+            "child_id": [e.child_id for e in edges],
+            "parent_id": [e.parent_id for e in edges],
+            "relation": [e.relation for e in edges],
+            "amount": [e.amount for e in edges],
+            "amount_source": [e.amount_source for e in edges],
+        },
+    )
+
+
 def path_between(session: Session, source: uuid.UUID, target: uuid.UUID) -> list[uuid.UUID] | None:
     """A shortest downstream path source → … → target, or None when target is not downstream.
 
