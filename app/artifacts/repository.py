@@ -22,7 +22,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects.postgresql import distinct_on
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, defer
 
 from app.artifacts.models import Artifact
 from app.db import equals_any, json_dumps
@@ -102,10 +102,18 @@ def page(
     return session.scalars(query).all()
 
 
-def many(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Artifact]:
+def many(
+    session: Session, ids: Sequence[uuid.UUID], *, compositions: bool = True
+) -> dict[uuid.UUID, Artifact]:
+    """The versions with these ids; without ``compositions``, their stored composition and
+    facets (the long JSON of a row) are read only if asked for: a write that names its parents
+    needs their keys, and propagation reads compositions itself."""
     if not ids:
         return {}
-    rows = session.scalars(select(Artifact).where(equals_any(Artifact.id, ids))).all()
+    query = select(Artifact).where(equals_any(Artifact.id, ids))
+    if not compositions:
+        query = query.options(defer(Artifact.composition), defer(Artifact.facets))
+    rows = session.scalars(query).all()
     return {a.id: a for a in rows}
 
 

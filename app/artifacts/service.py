@@ -90,7 +90,7 @@ def look_up(session: Session, refs: Iterable[ArtifactRef]) -> Known:
             assert ref.namespace is not None and ref.name is not None and ref.version is not None
             keys.update((kind, ref.namespace, ref.name, ref.version) for kind in KINDS)
     known = Known()
-    for artifact in repository.many(session, list(ids)).values():
+    for artifact in repository.many(session, list(ids), compositions=False).values():
         known.add(artifact)
     for artifact in repository.by_natural_keys(session, sorted(keys)).values():
         known.add(artifact)

@@ -81,7 +81,7 @@ def look_up(session: Session, body: NativeBatch) -> artifact_service.Known:
             assert ref.namespace is not None and ref.name is not None and ref.version is not None
             keys[kind].add((ref.namespace, ref.name, ref.version))
     known = artifact_service.Known()
-    for artifact in artifact_repository.many(session, list(ids)).values():
+    for artifact in artifact_repository.many(session, list(ids), compositions=False).values():
         known.add(artifact)
     for kind, wanted in keys.items():
         for artifact in artifact_repository.many_by_natural_key(
