@@ -32,6 +32,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -85,12 +86,21 @@ def retryable(exc: DBAPIError) -> bool:
     return getattr(exc.orig, "sqlstate", None) in RETRYABLE
 
 
-def write(session: Session, record: Callable[[], tuple[T, LineageChange | None]]) -> T:
-    """Record, propagate and re-judge, as one step of the caller's transaction."""
+def write(
+    session: Session,
+    record: Callable[[], tuple[T, LineageChange | None]],
+    *,
+    whole_transaction: bool = False,
+) -> T:
+    """Record, propagate and re-judge, as one step of the caller's transaction.
+
+    ``whole_transaction``: the write is all the transaction holds (a request that writes one
+    thing), so a retry rolls the transaction back instead of a savepoint, and the two statements
+    of the savepoint are saved."""
     attempt = 1
     while True:
         try:
-            with session.begin_nested():
+            with nullcontext() if whole_transaction else session.begin_nested():
                 result, change = record()
                 if change is not None:
                     follow(session, change)
@@ -99,6 +109,8 @@ def write(session: Session, record: Callable[[], tuple[T, LineageChange | None]]
         except DBAPIError as exc:
             if not retryable(exc) or attempt >= ATTEMPTS:
                 raise
+            if whole_transaction:
+                session.rollback()
             counters.retries += 1
             log.info("write retried", extra={"attempt": attempt, "error": type(exc.orig).__name__})
             # writers that deadlocked on each other and retry at once tend to meet again in the
@@ -243,14 +255,16 @@ def retract_edge(
     return retraction, created
 
 
-def ingest(session: Session, event: Any, *, actor: Principal) -> lineage_ingest.Ingested:
-    """One OpenLineage event."""
+def ingest(
+    session: Session, event: Any, *, actor: Principal, whole_transaction: bool = False
+) -> lineage_ingest.Ingested:
+    """One OpenLineage event (``whole_transaction``: and nothing else in this transaction)."""
 
     def record() -> tuple[lineage_ingest.Ingested, LineageChange | None]:
         result = lineage_ingest.ingest(session, event, actor=actor)
         return result, result.change
 
-    result = write(session, record)
+    result = write(session, record, whole_transaction=whole_transaction)
     if result.status == "accepted":
         audit.record(session, actor.name, "lineage.event", event)
     return result

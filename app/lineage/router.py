@@ -131,7 +131,7 @@ def post_event(
     event: Annotated[dict[str, Any], Body(description="An OpenLineage event")],
 ) -> EventAccepted:
     try:
-        result = writes.ingest(session, event, actor=principal)
+        result = writes.ingest(session, event, actor=principal, whole_transaction=True)
     except ProblemError:
         EVENTS.labels("rejected").inc()
         raise
