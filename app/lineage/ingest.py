@@ -33,7 +33,7 @@ from app.errors import InvalidInput
 from app.lineage import openlineage, symlinks
 from app.lineage import repository as lineage_repository
 from app.lineage import service as lineage_service
-from app.lineage.models import Edge, LineageEvent
+from app.lineage.models import Edge
 from app.retractions import service as retraction_service
 
 
@@ -134,7 +134,7 @@ def ingest(session: Session, payload: Mapping[str, Any], *, actor: Principal) ->
     # fingerprint for the delivery it repeats (``record_event``)
     if event.run_id is not None:
         lock_scope(session, "openlineage-run", event.run_id)
-    event_id = lineage_repository.record_event(
+    event_id, earlier = lineage_repository.record_event(
         session,
         {
             "fingerprint": fingerprint(payload),
@@ -154,7 +154,7 @@ def ingest(session: Session, payload: Mapping[str, Any], *, actor: Principal) ->
     cause = f"OpenLineage {event.event_type or event.kind} event" + (
         f" of run {event.run_id}" if event.run_id else ""
     )
-    run = RunSoFar.load(session, event, payload, event_id) if event.run_id is not None else None
+    run = RunSoFar.of(event, payload, earlier) if event.run_id is not None else None
     event, run = canonical(session, event, run)
     # a symlink may record what the event writes under another namespace: the token must
     # reach that one too
@@ -245,17 +245,15 @@ class RunSoFar:
     failed: str | None = None
 
     @classmethod
-    def load(
+    def of(
         cls,
-        session: Session,
         event: openlineage.MappedEvent,
         payload: Mapping[str, Any],
-        event_id: uuid.UUID,
+        stored: Sequence[lineage_repository.StoredEvent],
     ) -> RunSoFar:
-        assert event.run_id is not None  # only the events of a run have a run so far
-        rows = lineage_repository.run_events(session, event.run_id, excluding=event_id)
-        earlier: list[tuple[LineageEvent, openlineage.MappedEvent]] = []
-        for row in rows:
+        """The run of ``event`` with the events of it ``stored`` before."""
+        earlier: list[tuple[lineage_repository.StoredEvent, openlineage.MappedEvent]] = []
+        for row in stored:
             try:
                 earlier.append((row, openlineage.map_event(row.payload)))
             except openlineage.EventInvalid:

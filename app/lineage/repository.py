@@ -5,15 +5,16 @@ from __future__ import annotations
 import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Text, func, literal, select, text, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ARRAY, DateTime, Text, func, literal, select, text, tuple_
+from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
 from sqlalchemy.orm import Session
 
 from app.artifacts.models import Artifact
-from app.db import equals_any
+from app.db import equals_any, json_dumps
 from app.lineage.models import Alias, Edge, LineageEvent
 from app.pagination import newest_first
 
@@ -53,31 +54,51 @@ def between(session: Session, pairs: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> l
     )
 
 
-def record_event(session: Session, values: Mapping[str, Any]) -> uuid.UUID | None:
-    """Store an accepted OpenLineage event and return its id; None when an event with its
-    fingerprint is stored already. A delivery racing another of the same event waits on the
-    fingerprint's unique index until that one's transaction ends, then stores it or not."""
-    return session.execute(
-        insert(LineageEvent)
-        .values(id=uuid.uuid4(), **values)
-        .on_conflict_do_nothing(index_elements=["fingerprint"])
-        .returning(LineageEvent.id)
-    ).scalar_one_or_none()
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as stored: the run's earlier events are read back in this shape."""
+
+    received_at: datetime
+    payload: dict[str, Any]
+
+
+def record_event(
+    session: Session, values: Mapping[str, Any]
+) -> tuple[uuid.UUID | None, list[StoredEvent]]:
+    """Store an accepted OpenLineage event: its id, and the events of its run stored before it
+    (received first, first); no id when an event with its fingerprint is stored already.
+
+    One statement: the insert's own row is not in the snapshot its query reads. A delivery
+    racing another of the same event waits on the fingerprint's unique index until that one's
+    transaction ends, then stores it or not."""
+    rows = session.execute(
+        text(
+            """
+            WITH stored AS (
+                INSERT INTO lineage_events (id, fingerprint, event_kind, event_type, run_id,
+                    job_namespace, job_name, event_time, producer, payload)
+                VALUES (:id, :fingerprint, :event_kind, :event_type, :run_id, :job_namespace,
+                    :job_name, :event_time, :producer, CAST(:payload AS jsonb))
+                ON CONFLICT (fingerprint) DO NOTHING
+                RETURNING id
+            )
+            SELECT stored.id, e.received_at, e.payload
+            FROM stored LEFT JOIN lineage_events e ON e.run_id = CAST(:run_id AS text)
+            ORDER BY e.received_at, e.id
+            """
+        ).columns(id=UUID(as_uuid=True), received_at=DateTime(timezone=True), payload=JSONB),
+        {**values, "id": uuid.uuid4(), "payload": json_dumps(values["payload"])},
+    ).all()
+    if not rows:
+        return None, []
+    earlier = [StoredEvent(r.received_at, r.payload) for r in rows if r.received_at is not None]
+    return rows[0].id, earlier
 
 
 def event_recorded(session: Session, fingerprint: str) -> bool:
     """Whether an OpenLineage event with this fingerprint was already accepted."""
     found = select(LineageEvent.id).where(LineageEvent.fingerprint == fingerprint)
     return session.scalars(found).first() is not None
-
-
-def run_events(session: Session, run_id: str, *, excluding: uuid.UUID) -> Sequence[LineageEvent]:
-    """The events recorded for an OpenLineage run, in the order they were received."""
-    return session.scalars(
-        select(LineageEvent)
-        .where(LineageEvent.run_id == run_id, LineageEvent.id != excluding)
-        .order_by(LineageEvent.received_at, LineageEvent.id)
-    ).all()
 
 
 def add(session: Session, edges: Sequence[Edge]) -> None:

@@ -100,11 +100,14 @@ class ReportedEdge:
 
 
 def withheld_many(session: Session, edges: Sequence[ReportedEdge]) -> list[bool]:
-    """``withheld`` for each of many edges, in two queries."""
+    """``withheld`` for each of many edges, in two queries at most: no edge into a version
+    this transaction created can have been retracted yet."""
     if not edges:
         return []
+    new_here = artifact_repository.created_here(session)
     retracted = repository.retracted_among(
-        session, [(e.child.id, e.parent.id, e.relation) for e in edges]
+        session,
+        [(e.child.id, e.parent.id, e.relation) for e in edges if e.child.id not in new_here],
     )
     versions = repository.of_versions(
         session, list({a.id for e in edges for a in (e.child, e.parent)})
