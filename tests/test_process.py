@@ -74,26 +74,29 @@ def acknowledged_until_kill_9(
     return acknowledged
 
 
-def restarted(live_server: LiveServer, tmp_path: Path) -> LiveServer:
-    return LiveServer(
+def all_recorded_after_restart(
+    live_server: LiveServer, tmp_path: Path, namespace: str, names: list[str]
+) -> None:
+    """Start the service again on the same database: each dataset is recorded, all human."""
+    restarted = LiveServer(
         {"DATABASE_URL": live_server.env["DATABASE_URL"], "HEADWATER_LOG_LEVEL": "warning"},
         tmp_path,
     ).start()
-
-
-def test_nothing_acknowledged_is_lost_to_kill_9(live_server: LiveServer, tmp_path: Path) -> None:
-    acknowledged = acknowledged_until_kill_9(live_server, post_dataset)
-    again = restarted(live_server, tmp_path)
     try:
-        with again.client() as client:
-            for name in acknowledged:
+        with restarted.client() as client:
+            for name in names:
                 found = client.get(
-                    "/api/v1/datasets", params={"namespace": "crash", "name": name}
+                    "/api/v1/datasets", params={"namespace": namespace, "name": name}
                 ).json()["items"]
                 assert len(found) == 1, name
                 assert found[0]["composition"]["human_fraction"] == 1.0
     finally:
-        again.stop()
+        restarted.stop()
+
+
+def test_nothing_acknowledged_is_lost_to_kill_9(live_server: LiveServer, tmp_path: Path) -> None:
+    acknowledged = acknowledged_until_kill_9(live_server, post_dataset)
+    all_recorded_after_restart(live_server, tmp_path, "crash", acknowledged)
 
 
 def post_event(client: httpx.Client, name: str) -> httpx.Response:
@@ -128,17 +131,7 @@ def test_no_acknowledged_openlineage_event_is_lost_to_kill_9(
     live_server: LiveServer, tmp_path: Path
 ) -> None:
     acknowledged = acknowledged_until_kill_9(live_server, post_event)
-    again = restarted(live_server, tmp_path)
-    try:
-        with again.client() as client:
-            for name in acknowledged:
-                found = client.get(
-                    "/api/v1/datasets", params={"namespace": "crash-ol", "name": name}
-                ).json()["items"]
-                assert len(found) == 1, name
-                assert found[0]["composition"]["human_fraction"] == 1.0
-    finally:
-        again.stop()
+    all_recorded_after_restart(live_server, tmp_path, "crash-ol", acknowledged)
 
 
 def postgres_running(data_dir: Path) -> bool:
