@@ -155,12 +155,14 @@ def registered(
 
 
 def register_dataset(
-    session: Session, body: DatasetCreate, *, actor: Principal
+    session: Session, body: DatasetCreate, *, actor: Principal, whole_transaction: bool = False
 ) -> tuple[Artifact, bool]:
     """A dataset version with its origin, size and parents (or the identical one recorded)."""
     lineage_service.within_edge_limit(len(body.parents), "parents")
     artifact, is_new = write(
-        session, lambda: registered(artifact_service.record_dataset(session, body, actor=actor))
+        session,
+        lambda: registered(artifact_service.record_dataset(session, body, actor=actor)),
+        whole_transaction=whole_transaction,
     )
     if is_new:
         audit.record(session, actor.name, "dataset.create", request_content(body))
@@ -168,13 +170,15 @@ def register_dataset(
 
 
 def register_model(
-    session: Session, body: ModelCreate, *, actor: Principal
+    session: Session, body: ModelCreate, *, actor: Principal, whole_transaction: bool = False
 ) -> tuple[Artifact, bool]:
     """A model version with its training set, which records its training run."""
     members = len(body.training_set) + (body.base_model is not None)
     lineage_service.within_edge_limit(members, "training-set members")
     artifact, is_new = write(
-        session, lambda: registered(artifact_service.record_model(session, body, actor=actor))
+        session,
+        lambda: registered(artifact_service.record_model(session, body, actor=actor)),
+        whole_transaction=whole_transaction,
     )
     if is_new:
         audit.record(session, actor.name, "model.create", request_content(body))
