@@ -178,7 +178,7 @@ def ingest(session: Session, payload: Mapping[str, Any], *, actor: Principal) ->
     result = Ingested("accepted", event_id, event.run_id, edges=linked.count)
     if touched:
         result.change = LineageChange.of(touched, cause, structural=structural)
-    result.nodes = list(dict.fromkeys(nodes.values()))
+    result.nodes = list(nodes.values())
     for artifact in result.nodes:
         (result.datasets if artifact.kind == "dataset" else result.models).append(artifact.id)
     return result
