@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, DateTime, Text, func, literal, select, text, tuple_
+from sqlalchemy import ARRAY, DateTime, Text, func, literal, select, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
 from sqlalchemy.orm import Session
 
 from app.artifacts.models import Artifact
-from app.db import equals_any, json_dumps
+from app.db import json_dumps
 from app.lineage.models import Alias, Edge, LineageEvent
 from app.pagination import newest_first
 
@@ -39,16 +39,20 @@ def remove(session: Session, edge: Edge) -> None:
 
 
 def between(session: Session, pairs: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> list[Edge]:
-    """Every edge, of any relation, from each parent to its child in ``pairs``: one query."""
+    """Every edge, of any relation, from each parent to its child in ``pairs``: one query, the
+    pairs joined as unnested arrays (a long IN list of row values overflows the parser's
+    stack)."""
     if not pairs:
         return []
+    unique = list(dict.fromkeys(pairs))
+    wanted = select(
+        func.unnest(literal([p[0] for p in unique], ARRAY(UUID(as_uuid=True)))).label("child"),
+        func.unnest(literal([p[1] for p in unique], ARRAY(UUID(as_uuid=True)))).label("parent"),
+    ).subquery()
     return list(
         session.scalars(
             select(Edge)
-            .where(
-                equals_any(Edge.child_id, {child for child, _ in pairs}),
-                tuple_(Edge.child_id, Edge.parent_id).in_(list(dict.fromkeys(pairs))),
-            )
+            .join(wanted, (Edge.child_id == wanted.c.child) & (Edge.parent_id == wanted.c.parent))
             .order_by(Edge.created_at, Edge.id)
         )
     )
