@@ -30,6 +30,10 @@ class NodeState:
     total_amount: float | None
     weights_assumed: bool
     stale: bool
+    # the stored figures of the composition: enough for whoever needs no whole vector
+    human_fraction: float
+    synthetic_fraction: float
+    unknown_fraction: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,13 +43,18 @@ class IncomingEdge:
     relation: str
     amount: float | None
     parent: NodeState
+    amount_source: str | None = None
 
 
 _STATE_COLUMNS = """
     a.id, a.kind, a.size, a.origin_human, a.origin_synthetic, a.origin_unknown,
     a.origin_synthetic_depth, a.origin_digital_source_type, {composition}, a.total_amount,
-    a.weights_assumed, a.composition_stale
+    a.weights_assumed, a.composition_stale, a.human_fraction, a.synthetic_fraction,
+    a.unknown_fraction
 """
+
+
+STATE_WIDTH = 15
 
 
 def _columns(composition: str = "a.composition") -> str:
@@ -56,6 +65,7 @@ def _state(row: Any, offset: int = 0) -> NodeState:
     (id_, kind, size, human, synthetic, unknown, depth, dst, composition, total, assumed, stale) = (
         row[offset : offset + 12]
     )
+    fractions = row[offset + 12 : offset + STATE_WIDTH]
     origin = (
         None
         if human is None
@@ -67,7 +77,7 @@ def _state(row: Any, offset: int = 0) -> NodeState:
             digital_source_type=dst,
         )
     )
-    return NodeState(id_, kind, size, origin, composition, total, assumed, stale)
+    return NodeState(id_, kind, size, origin, composition, total, assumed, stale, *fractions)
 
 
 def load_descendants(session: Session, roots: Sequence[uuid.UUID]) -> list[NodeState]:
@@ -158,21 +168,30 @@ def load_nodes(session: Session, ids: Sequence[uuid.UUID]) -> list[NodeState]:
 
 
 def load_incoming(
-    session: Session, child_ids: Sequence[uuid.UUID], *, outside_only: bool = False
+    session: Session,
+    child_ids: Sequence[uuid.UUID],
+    *,
+    outside_only: bool = False,
+    compositions: bool = True,
 ) -> list[IncomingEdge]:
     """Every edge into the given nodes, with its parent's stored state.
 
     With ``outside_only`` a parent's stored composition comes only when the parent is not
     itself one of the given nodes: a propagation computes those, and loading every stored
-    copy of a large subgraph would cost memory for nothing.
+    copy of a large subgraph would cost memory for nothing. Without ``compositions`` none
+    comes: the weights and the stored figures need no vector.
     """
-    composition = "CASE WHEN inside.id IS NULL THEN a.composition END" if outside_only else None
+    composition = "a.composition"
+    if not compositions:
+        composition = "NULL::jsonb"
+    elif outside_only:
+        composition = "CASE WHEN inside.id IS NULL THEN a.composition END"
     rows = session.execute(
         text(
             f"""
             WITH given(id) AS (SELECT unnest(CAST(:ids AS uuid[])))
-            SELECT e.child_id, e.parent_id, e.relation, e.amount,
-                   {_columns(composition or "a.composition")}
+            SELECT e.child_id, e.parent_id, e.relation, e.amount, e.amount_source,
+                   {_columns(composition)}
             FROM given JOIN edges e ON e.child_id = given.id
             JOIN artifacts a ON a.id = e.parent_id
             LEFT JOIN given inside ON inside.id = e.parent_id
@@ -180,7 +199,7 @@ def load_incoming(
         ),
         {"ids": list(child_ids)},
     )
-    return [IncomingEdge(row[0], row[1], row[2], row[3], _state(row, 4)) for row in rows]
+    return [IncomingEdge(row[0], row[1], row[2], row[3], _state(row, 5), row[4]) for row in rows]
 
 
 class CompositionWriter:
@@ -286,7 +305,8 @@ def load_mass_ancestors(session: Session, target: uuid.UUID) -> list[NodeState]:
 
 
 def load_mass_ancestors_of(session: Session, targets: Sequence[uuid.UUID]) -> list[NodeState]:
-    """``load_mass_ancestors`` for several targets at once, each node once."""
+    """``load_mass_ancestors`` for several targets at once, each node once; the stored figures
+    without the vectors (following mass upstream needs no more)."""
     rows = session.execute(
         text(
             f"""
@@ -296,7 +316,7 @@ def load_mass_ancestors_of(session: Session, targets: Sequence[uuid.UUID]) -> li
                 SELECT e.parent_id FROM edges e JOIN up u ON e.child_id = u.id
                 WHERE e.relation IN ('trained_on', 'fine_tuned_from', 'derived_from')
             )
-            SELECT {_columns()} FROM up JOIN artifacts a ON a.id = up.id
+            SELECT {_columns("NULL::jsonb")} FROM up JOIN artifacts a ON a.id = up.id
             """
         ),
         {"targets": list(targets)},

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from app.artifacts import repository as artifact_repository
 from app.composition import repository
-from app.composition.contributors import synthetic_credits
+from app.composition.contributors import contribution_of, synthetic_credits
 from app.composition.core import (
     Composition,
     Kind,
@@ -242,20 +242,6 @@ def propagate(session: Session, change: LineageChange) -> Recomputed:
     )
 
 
-def contributors(session: Session, target: uuid.UUID, limit: int) -> list[tuple[uuid.UUID, float]]:
-    """The ancestors that bring the most synthetic mass to ``target``, with their share of it."""
-    nodes = {n.id: n for n in repository.load_mass_ancestors(session, target)}
-    edges_into: dict[uuid.UUID, list[repository.IncomingEdge]] = defaultdict(list)
-    for edge in repository.load_incoming(session, list(nodes)):
-        edges_into[edge.child_id].append(edge)
-    credits = synthetic_credits(target, nodes, edges_into)
-    total = math.fsum(credits.values())
-    if total == 0.0:
-        return []
-    ranked = sorted(credits.items(), key=lambda item: (-item[1], str(item[0])))
-    return [(node, credit / total) for node, credit in ranked[:limit]]
-
-
 @dataclass(frozen=True)
 class Weight:
     """How much one parent edge weighed in a node's composition, and where that came from."""
@@ -264,14 +250,50 @@ class Weight:
     relation: str
     weight: float
     source: WeightSource
+    amount_source: str | None  # the facet field an edge's own amount was read from
 
 
-def weights(session: Session, node_id: uuid.UUID, kind: str, size: float | None) -> list[Weight]:
+@dataclass(frozen=True)
+class Explanation:
+    """Why a node's composition is what it is: the ancestors that bring its synthetic mass
+    (each with its share of it, largest first) and the weight of each mass-carrying parent."""
+
+    contributors: list[tuple[uuid.UUID, float]]
+    weights: list[Weight]
+
+
+def explain(session: Session, node_id: uuid.UUID, limit: int) -> Explanation:
+    """The node's contributors (at most ``limit``) and weights, from one load of the region
+    its mass comes from; stored figures, no vectors."""
+    nodes = {n.id: n for n in repository.load_mass_ancestors(session, node_id)}
+    edges_into: dict[uuid.UUID, list[repository.IncomingEdge]] = defaultdict(list)
+    for edge in repository.load_incoming(session, list(nodes), compositions=False):
+        edges_into[edge.child_id].append(edge)
+    if node_id not in nodes:
+        return Explanation([], [])
+    return Explanation(
+        ranked_contributors(synthetic_credits(node_id, nodes, edges_into), limit),
+        node_weights(nodes[node_id], edges_into[node_id]),
+    )
+
+
+def ranked_contributors(
+    credits: dict[uuid.UUID, float], limit: int
+) -> list[tuple[uuid.UUID, float]]:
+    total = math.fsum(credits.values())
+    if total == 0.0:
+        return []
+    ranked = sorted(credits.items(), key=lambda item: (-item[1], str(item[0])))
+    return [(node, credit / total) for node, credit in ranked[:limit]]
+
+
+def node_weights(
+    node: repository.NodeState, edges: Sequence[repository.IncomingEdge]
+) -> list[Weight]:
     """The weights ``compose`` gave each mass-carrying parent of a node, with their sources."""
-    edges = repository.load_incoming(session, [node_id])
-    mixed = weighting(cast(Kind, kind), size, [contribution(e, stored(e.parent)) for e in edges])
+    mixed = weighting(cast(Kind, node.kind), node.size, [contribution_of(e) for e in edges])
     return [
-        Weight(edge.parent_id, edge.relation, weight, source)
+        Weight(edge.parent_id, edge.relation, weight, source, edge.amount_source)
         for edge, weight, source in zip(edges, mixed.parents, mixed.sources, strict=True)
         if source is not None
     ]

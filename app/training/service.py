@@ -299,3 +299,8 @@ def listing(
         after=after,
         limit=limit,
     )
+
+
+def run_ids(session: Session, model_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """The id of each model version's training run, for the models that have one."""
+    return {model_id: run.id for model_id, run in repository.by_models(session, model_ids).items()}
