@@ -111,17 +111,13 @@ def versions(
 def page(
     session: Session,
     kind: str,
-    *,
-    namespace: str | None,
-    name: str | None,
-    version: str | None,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
+    **key: str | None,
 ) -> Sequence[Artifact]:
-    """Versions matching the parts of the natural key given, newest first, after a position."""
-    return repository.page(
-        session, kind, namespace=namespace, name=name, version=version, after=after, limit=limit
-    )
+    """Versions matching the parts of the natural key given (``namespace``, ``name``,
+    ``version``), newest first, after a position."""
+    return repository.page(session, kind, after=after, limit=limit, **key)
 
 
 def version_or_404(
@@ -157,14 +153,7 @@ def contributor(found: repository.Label, share: float) -> Contributor:
     dataset brings its own mixture; a model contributes as a generator, and what it generates
     is synthetic, however human its own training data (only the part whose origin is unknown
     stays unknown)."""
-    return Contributor(
-        id=found.id,
-        kind=found.kind,
-        namespace=found.namespace,
-        name=found.name,
-        version=found.version,
-        synthetic_share=share,
-        synthetic_fraction=1.0 - found.unknown_fraction
-        if found.kind == "model"
-        else found.synthetic_fraction,
+    entering = 1.0 - found.unknown_fraction if found.kind == "model" else found.synthetic_fraction
+    return Contributor.model_validate(
+        {**found._asdict(), "synthetic_share": share, "synthetic_fraction": entering}
     )

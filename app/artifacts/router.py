@@ -73,14 +73,9 @@ def _reading_routes(kind: Kind, read: type[DatasetRead] | type[ModelRead]) -> No
     ) -> Any:
         if namespace is not None and name is not None:  # any identifier of a symlinked version
             namespace, name = symlinks.canonical_name(session, kind, namespace, name)
+        after = decode_cursor(plural, cursor)
         rows = artifact_reads.page(
-            session,
-            kind,
-            namespace=namespace,
-            name=name,
-            version=version,
-            after=decode_cursor(plural, cursor),
-            limit=limit + 1,
+            session, kind, after, limit + 1, namespace=namespace, name=name, version=version
         )
         return page(
             items=reads.versions(session, kind, rows[:limit]),
