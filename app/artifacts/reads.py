@@ -13,6 +13,7 @@ from app.artifacts.models import Artifact
 from app.artifacts.schemas import DatasetRead, Kind, ModelRead, OriginRead
 from app.composition import service as composition_service
 from app.composition.core import Composition
+from app.composition.repository import Label
 from app.composition.schemas import (
     CompositionDetail,
     CompositionRead,
@@ -130,11 +131,23 @@ def version_or_404(
     return found
 
 
-def composition_detail(session: Session, artifact: Artifact, limit: int) -> CompositionDetail:
-    explained = composition_service.explain(session, artifact.id, limit)
-    found = repository.labels(session, [node for node, _ in explained.contributors])
+def composition_detail(
+    session: Session, artifact_id: uuid.UUID, kind: str, limit: int
+) -> CompositionDetail:
+    """A version's composition, its contributors (at most ``limit``) and weights; or the 404."""
+    explained = composition_service.explain(session, artifact_id, limit)
+    if explained is None or explained.node.kind != kind:
+        raise NotFound(f"No {kind} version has id {artifact_id}.", missing={"id": str(artifact_id)})
+    node = explained.node
+    assert node.composition is not None, "the region's node comes with its vector"
+    summary = composition_summary(
+        Composition.from_json(node.composition),
+        node.total_amount,
+        weights_assumed=node.weights_assumed,
+        stale=node.stale,
+    )
     return CompositionDetail(
-        **composition_read(artifact).model_dump(),
+        **summary.model_dump(),
         weights=[
             WeightRead(
                 parent_id=w.parent_id,
@@ -144,11 +157,13 @@ def composition_detail(session: Session, artifact: Artifact, limit: int) -> Comp
             )
             for w in explained.weights
         ],
-        contributors=[contributor(found[node], share) for node, share in explained.contributors],
+        contributors=[
+            contributor(explained.labels[node], share) for node, share in explained.contributors
+        ],
     )
 
 
-def contributor(found: repository.Label, share: float) -> Contributor:
+def contributor(found: Label, share: float) -> Contributor:
     """An ancestor that brings synthetic mass, and how synthetic the data it brings in is. A
     dataset brings its own mixture; a model contributes as a generator, and what it generates
     is synthetic, however human its own training data (only the part whose origin is unknown

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal, NamedTuple
 
 from sqlalchemy import ARRAY, ColumnElement, Text, exists, func, literal, select
 from sqlalchemy.dialects.postgresql import distinct_on
@@ -39,35 +38,6 @@ def get_with_retraction(
         .where(Artifact.id == artifact_id, Artifact.kind == kind)
     ).first()
     return None if row is None else (row[0], row[1])
-
-
-class Label(NamedTuple):
-    """What names a version, with the figures a list of them shows."""
-
-    id: uuid.UUID
-    kind: Literal["dataset", "model"]
-    namespace: str
-    name: str
-    version: str
-    synthetic_fraction: float
-    unknown_fraction: float
-
-
-def labels(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Label]:
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(
-            Artifact.id,
-            Artifact.kind,
-            Artifact.namespace,
-            Artifact.name,
-            Artifact.version,
-            Artifact.synthetic_fraction,
-            Artifact.unknown_fraction,
-        ).where(equals_any(Artifact.id, ids))
-    )
-    return {row.id: Label._make(row) for row in rows}
 
 
 def by_natural_key(

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from app import reads, writes
 from app.artifacts import reads as artifact_reads
-from app.artifacts import service
 from app.artifacts.models import Artifact
 from app.artifacts.schemas import (
     DatasetCreate,
@@ -90,8 +89,9 @@ def _reading_routes(kind: Kind, read: type[DatasetRead] | type[ModelRead]) -> No
         artifact_id: uuid.UUID = version_path(kind),
         contributors: Contributors = 10,
     ) -> Response:
-        artifact = service.get_or_404(session, artifact_id, kind)
-        return json_response(artifact_reads.composition_detail(session, artifact, contributors))
+        return json_response(
+            artifact_reads.composition_detail(session, artifact_id, kind, contributors)
+        )
 
     def version_lineage(
         session: SessionDep,

@@ -256,24 +256,27 @@ class Weight:
 @dataclass(frozen=True)
 class Explanation:
     """Why a node's composition is what it is: the ancestors that bring its synthetic mass
-    (each with its share of it, largest first) and the weight of each mass-carrying parent."""
+    (each with its share of it, largest first) and the weight of each mass-carrying parent;
+    with the node's stored state and what names each node named."""
 
+    node: repository.NodeState
     contributors: list[tuple[uuid.UUID, float]]
     weights: list[Weight]
+    labels: dict[uuid.UUID, repository.Label]
 
 
-def explain(session: Session, node_id: uuid.UUID, limit: int) -> Explanation:
+def explain(session: Session, node_id: uuid.UUID, limit: int) -> Explanation | None:
     """The node's contributors (at most ``limit``) and weights, from one load of the region
-    its mass comes from; stored figures, no vectors."""
-    nodes = {n.id: n for n in repository.load_mass_ancestors(session, node_id)}
-    edges_into: dict[uuid.UUID, list[repository.IncomingEdge]] = defaultdict(list)
-    for edge in repository.load_incoming(session, list(nodes), compositions=False):
-        edges_into[edge.child_id].append(edge)
-    if node_id not in nodes:
-        return Explanation([], [])
+    its mass comes from (None when there is no such node)."""
+    region = repository.load_mass_region(session, node_id)
+    if region is None:
+        return None
+    credits = synthetic_credits(node_id, region.nodes, region.incoming)
     return Explanation(
-        ranked_contributors(synthetic_credits(node_id, nodes, edges_into), limit),
-        node_weights(nodes[node_id], edges_into[node_id]),
+        region.target,
+        ranked_contributors(credits, limit),
+        node_weights(region.target, region.incoming.get(node_id, [])),
+        region.labels,
     )
 
 

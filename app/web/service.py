@@ -160,7 +160,9 @@ def artifact_page(session: Session, artifact: Artifact) -> ArtifactPage:
     )
     return ArtifactPage(
         artifact=read,
-        detail=artifact_reads.composition_detail(session, artifact, CONTRIBUTORS_SHOWN),
+        detail=artifact_reads.composition_detail(
+            session, artifact.id, artifact.kind, CONTRIBUTORS_SHOWN
+        ),
         versions=[
             Hit(a.id, a.kind, a.namespace, a.name, a.version, a.created_at, composition(a))
             for a in siblings[:VERSIONS_SHOWN]
