@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from app.artifacts.models import Artifact
+from app.artifacts.models import HUMAN_SOURCE_MIN, Artifact
 from app.audit import service as audit
 from app.composition.core import (
     Composition,
@@ -76,11 +76,35 @@ def policy_read(policy: Policy) -> PolicyRead:
 # --- judging -----------------------------------------------------------------------------------
 
 
+class MemberVersion(Protocol):
+    """What judging a training set reads of a member: an :class:`Artifact`, or the lighter
+    row the gate loads a large set as."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def size(self) -> float | None: ...
+    @property
+    def composition(self) -> dict[str, Any]: ...
+    @property
+    def composition_stale(self) -> bool: ...
+    @property
+    def human_fraction(self) -> float: ...
+    @property
+    def synthetic_fraction(self) -> float: ...
+
+
 @dataclass(frozen=True)
 class Member:
     """A dataset version in a training set, with the amount the set takes of it (None: its size)."""
 
-    artifact: Artifact
+    artifact: MemberVersion
     amount: float | None
 
 
@@ -98,7 +122,7 @@ def _contributions(members: Sequence[Member]) -> list[ParentContribution]:
     return [
         ParentContribution(
             relation="trained_on",
-            composition=Composition.from_json(m.artifact.composition),
+            composition=Composition.from_stored(m.artifact.composition),
             amount=m.amount,
             parent_size=m.artifact.size,
             parent_total_amount=None,
@@ -175,7 +199,7 @@ class SharedReads:
         self.session = session
         self.read_runs = runs
         self.runs: dict[uuid.UUID, EarlierRun | None] = {}
-        self.candidates: list[Artifact] | None = None
+        self.candidates: list[repository.HumanSource] | None = None
         self.candidates_limit = 0
         self.sources_checked: bool | None = None
         self.region: source_preservation.Region | None = None
@@ -206,7 +230,9 @@ class SharedReads:
         self.prefetch_runs([model_id])
         return self.runs[model_id]
 
-    def human_sources(self, exclude: Sequence[uuid.UUID], limit: int) -> list[Artifact]:
+    def human_sources(
+        self, exclude: Sequence[uuid.UUID], limit: int
+    ) -> list[repository.HumanSource]:
         """The largest all-human dataset versions, leaving out ``exclude``."""
         needed = limit + len(exclude)
         if self.candidates is None or self.candidates_limit < needed:
@@ -314,7 +340,9 @@ def remedy(
 ) -> RemediationRead:
     plan = rules.remediation(policy_rules, set_figures, previous, "pass")
     wanted = plan.additional_human_amount
-    candidates = lookups.human_sources([m.artifact.id for m in members], MAX_SOURCES)
+    # only members that are human sources themselves can be among the candidates to leave out
+    human = [m.artifact.id for m in members if m.artifact.human_fraction >= HUMAN_SOURCE_MIN]
+    candidates = lookups.human_sources(human, MAX_SOURCES)
     sources: list[Source] = []
     supplied = 0.0
     for candidate in candidates:
