@@ -228,7 +228,7 @@ def newest_mixable(
     rows = session.execute(
         _mixable()
         .join(wanted, (Artifact.namespace == wanted.c.namespace) & (Artifact.name == wanted.c.name))
-        .where(Artifact.kind == kind, not_retracted())
+        .where(Artifact.kind == kind, Retraction.id.is_(None))  # joined: none retracted it
         .ext(distinct_on(Artifact.namespace, Artifact.name))
         .order_by(Artifact.namespace, Artifact.name, Artifact.created_at.desc(), Artifact.id.desc())
     )
