@@ -23,9 +23,7 @@ from app.errors import NotFound
 from app.policies import repository, rules
 from app.policies.models import Policy
 from app.policies.schemas import (
-    FindingRead,
     PolicyPut,
-    PolicyRead,
     PreviousGenerationRead,
     RemediationRead,
     RuleNeed,
@@ -69,8 +67,22 @@ def put(session: Session, name: str, body: PolicyPut, *, actor: str) -> tuple[Po
     return added, True
 
 
-def policy_read(policy: Policy) -> PolicyRead:
-    return PolicyRead.model_validate(policy)
+def version(session: Session, name: str, number: int | None) -> Policy:
+    """A policy's given version (None: its latest), or the 404."""
+    if number is None:
+        return current(session, name)
+    found = repository.version(session, name, number)
+    if found is None:
+        raise NotFound(
+            f"Policy {name!r} has no version {number}.",
+            missing={"policy": name, "version": number},
+        )
+    return found
+
+
+def latest_versions(session: Session, after: str | None, limit: int) -> Sequence[Policy]:
+    """The latest version of each policy, by name, after the name ``after``."""
+    return repository.names(session, after, limit)
 
 
 # --- judging -----------------------------------------------------------------------------------
@@ -324,10 +336,6 @@ def previous_generation(
         carried_over=sorted(ancestry.carried_over),
     )
     return facts, read
-
-
-def finding_read(finding: rules.Finding) -> FindingRead:
-    return FindingRead.model_validate(finding)
 
 
 def remedy(

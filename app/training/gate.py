@@ -13,7 +13,7 @@ from app.errors import Conflict, NotFound
 from app.lineage import repository as lineage_repository
 from app.metrics import VERDICTS
 from app.policies import service as policy_service
-from app.policies.schemas import GateRequest, GateResponse, PolicyRef, SetMember
+from app.policies.schemas import FindingRead, GateRequest, GateResponse, PolicyRef, SetMember
 from app.training import service as training_service
 
 
@@ -102,7 +102,7 @@ def gate(session: Session, request: GateRequest) -> GateResponse:
             weights_assumed=composition.weights_assumed,
             stale=any(m.artifact.composition_stale for m in members),
         ),
-        findings=[policy_service.finding_read(f) for f in judgement.findings],
+        findings=[FindingRead.model_validate(f) for f in judgement.findings],
         remediation=judgement.remediation,
         previous_generation=judgement.previous,
         training_set=[
