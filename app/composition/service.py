@@ -17,6 +17,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from graphlib import TopologicalSorter
 from typing import Any, cast
 
@@ -36,7 +37,9 @@ from app.composition.core import (
     compose,
     weighting,
 )
+from app.composition.models import PropagationJob
 from app.config import get_settings
+from app.errors import NotFound
 
 log = logging.getLogger("headwater.propagation")
 
@@ -300,3 +303,21 @@ def node_weights(
         for edge, weight, source in zip(edges, mixed.parents, mixed.sources, strict=True)
         if source is not None
     ]
+
+
+def propagations(
+    session: Session,
+    *,
+    status: str | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[PropagationJob]:
+    """Propagation jobs, newest first, after a position."""
+    return repository.jobs(session, status=status, after=after, limit=limit)
+
+
+def propagation(session: Session, job_id: uuid.UUID) -> PropagationJob:
+    job = repository.get_job(session, job_id)
+    if job is None:
+        raise NotFound(f"No propagation has id {job_id}.", missing={"id": str(job_id)})
+    return job
