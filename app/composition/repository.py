@@ -288,18 +288,22 @@ def load_compositions(
     return [(row[0], row[1], row[2], row[3]) for row in rows]
 
 
-def descendant_ids(session: Session, roots: Sequence[uuid.UUID]) -> list[uuid.UUID]:
-    """The roots and everything downstream of them, unlocked."""
+def descendant_ids(
+    session: Session, roots: Sequence[uuid.UUID], *, stale_only: bool = False
+) -> list[uuid.UUID]:
+    """The roots and everything downstream of them, unlocked (with ``stale_only``, those of them
+    that read as stale)."""
+    where = "WHERE a.composition_stale" if stale_only else ""
     return list(
         session.execute(
             text(
-                """
+                f"""
                 WITH RECURSIVE down(id) AS (
                     SELECT unnest(CAST(:roots AS uuid[]))
                     UNION
                     SELECT e.child_id FROM edges e JOIN down d ON e.parent_id = d.id
                 )
-                SELECT down.id FROM down JOIN artifacts a ON a.id = down.id
+                SELECT down.id FROM down JOIN artifacts a ON a.id = down.id {where}
                 """
             ),
             {"roots": list(roots)},
@@ -339,26 +343,6 @@ def lock_nodes(session: Session, ids: Sequence[uuid.UUID]) -> None:
             ),
             {"ids": sorted(ids)},
         )
-
-
-def stale_descendants(session: Session, roots: Sequence[uuid.UUID]) -> list[uuid.UUID]:
-    """The nodes downstream of the roots (the roots included) that read as stale."""
-    return list(
-        session.execute(
-            text(
-                """
-                WITH RECURSIVE down(id) AS (
-                    SELECT unnest(CAST(:roots AS uuid[]))
-                    UNION
-                    SELECT e.child_id FROM edges e JOIN down d ON e.parent_id = d.id
-                )
-                SELECT a.id FROM down JOIN artifacts a ON a.id = down.id
-                WHERE a.composition_stale
-                """
-            ),
-            {"roots": list(roots)},
-        ).scalars()
-    )
 
 
 @dataclass(frozen=True, slots=True)

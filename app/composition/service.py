@@ -395,7 +395,9 @@ def recompute_in_chunks(sessions: Callable[[], Session], roots: Sequence[uuid.UU
     # nodes that turned stale while the job ran, below a node it had not reached yet
     left: set[uuid.UUID] = set()
     for _ in range(SWEEPS):
-        stale = set(_retrying(sessions, lambda s: repository.stale_descendants(s, roots)))
+        stale = set(
+            _retrying(sessions, lambda s: repository.descendant_ids(s, roots, stale_only=True))
+        )
         if not stale or stale == left:
             break
         left = stale
