@@ -237,7 +237,7 @@ def load_chunk(
             """
         ),
         {"ids": list(ids)},
-    )
+    ).all()
     for ix, kind, size, human, synthetic, unknown, depth, dst, updated_at in rows:
         origin = (
             None
@@ -267,7 +267,7 @@ def load_chunk(
                 """
             ),
             {"ids": list(ids)},
-        )
+        ).all()
     ]
     return nodes, edges
 
@@ -284,7 +284,7 @@ def load_compositions(
             """
         ),
         {"ids": list(ids)},
-    )
+    ).all()
     return [(row[0], row[1], row[2], row[3]) for row in rows]
 
 
@@ -325,7 +325,7 @@ def internal_edges(session: Session, ids: Sequence[uuid.UUID]) -> tuple[list[int
             """
         ),
         {"ids": list(ids)},
-    ):
+    ).all():
         parents.append(parent)
         children.append(child)
     return parents, children
@@ -375,11 +375,15 @@ class CompositionWriter:
             unknown_fraction = v.unknown_fraction,
             composition_stale = v.stale,
             composition_updated_at = clock_timestamp()
-        FROM unnest(
-            CAST(:ids AS uuid[]), CAST(:compositions AS jsonb[]),
-            CAST(:totals AS double precision[]), CAST(:assumed AS boolean[]),
-            CAST(:human AS double precision[]), CAST(:synthetic AS double precision[]),
-            CAST(:unknown AS double precision[]), CAST(:stale AS boolean[])
+        FROM ROWS FROM (
+            unnest(CAST(:ids AS uuid[])),
+            jsonb_array_elements(CAST(:compositions AS jsonb)),
+            unnest(CAST(:totals AS double precision[])),
+            unnest(CAST(:assumed AS boolean[])),
+            unnest(CAST(:human AS double precision[])),
+            unnest(CAST(:synthetic AS double precision[])),
+            unnest(CAST(:unknown AS double precision[])),
+            unnest(CAST(:stale AS boolean[]))
         ) AS v(
             id, composition, total_amount, weights_assumed,
             human_fraction, synthetic_fraction, unknown_fraction, stale)
@@ -412,7 +416,8 @@ class CompositionWriter:
             self._statement,
             {
                 "ids": [r.id for r in rows],
-                "compositions": [r.composition for r in rows],
+                # one JSON array rather than an array of JSON texts, which would be escaped
+                "compositions": "[" + ",".join(r.composition for r in rows) + "]",
                 "totals": [r.total_amount for r in rows],
                 "assumed": [r.weights_assumed for r in rows],
                 "human": [r.human_fraction for r in rows],
