@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -273,19 +273,22 @@ def load_chunk(
 
 
 def load_compositions(
-    session: Session, ids: Sequence[uuid.UUID]
-) -> list[tuple[uuid.UUID, dict[str, Any], float | None, bool]]:
-    """Stored compositions: (id, composition, total_amount, weights_assumed)."""
-    rows = session.execute(
-        text(
-            """
-            SELECT id, composition, total_amount, weights_assumed FROM artifacts
-            WHERE id = ANY(CAST(:ids AS uuid[]))
-            """
-        ),
-        {"ids": list(ids)},
-    ).all()
-    return [(row[0], row[1], row[2], row[3]) for row in rows]
+    session: Session, ids: Sequence[uuid.UUID], batch: int = WRITE_CHUNK
+) -> Iterator[tuple[uuid.UUID, dict[str, Any], float | None, bool]]:
+    """Stored compositions, (id, composition, total_amount, weights_assumed), a batch of rows at
+    a time: the caller turns each into its own form before the next batch is parsed."""
+    for start in range(0, len(ids), batch):
+        rows = session.execute(
+            text(
+                """
+                SELECT id, composition, total_amount, weights_assumed FROM artifacts
+                WHERE id = ANY(CAST(:ids AS uuid[]))
+                """
+            ),
+            {"ids": list(ids[start : start + batch])},
+        ).all()
+        for row in rows:
+            yield row[0], row[1], row[2], row[3]
 
 
 def descendant_ids(
