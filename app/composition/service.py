@@ -5,8 +5,9 @@ Every write that adds a node or an edge, or corrects an origin or a size, ends b
 their descendant subgraph (see ``repository.lock_descendants``: writers below it wait, writers
 elsewhere do not), recomputes it in topological order in memory with the pure core, and writes
 the results back in bulk. A subgraph larger than the configured inline limit is marked stale and
-finished by a worker (:func:`run_pending_job`), so a read never presents a stale composition as
-current.
+finished by a worker (:func:`run_pending_job`), level by level in transactions of their own
+(:func:`recompute_in_chunks`), so a read never presents a stale composition as current and a
+writer below it waits for one chunk, not for the whole job.
 """
 
 from __future__ import annotations
