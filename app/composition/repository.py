@@ -274,14 +274,14 @@ def load_chunk(
 
 def load_compositions(
     session: Session, ids: Sequence[uuid.UUID], batch: int = WRITE_CHUNK
-) -> Iterator[tuple[uuid.UUID, dict[str, Any], float | None, bool]]:
-    """Stored compositions, (id, composition, total_amount, weights_assumed), a batch of rows at
-    a time: the caller turns each into its own form before the next batch is parsed."""
+) -> Iterator[tuple[uuid.UUID, str, float | None, bool]]:
+    """Stored compositions, (id, composition as JSON text, total_amount, weights_assumed), a
+    batch of rows at a time: the caller turns each into its own form before the next batch."""
     for start in range(0, len(ids), batch):
         rows = session.execute(
             text(
                 """
-                SELECT id, composition, total_amount, weights_assumed FROM artifacts
+                SELECT id, composition::text, total_amount, weights_assumed FROM artifacts
                 WHERE id = ANY(CAST(:ids AS uuid[]))
                 """
             ),

@@ -24,6 +24,7 @@ from datetime import datetime
 from graphlib import TopologicalSorter
 from typing import TypeVar, cast
 
+import orjson
 from sqlalchemy import func
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -126,12 +127,30 @@ def stored_row(
 
 @dataclass(frozen=True, slots=True)
 class Written:
-    """A composition a job wrote, as it left it: a child in a later chunk may use it as long as
-    the stored row still carries the same write time and stale flag."""
+    """A composition a job wrote, as it left it (in its stored JSON form, which takes a third of
+    the memory of the parsed one): a child in a later chunk may use it as long as the stored row
+    still carries the same write time and stale flag."""
 
-    value: NodeComposition
+    composition: str
+    total_amount: float | None
+    weights_assumed: bool
     updated_at: datetime
     stale: bool
+
+
+# Stored compositions this short (a handful of buckets: all human, all unknown, a declared
+# origin) recur across a graph; equal ones parsed in one pass share one object.
+SHARED_BELOW = 256
+
+
+def parsed(stored_json: str, shared: dict[str, Composition]) -> Composition:
+    """A stored composition's JSON text as a composition; short ones parsed once per pass."""
+    if len(stored_json) > SHARED_BELOW:
+        return Composition.from_json(orjson.loads(stored_json))
+    found = shared.get(stored_json)
+    if found is None:
+        found = shared[stored_json] = Composition.from_json(orjson.loads(stored_json))
+    return found
 
 
 @dataclass
@@ -161,6 +180,7 @@ def recompute(
     edges_into: list[list[repository.ChunkEdge]] = [[] for _ in ids]
     uses_left = [0] * len(ids)
     outside: dict[uuid.UUID, NodeComposition] = {}
+    shared: dict[str, Composition] = {}
     missing: set[uuid.UUID] = set()
     graph: TopologicalSorter[int] = TopologicalSorter()
     for ix in range(len(ids)):
@@ -177,19 +197,21 @@ def recompute(
                 and hit.updated_at == edge.parent_updated_at
                 and hit.stale == edge.parent_stale
             ):
-                outside[edge.parent_id] = hit.value
+                outside[edge.parent_id] = NodeComposition(
+                    parsed(hit.composition, shared), hit.total_amount, hit.weights_assumed
+                )
             else:
                 missing.add(edge.parent_id)
     for parent_id, composition, total, assumed in repository.load_compositions(
         session, list(missing)
     ):
-        outside[parent_id] = NodeComposition(Composition.from_json(composition), total, assumed)
-    del missing
+        outside[parent_id] = NodeComposition(parsed(composition, shared), total, assumed)
+    del missing, shared
 
     done = Pass()
     fresh: dict[int, tuple[NodeComposition, bool]] = {}
     writer = repository.CompositionWriter(session)
-    kept: dict[int, tuple[NodeComposition, bool]] = {}
+    kept: dict[int, tuple[repository.CompositionRow, bool]] = {}
     for ix in graph.static_order():
         node = nodes[ix]
         if node is None:  # gone since it was found
@@ -219,18 +241,22 @@ def recompute(
         computed = compose(cast(Kind, node.kind), node.size, node.origin, parents)
         if uses_left[ix]:
             fresh[ix] = (computed, node_stale)
+        row = stored_row(node.id, computed, node_stale)
         if node.id in keep:
-            kept[ix] = (computed, node_stale)
-        writer.add(stored_row(node.id, computed, node_stale))
+            kept[ix] = (row, node_stale)
+        writer.add(row)
         done.nodes += 1
         if node.kind == "model":
             done.models.append(node.id)
     writer.flush()
     done.changed = set(writer.changed)
-    for ix, (value, stale) in kept.items():
+    for ix, (row, stale) in kept.items():
         node = nodes[ix]
         assert node is not None
-        done.written[node.id] = Written(value, writer.changed.get(node.id, node.updated_at), stale)
+        updated_at = writer.changed.get(node.id, node.updated_at)
+        done.written[node.id] = Written(
+            row.composition, row.total_amount, row.weights_assumed, updated_at, stale
+        )
     return done
 
 
