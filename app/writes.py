@@ -32,6 +32,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -85,12 +86,21 @@ def retryable(exc: DBAPIError) -> bool:
     return getattr(exc.orig, "sqlstate", None) in RETRYABLE
 
 
-def write(session: Session, record: Callable[[], tuple[T, LineageChange | None]]) -> T:
-    """Record, propagate and re-judge, as one step of the caller's transaction."""
+def write(
+    session: Session,
+    record: Callable[[], tuple[T, LineageChange | None]],
+    *,
+    whole_transaction: bool = False,
+) -> T:
+    """Record, propagate and re-judge, as one step of the caller's transaction.
+
+    ``whole_transaction``: the write is all the transaction holds (a request that writes one
+    thing), so a retry rolls the transaction back instead of a savepoint, and the two statements
+    of the savepoint are saved."""
     attempt = 1
     while True:
         try:
-            with session.begin_nested():
+            with nullcontext() if whole_transaction else session.begin_nested():
                 result, change = record()
                 if change is not None:
                     follow(session, change)
@@ -99,6 +109,8 @@ def write(session: Session, record: Callable[[], tuple[T, LineageChange | None]]
         except DBAPIError as exc:
             if not retryable(exc) or attempt >= ATTEMPTS:
                 raise
+            if whole_transaction:
+                session.rollback()
             counters.retries += 1
             log.info("write retried", extra={"attempt": attempt, "error": type(exc.orig).__name__})
             # writers that deadlocked on each other and retry at once tend to meet again in the
@@ -146,12 +158,14 @@ def registered(
 
 
 def register_dataset(
-    session: Session, body: DatasetCreate, *, actor: Principal
+    session: Session, body: DatasetCreate, *, actor: Principal, whole_transaction: bool = False
 ) -> tuple[Artifact, bool]:
     """A dataset version with its origin, size and parents (or the identical one recorded)."""
     lineage_service.within_edge_limit(len(body.parents), "parents")
     artifact, is_new = write(
-        session, lambda: registered(artifact_service.record_dataset(session, body, actor=actor))
+        session,
+        lambda: registered(artifact_service.record_dataset(session, body, actor=actor)),
+        whole_transaction=whole_transaction,
     )
     if is_new:
         audit.record(session, actor.name, "dataset.create", request_content(body))
@@ -159,13 +173,15 @@ def register_dataset(
 
 
 def register_model(
-    session: Session, body: ModelCreate, *, actor: Principal
+    session: Session, body: ModelCreate, *, actor: Principal, whole_transaction: bool = False
 ) -> tuple[Artifact, bool]:
     """A model version with its training set, which records its training run."""
     members = len(body.training_set) + (body.base_model is not None)
     lineage_service.within_edge_limit(members, "training-set members")
     artifact, is_new = write(
-        session, lambda: registered(artifact_service.record_model(session, body, actor=actor))
+        session,
+        lambda: registered(artifact_service.record_model(session, body, actor=actor)),
+        whole_transaction=whole_transaction,
     )
     if is_new:
         audit.record(session, actor.name, "model.create", request_content(body))
@@ -246,14 +262,16 @@ def retract_edge(
     return retraction, created
 
 
-def ingest(session: Session, event: Any, *, actor: Principal) -> lineage_ingest.Ingested:
-    """One OpenLineage event."""
+def ingest(
+    session: Session, event: Any, *, actor: Principal, whole_transaction: bool = False
+) -> lineage_ingest.Ingested:
+    """One OpenLineage event (``whole_transaction``: and nothing else in this transaction)."""
 
     def record() -> tuple[lineage_ingest.Ingested, LineageChange | None]:
         result = lineage_ingest.ingest(session, event, actor=actor)
         return result, result.change
 
-    result = write(session, record)
+    result = write(session, record, whole_transaction=whole_transaction)
     if result.status == "accepted":
         audit.record(session, actor.name, "lineage.event", event)
     return result

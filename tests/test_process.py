@@ -7,6 +7,8 @@ import signal
 import subprocess
 import threading
 import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -38,7 +40,11 @@ def test_health_and_readiness(live_server: LiveServer) -> None:
 
 
 @pytest.mark.parametrize("live_server", WORKERS, indirect=True)
-def test_nothing_acknowledged_is_lost_to_kill_9(live_server: LiveServer, tmp_path: Path) -> None:
+def acknowledged_until_kill_9(
+    live_server: LiveServer, post: Callable[[httpx.Client, str], httpx.Response]
+) -> list[str]:
+    """Post writes one after another, kill -9 the service once 20 are acknowledged (201), and
+    return the names of those acknowledged."""
     acknowledged: list[str] = []
     stop = threading.Event()
 
@@ -48,7 +54,7 @@ def test_nothing_acknowledged_is_lost_to_kill_9(live_server: LiveServer, tmp_pat
                 if stop.is_set():
                     return
                 try:
-                    response = post_dataset(client, f"d{i}")
+                    response = post(client, f"d{i}")
                 except httpx.TransportError:
                     return
                 if response.status_code == 201:
@@ -65,21 +71,67 @@ def test_nothing_acknowledged_is_lost_to_kill_9(live_server: LiveServer, tmp_pat
     stop.set()
     writer.join(timeout=30)
     assert len(acknowledged) >= 20
+    return acknowledged
 
+
+def all_recorded_after_restart(
+    live_server: LiveServer, tmp_path: Path, namespace: str, names: list[str]
+) -> None:
+    """Start the service again on the same database: each dataset is recorded, all human."""
     restarted = LiveServer(
         {"DATABASE_URL": live_server.env["DATABASE_URL"], "HEADWATER_LOG_LEVEL": "warning"},
         tmp_path,
     ).start()
     try:
         with restarted.client() as client:
-            for name in acknowledged:
+            for name in names:
                 found = client.get(
-                    "/api/v1/datasets", params={"namespace": "crash", "name": name}
+                    "/api/v1/datasets", params={"namespace": namespace, "name": name}
                 ).json()["items"]
                 assert len(found) == 1, name
                 assert found[0]["composition"]["human_fraction"] == 1.0
     finally:
         restarted.stop()
+
+
+def test_nothing_acknowledged_is_lost_to_kill_9(live_server: LiveServer, tmp_path: Path) -> None:
+    acknowledged = acknowledged_until_kill_9(live_server, post_dataset)
+    all_recorded_after_restart(live_server, tmp_path, "crash", acknowledged)
+
+
+def post_event(client: httpx.Client, name: str) -> httpx.Response:
+    """A run that reads a human dataset and writes ``name`` from it, in one event."""
+    source = {
+        "namespace": "crash-ol",
+        "name": "source",
+        "facets": {
+            "headwater_origin": {
+                "_producer": "https://example.com/test",
+                "_schemaURL": "https://example.com/schema",
+                "human": 1.0,
+            }
+        },
+    }
+    return client.post(
+        "/api/v1/lineage",
+        json={
+            "eventType": "COMPLETE",
+            "eventTime": "2024-06-03T09:00:00Z",
+            "run": {"runId": str(uuid.uuid4())},
+            "job": {"namespace": "crash-ol", "name": name},
+            "inputs": [source],
+            "outputs": [{"namespace": "crash-ol", "name": name}],
+            "producer": "https://example.com/test",
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        },
+    )
+
+
+def test_no_acknowledged_openlineage_event_is_lost_to_kill_9(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    acknowledged = acknowledged_until_kill_9(live_server, post_event)
+    all_recorded_after_restart(live_server, tmp_path, "crash-ol", acknowledged)
 
 
 def postgres_running(data_dir: Path) -> bool:

@@ -8,12 +8,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ARRAY, ColumnElement, Select, Subquery, Text, exists, func, literal, select
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    DateTime,
+    Integer,
+    Select,
+    Subquery,
+    Text,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.dialects.postgresql import distinct_on
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased, defer
 
 from app.artifacts.models import Artifact
-from app.db import equals_any
+from app.db import equals_any, json_dumps
 from app.pagination import newest_first
 from app.retractions.models import Retraction
 
@@ -102,10 +117,18 @@ def page(
     return session.scalars(query).all()
 
 
-def many(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Artifact]:
+def many(
+    session: Session, ids: Sequence[uuid.UUID], *, compositions: bool = True
+) -> dict[uuid.UUID, Artifact]:
+    """The versions with these ids; without ``compositions``, their stored composition and
+    facets (the long JSON of a row) are read only if asked for: a write that names its parents
+    needs their keys, and propagation reads compositions itself."""
     if not ids:
         return {}
-    rows = session.scalars(select(Artifact).where(equals_any(Artifact.id, ids))).all()
+    query = select(Artifact).where(equals_any(Artifact.id, ids))
+    if not compositions:
+        query = query.options(defer(Artifact.composition), defer(Artifact.facets))
+    rows = session.scalars(query).all()
     return {a.id: a for a in rows}
 
 
@@ -233,3 +256,132 @@ def newest_mixable(
         .order_by(Artifact.namespace, Artifact.name, Artifact.created_at.desc(), Artifact.id.desc())
     )
     return {(r.namespace, r.name): Mixable(*r) for r in rows}
+
+
+NaturalKey = tuple[str, str, str, str]
+"""kind, namespace, name, version"""
+
+
+def by_natural_keys(session: Session, keys: Sequence[NaturalKey]) -> dict[NaturalKey, Artifact]:
+    """The versions with these natural keys, of either kind, in one indexed join."""
+    unique = list(dict.fromkeys(keys))
+    if not unique:
+        return {}
+    wanted = _unnested(
+        *(
+            (column, [k[i] for k in unique])
+            for i, column in enumerate(("kind", "namespace", "name", "version"))
+        )
+    )
+    rows = session.scalars(
+        select(Artifact).join(
+            wanted,
+            (Artifact.kind == wanted.c.kind)
+            & (Artifact.namespace == wanted.c.namespace)
+            & (Artifact.name == wanted.c.name)
+            & (Artifact.version == wanted.c.version),
+        )
+    ).all()
+    return {(a.kind, a.namespace, a.name, a.version): a for a in rows}
+
+
+NewestWanted = tuple[str, str, str, str | None, datetime | None]
+"""kind, namespace, name, a version to pass over, the moment to look from (see ``newest``)"""
+
+
+def newest_each(session: Session, wanted: Sequence[NewestWanted]) -> dict[NewestWanted, Artifact]:
+    """``newest`` for many names at once: one query, a lateral lookup per name."""
+    unique = list(dict.fromkeys(wanted))
+    if not unique:
+        return {}
+    asked = select(
+        func.unnest(literal(list(range(len(unique))), ARRAY(Integer))).label("i"),
+        *(
+            func.unnest(literal([w[i] for w in unique], ARRAY(Text))).label(column)
+            for i, column in enumerate(("kind", "namespace", "name", "excluding"))
+        ),
+        func.unnest(literal([w[4] for w in unique], ARRAY(DateTime(timezone=True)))).label("as_of"),
+    ).subquery()
+    candidate = aliased(Artifact)
+    newest_one = (
+        select(candidate.id)
+        .where(
+            candidate.kind == asked.c.kind,
+            candidate.namespace == asked.c.namespace,
+            candidate.name == asked.c.name,
+            ~exists().where(Retraction.artifact_id == candidate.id),
+            or_(asked.c.excluding.is_(None), candidate.version != asked.c.excluding),
+            or_(asked.c.as_of.is_(None), candidate.created_at <= asked.c.as_of),
+        )
+        .order_by(candidate.created_at.desc(), candidate.id.desc())
+        .limit(1)
+        .lateral()
+    )
+    rows = session.execute(
+        select(Artifact, asked.c.i)
+        .select_from(asked)
+        .join(newest_one, true())
+        .join(Artifact, Artifact.id == newest_one.c.id)
+    ).all()
+    return {unique[i]: artifact for artifact, i in rows}
+
+
+# (column, the element type its values travel as, the SQL that makes the stored value of it)
+_BULK_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("id", "uuid", "id"),
+    ("kind", "text", "kind"),
+    ("namespace", "text", "namespace"),
+    ("name", "text", "name"),
+    ("version", "text", "version"),
+    ("size", "float8", "size"),
+    ("uri", "text", "uri"),
+    ("checksum", "text", "checksum"),
+    ("description", "text", "description"),
+    ("facets", "text", "CAST(facets AS jsonb)"),
+    ("origin_human", "float8", "origin_human"),
+    ("origin_synthetic", "float8", "origin_synthetic"),
+    ("origin_unknown", "float8", "origin_unknown"),
+    ("origin_synthetic_depth", "int", "origin_synthetic_depth"),
+    ("origin_digital_source_type", "text", "origin_digital_source_type"),
+    ("declared_origin", "text", "CAST(declared_origin AS jsonb)"),
+    ("origin_declared_by", "text", "origin_declared_by"),
+    ("origin_declared_at", "timestamptz", "origin_declared_at"),
+    ("composition", "text", "CAST(composition AS jsonb)"),
+    ("total_amount", "float8", "total_amount"),
+    ("weights_assumed", "bool", "weights_assumed"),
+    ("human_fraction", "float8", "human_fraction"),
+    ("synthetic_fraction", "float8", "synthetic_fraction"),
+    ("unknown_fraction", "float8", "unknown_fraction"),
+    ("composition_stale", "bool", "composition_stale"),
+)
+_JSON_COLUMNS = frozenset({"facets", "declared_origin", "composition"})
+
+
+def _bulk_value(artifact: Artifact, column: str) -> Any:
+    value = getattr(artifact, column)
+    if column == "facets":
+        return json_dumps(value or {})
+    if column in _JSON_COLUMNS:
+        return None if value is None else json_dumps(value)
+    if column in ("weights_assumed", "composition_stale"):
+        return bool(value)
+    return value
+
+
+def insert_new(session: Session, artifacts: Sequence[Artifact]) -> None:
+    """Insert many new versions (their ids set) in one statement of one array per column: the
+    statement's text stays short however many rows it carries. The objects stay outside the
+    session; what the write goes on to read (ids, keys) they hold already."""
+    if not artifacts:
+        return
+    names = ", ".join(column for column, _, _ in _BULK_COLUMNS)
+    arrays = ", ".join(f"CAST(:{column} AS {kind}[])" for column, kind, _ in _BULK_COLUMNS)
+    stored = ", ".join(sql for _, _, sql in _BULK_COLUMNS)
+    session.execute(
+        text(
+            f"INSERT INTO artifacts ({names})"
+            f" SELECT {stored} FROM unnest({arrays}) AS given({names})"
+        ),
+        {column: [_bulk_value(a, column) for a in artifacts] for column, _, _ in _BULK_COLUMNS},
+    )
+    created_here(session).update(a.id for a in artifacts)

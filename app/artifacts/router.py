@@ -149,7 +149,9 @@ def _reading_routes(kind: Kind, read: type[DatasetRead] | type[ModelRead]) -> No
 def create_dataset(
     body: DatasetCreate, session: SessionDep, response: Response, principal: Writer
 ) -> DatasetRead:
-    artifact, is_new = writes.register_dataset(session, body, actor=principal)
+    artifact, is_new = writes.register_dataset(
+        session, body, actor=principal, whole_transaction=True
+    )
     created(response, is_new)
     return artifact_reads.dataset_read(artifact)
 
@@ -179,7 +181,7 @@ def correct_origin(
 def create_model(
     body: ModelCreate, session: SessionDep, response: Response, principal: Writer
 ) -> ModelRead:
-    artifact, is_new = writes.register_model(session, body, actor=principal)
+    artifact, is_new = writes.register_model(session, body, actor=principal, whole_transaction=True)
     created(response, is_new)
     read = reads.version(session, "model", artifact.id)
     assert isinstance(read, ModelRead)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -44,6 +44,9 @@ def label(artifact: Artifact) -> str:
     return f"{artifact.kind} {artifact.namespace}/{artifact.name}@{artifact.version}"
 
 
+KINDS = ("dataset", "model")
+
+
 @dataclass
 class Known:
     """Versions looked up ahead, by id and by natural key: a batch resolves all its references
@@ -62,6 +65,25 @@ class Known:
             return self.by_id.get(ref.id)
         assert ref.namespace is not None and ref.name is not None and ref.version is not None
         return self.by_key.get((kind, ref.namespace, ref.name, ref.version))
+
+
+def look_up(session: Session, refs: Iterable[ArtifactRef]) -> Known:
+    """Every version the references name, in one query for ids and one for natural keys (of
+    both kinds: ``resolve`` says so when a reference names a version of the other kind)."""
+    ids: set[uuid.UUID] = set()
+    keys: set[repository.NaturalKey] = set()
+    for ref in refs:
+        if ref.id is not None:
+            ids.add(ref.id)
+        else:
+            assert ref.namespace is not None and ref.name is not None and ref.version is not None
+            keys.update((kind, ref.namespace, ref.name, ref.version) for kind in KINDS)
+    known = Known()
+    for artifact in repository.many(session, list(ids), compositions=False).values():
+        known.add(artifact)
+    for artifact in repository.by_natural_keys(session, sorted(keys)).values():
+        known.add(artifact)
+    return known
 
 
 def resolve(
@@ -410,14 +432,17 @@ def plan_model(
 
 
 def record_dataset(session: Session, body: DatasetCreate, *, actor: Principal) -> Registered:
-    registered = register(session, plan_dataset(session, body, actor=actor))
+    known = look_up(session, body.parents)
+    registered = register(session, plan_dataset(session, body, actor=actor, known=known))
     if body.archive_uri is not None:
         source_service.name_archive(session, registered.artifact, body.archive_uri, actor=actor)
     return registered
 
 
 def record_model(session: Session, body: ModelCreate, *, actor: Principal) -> Registered:
-    return register(session, plan_model(session, body, actor=actor))
+    base = [body.base_model] if body.base_model is not None else []
+    known = look_up(session, [*body.training_set, *base])
+    return register(session, plan_model(session, body, actor=actor, known=known))
 
 
 def record_origin(

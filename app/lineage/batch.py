@@ -81,7 +81,7 @@ def look_up(session: Session, body: NativeBatch) -> artifact_service.Known:
             assert ref.namespace is not None and ref.name is not None and ref.version is not None
             keys[kind].add((ref.namespace, ref.name, ref.version))
     known = artifact_service.Known()
-    for artifact in artifact_repository.many(session, list(ids)).values():
+    for artifact in artifact_repository.many(session, list(ids), compositions=False).values():
         known.add(artifact)
     for kind, wanted in keys.items():
         for artifact in artifact_repository.many_by_natural_key(
@@ -148,8 +148,8 @@ def record_batch(
         session,
         [e.parent.id for _, planned in created for e in planned.edges if e.parent.id not in fresh],
     )
-    artifact_repository.add_all(session, [artifact for artifact, _ in created])
-    repository.add(
+    artifact_repository.insert_new(session, [artifact for artifact, _ in created])
+    repository.insert_many(
         session,
         [e for artifact, planned in created for e in artifact_service.edges_of(artifact, planned)],
     )

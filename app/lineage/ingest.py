@@ -26,13 +26,14 @@ from app.artifacts import repository as artifact_repository
 from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
 from app.auth.core import Principal, require_namespace
+from app.composition import repository as composition_repository
 from app.composition.service import LineageChange
-from app.db import lock_scope
+from app.db import lock_scope, lock_scopes
 from app.errors import InvalidInput
 from app.lineage import openlineage, symlinks
 from app.lineage import repository as lineage_repository
 from app.lineage import service as lineage_service
-from app.lineage.models import LineageEvent
+from app.lineage.models import Edge
 from app.retractions import service as retraction_service
 
 
@@ -129,32 +130,31 @@ def ingest(session: Session, payload: Mapping[str, Any], *, actor: Principal) ->
     for namespace in written_namespaces(payload, event):
         require_namespace(actor, namespace)
     lineage_service.within_edge_limit(len(event.edges), "edges")
-    event_fingerprint = fingerprint(payload)
-    # a redelivery waits for the delivery it repeats; the events of one run merge one at a time
-    lock_scope(session, "openlineage-event", event_fingerprint)
+    # the events of one run merge one at a time; a redelivery waits on the stored event's
+    # fingerprint for the delivery it repeats (``record_event``)
     if event.run_id is not None:
         lock_scope(session, "openlineage-run", event.run_id)
-    if lineage_repository.event_recorded(session, event_fingerprint):
-        return Ingested("duplicate", None, event.run_id)
-
-    record = LineageEvent(
-        fingerprint=event_fingerprint,
-        event_kind=event.kind,
-        event_type=event.event_type,
-        run_id=event.run_id,
-        job_namespace=event.job_namespace,
-        job_name=event.job_name,
-        event_time=event.event_time,
-        producer=event.producer,
-        payload=dict(payload),
+    event_id, earlier = lineage_repository.record_event(
+        session,
+        {
+            "fingerprint": fingerprint(payload),
+            "event_kind": event.kind,
+            "event_type": event.event_type,
+            "run_id": event.run_id,
+            "job_namespace": event.job_namespace,
+            "job_name": event.job_name,
+            "event_time": event.event_time,
+            "producer": event.producer,
+            "payload": dict(payload),
+        },
     )
-    session.add(record)
-    session.flush()
+    if event_id is None:
+        return Ingested("duplicate", None, event.run_id)
 
     cause = f"OpenLineage {event.event_type or event.kind} event" + (
         f" of run {event.run_id}" if event.run_id else ""
     )
-    run = RunSoFar.load(session, event, payload, record) if event.run_id is not None else None
+    run = RunSoFar.of(event, payload, earlier) if event.run_id is not None else None
     event, run = canonical(session, event, run)
     # a symlink may record what the event writes under another namespace: the token must
     # reach that one too
@@ -164,16 +164,7 @@ def ingest(session: Session, payload: Mapping[str, Any], *, actor: Principal) ->
     ):
         require_namespace(actor, namespace)
     first_named = run.first_named if run is not None else {}
-    touched: list[uuid.UUID] = []
-    # whether the graph's shape changed, or only origins and sizes (see training refresh)
-    structural = False
-    nodes: dict[openlineage.NodeKey, Artifact] = {}
-    for intent in event.nodes:
-        artifact, change = upsert(session, intent, actor, as_of=first_named.get(intent.key))
-        nodes[intent.key] = artifact
-        if change is not None:
-            touched.append(artifact.id)
-            structural |= change == "created"
+    nodes, touched, structural = upsert_all(session, event.nodes, actor, first_named)
     ended = event.event_type if event.event_type in openlineage.FAILED_STATES else None
     if run is not None:
         ended = ended or run.failed
@@ -181,29 +172,10 @@ def ingest(session: Session, payload: Mapping[str, Any], *, actor: Principal) ->
         retracted = withhold_failed_outputs(session, event, run, nodes, ended, actor)
         touched += retracted
         structural |= bool(retracted)
-    edges = 0
-    for edge in run.edges if run is not None else event.edges:
-        child = nodes.get(edge.child) or find(session, edge.child, first_named.get(edge.child))
-        parent = nodes.get(edge.parent) or find(session, edge.parent, first_named.get(edge.parent))
-        if child is None or parent is None or child.id == parent.id:
-            continue
-        if retraction_service.withheld(
-            session, child, parent, edge.relation, edge.amount, edge.amount_source
-        ):
-            continue
-        if edge.relation == "used" and drop_superseded(session, child, parent):
-            touched.append(child.id)
-            structural = True
-        recorded, edge_change = lineage_service.connect(
-            session, child, parent, edge.relation, edge.amount, amount_may_change=True
-        )
-        if edge.amount is not None and recorded.amount_source != edge.amount_source:
-            recorded.amount_source = edge.amount_source
-        edges += 1
-        if edge_change is not None:
-            structural |= edge_change.structural
-            touched.append(child.id)
-    result = Ingested("accepted", record.id, event.run_id, edges=edges)
+    linked = connect_all(session, run.edges if run is not None else event.edges, nodes, first_named)
+    touched += linked.touched
+    structural |= linked.structural
+    result = Ingested("accepted", event_id, event.run_id, edges=linked.count)
     if touched:
         result.change = LineageChange.of(touched, cause, structural=structural)
     result.nodes = list(nodes.values())
@@ -273,17 +245,15 @@ class RunSoFar:
     failed: str | None = None
 
     @classmethod
-    def load(
+    def of(
         cls,
-        session: Session,
         event: openlineage.MappedEvent,
         payload: Mapping[str, Any],
-        record: LineageEvent,
+        stored: Sequence[lineage_repository.StoredEvent],
     ) -> RunSoFar:
-        assert event.run_id is not None  # only the events of a run have a run so far
-        rows = lineage_repository.run_events(session, event.run_id, excluding=record.id)
-        earlier: list[tuple[LineageEvent, openlineage.MappedEvent]] = []
-        for row in rows:
+        """The run of ``event`` with the events of it ``stored`` before."""
+        earlier: list[tuple[lineage_repository.StoredEvent, openlineage.MappedEvent]] = []
+        for row in stored:
             try:
                 earlier.append((row, openlineage.map_event(row.payload)))
             except openlineage.EventInvalid:
@@ -318,85 +288,121 @@ class RunSoFar:
         return cls(edges, first_named, outputs, failed)
 
 
-def resolve(
-    session: Session, key: openlineage.NodeKey, as_of: datetime | None
-) -> tuple[Artifact | None, str]:
-    """The recorded version ``key`` names, if any, and the version to record when none is."""
-    if key.version is not None:
-        artifact = artifact_repository.by_natural_key(
-            session, key.kind, key.namespace, key.name, key.version
-        )
-        return artifact, key.version
-    # the newest version other than one this very run wrote: a run that reads and rewrites the
-    # same dataset reads the version before its own
-    artifact = artifact_repository.newest(
-        session, key.kind, key.namespace, key.name, excluding=key.fallback_version, as_of=as_of
-    )
-    version = key.fallback_version or openlineage.UNVERSIONED
-    if artifact is None:
-        artifact = artifact_repository.by_natural_key(
-            session, key.kind, key.namespace, key.name, version
-        )
-    return artifact, version
-
-
-def find(session: Session, key: openlineage.NodeKey, as_of: datetime | None) -> Artifact | None:
-    return resolve(session, key, as_of)[0]
-
-
-def drop_superseded(session: Session, child: Artifact, parent: Artifact) -> bool:
-    """Remove child ← parent as ``derived_from``, now that the run is known to be a generation.
-
-    An earlier event of the run, not yet naming the model, made its dataset input a source of
-    the output; with the model named, that input is a prompt, and only ``used``.
-    """
-    edge = lineage_repository.find(session, child.id, parent.id, "derived_from")
-    if edge is None:
-        return False
-    lineage_repository.remove(session, edge)
-    return True
-
-
-def upsert(
+def resolve_all(
     session: Session,
-    intent: openlineage.NodeIntent,
+    keys: Sequence[openlineage.NodeKey],
+    first_named: Mapping[openlineage.NodeKey, datetime],
+) -> dict[openlineage.NodeKey, tuple[Artifact | None, str]]:
+    """For each key, the recorded version it names, if any, and the version to record when none
+    is: one query for natural keys and one for newest versions.
+
+    An unversioned key names the newest version other than one this very run wrote (a run that
+    reads and rewrites the same dataset reads the version before its own), as it was when the
+    run first named it (``first_named``); without one, the version named by its fallback."""
+    keys = list(dict.fromkeys(keys))
+    natural: dict[openlineage.NodeKey, artifact_repository.NaturalKey] = {}
+    newest: dict[openlineage.NodeKey, artifact_repository.NewestWanted] = {}
+    for key in keys:
+        version = key.version or key.fallback_version or openlineage.UNVERSIONED
+        natural[key] = (key.kind, key.namespace, key.name, version)
+        if key.version is None:
+            wanted = (key.kind, key.namespace, key.name, key.fallback_version, first_named.get(key))
+            newest[key] = wanted
+    by_key = artifact_repository.by_natural_keys(session, list(natural.values()))
+    newest_found = artifact_repository.newest_each(session, list(newest.values()))
+    resolved: dict[openlineage.NodeKey, tuple[Artifact | None, str]] = {}
+    for key in keys:
+        found = newest_found.get(newest[key]) if key in newest else None
+        resolved[key] = (found or by_key.get(natural[key]), natural[key][3])
+    return resolved
+
+
+def upsert_all(
+    session: Session,
+    intents: Sequence[openlineage.NodeIntent],
     actor: Principal,
-    *,
-    as_of: datetime | None = None,
-) -> tuple[Artifact, Literal["created", "updated"] | None]:
-    """The version an event names, created or updated (None: its own inputs are unchanged).
+    first_named: Mapping[openlineage.NodeKey, datetime],
+) -> tuple[dict[openlineage.NodeKey, Artifact], list[uuid.UUID], bool]:
+    """The versions an event names, created or updated, in the event's order; the ids of those
+    created or changed (their inputs changed), and whether any was created.
 
-    ``as_of``: for an unversioned input, the newest version at that moment (when its run first
-    named it) rather than now."""
+    Names are resolved in one round, the new versions' natural keys locked in one statement
+    and the new versions inserted together. For an unversioned input with no ``first_named``
+    moment, a version this event created earlier in its order is the newest."""
+    resolved = resolve_all(session, [i.key for i in intents], first_named)
+    missing = {
+        (key.kind, key.namespace, key.name, version)
+        for key, (artifact, version) in resolved.items()
+        if artifact is None
+    }
+    by_key: dict[artifact_repository.NaturalKey, Artifact] = {}
+    if missing:
+        lock_scopes(session, [("artifact", *natural) for natural in sorted(missing)])
+        by_key = artifact_repository.by_natural_keys(session, sorted(missing))
+    nodes: dict[openlineage.NodeKey, Artifact] = {}
+    created: list[Artifact] = []
+    newest_created: dict[tuple[str, str, str], Artifact] = {}
+    touched: list[uuid.UUID] = []
+    for intent in intents:
+        key = intent.key
+        artifact, version = resolved[key]
+        natural = (key.kind, key.namespace, key.name, version)
+        made_here = newest_created.get((key.kind, key.namespace, key.name))
+        if (
+            key.version is None
+            and key not in first_named
+            and made_here is not None
+            and made_here.version != key.fallback_version
+        ):
+            artifact = made_here
+        artifact = artifact or by_key.get(natural)
+        origin_columns = (
+            artifact_service.origin_columns(intent.origin) if intent.origin is not None else {}
+        )
+        if artifact is not None and artifact_service.redeclares_original_origin(
+            artifact, origin_columns
+        ):
+            origin_columns = {}
+        if artifact is None:
+            artifact = new_version(intent, version, origin_columns, actor)
+            created.append(artifact)
+            by_key[natural] = newest_created[(key.kind, key.namespace, key.name)] = artifact
+            touched.append(artifact.id)
+        elif update_version(artifact, intent, origin_columns, actor):
+            touched.append(artifact.id)
+        nodes[key] = artifact
+    artifact_repository.add_all(session, created)
+    return nodes, touched, bool(created)
+
+
+def new_version(
+    intent: openlineage.NodeIntent,
+    version: str,
+    origin_columns: Mapping[str, Any],
+    actor: Principal,
+) -> Artifact:
     key = intent.key
-    artifact, version = resolve(session, key, as_of)
-    origin_columns = (
-        artifact_service.origin_columns(intent.origin) if intent.origin is not None else {}
-    )
-    if artifact is not None and artifact_service.redeclares_original_origin(
-        artifact, origin_columns
-    ):
-        origin_columns = {}
-    if artifact is None:
-        artifact_service.lock_natural_key(session, key.kind, (key.namespace, key.name, version))
-        artifact = artifact_repository.by_natural_key(
-            session, key.kind, key.namespace, key.name, version
-        )
-    if artifact is None:
-        values: dict[str, Any] = {"facets": intent.facets, **origin_columns}
-        if origin_columns:
-            values.update(artifact_service.declared_by(actor))
-        if key.kind == "dataset":
-            values["size"] = intent.size
-            values.update(openlineage.dataset_location(key.namespace, key.name, version))
-        artifact = artifact_repository.add(
-            session,
-            artifact_service.new_artifact(key.kind, key.namespace, key.name, version, **values),
-        )
-        return artifact, "created"
+    values: dict[str, Any] = {"facets": intent.facets, **origin_columns}
+    if origin_columns:
+        values.update(artifact_service.declared_by(actor))
+    if key.kind == "dataset":
+        values["size"] = intent.size
+        values.update(openlineage.dataset_location(key.namespace, key.name, version))
+    artifact = artifact_service.new_artifact(key.kind, key.namespace, key.name, version, **values)
+    artifact.id = uuid.uuid4()
+    return artifact
 
+
+def update_version(
+    artifact: Artifact,
+    intent: openlineage.NodeIntent,
+    origin_columns: Mapping[str, Any],
+    actor: Principal,
+) -> bool:
+    """Apply what an event says about a recorded version; whether its inputs changed (a size or
+    an origin: facets are kept, but change no composition)."""
     changed = False
-    if key.kind == "dataset" and intent.size is not None and artifact.size != intent.size:
+    if intent.key.kind == "dataset" and intent.size is not None and artifact.size != intent.size:
         artifact.size = intent.size
         changed = True
     if any(getattr(artifact, column) != value for column, value in origin_columns.items()):
@@ -407,5 +413,126 @@ def upsert(
         merged = {**(artifact.facets or {}), **intent.facets}
         if merged != artifact.facets:
             artifact.facets = merged
+    return changed
+
+
+@dataclass
+class Linked:
+    """What recording an event's edges did: how many it reported (not withheld), the children
+    whose inputs changed, and whether an edge was added or removed."""
+
+    count: int = 0
+    touched: list[uuid.UUID] = field(default_factory=list)
+    structural: bool = False
+
+
+def connect_all(
+    session: Session,
+    intents: Sequence[openlineage.EdgeIntent],
+    nodes: Mapping[openlineage.NodeKey, Artifact],
+    first_named: Mapping[openlineage.NodeKey, datetime],
+) -> Linked:
+    """Record an event's edges (or its run's), set-based: the versions they name that the event
+    does not, the retracted ones, the recorded edges and the locks each in one round.
+
+    A later report may replace an edge's amount (a facet sent again replaces the earlier one).
+    With the model named, a run is known to be a generation: an earlier ``derived_from`` from a
+    dataset input, made before the model was named, gives way to ``used`` (a prompt).
+
+    Locks, as ``lineage_service.connect`` takes them: an edge into a version this transaction
+    created closes no cycle and needs only its parent locked for reading; an edge into any other
+    version locks that version's descendants first, then reads again and checks for a cycle."""
+    outside = [k for e in intents for k in (e.child, e.parent) if k not in nodes]
+    found = {k: a for k, (a, _) in resolve_all(session, outside, first_named).items()}
+    reported: list[retraction_service.ReportedEdge] = []
+    for intent in intents:
+        child = nodes.get(intent.child) or found.get(intent.child)
+        parent = nodes.get(intent.parent) or found.get(intent.parent)
+        if child is None or parent is None or child.id == parent.id:
+            continue
+        reported.append(
+            retraction_service.ReportedEdge(
+                child, parent, intent.relation, intent.amount, intent.amount_source
+            )
+        )
+    withheld = retraction_service.withheld_many(session, reported)
+    edges = [e for e, held in zip(reported, withheld, strict=True) if not held]
+    linked = Linked(count=len(edges))
+    if not edges:
+        return linked
+    pairs = list(dict.fromkeys((e.child.id, e.parent.id) for e in edges))
+    recorded = {
+        (e.child_id, e.parent_id, e.relation): e for e in lineage_repository.between(session, pairs)
+    }
+    new_here = artifact_repository.created_here(session)
+
+    def settled(e: retraction_service.ReportedEdge) -> bool:
+        existing = recorded.get((e.child.id, e.parent.id, e.relation))
+        return existing is not None and (e.amount is None or existing.amount == e.amount)
+
+    unsettled = [e for e in edges if not settled(e)]
+    below = list(dict.fromkeys(e.child.id for e in unsettled if e.child.id not in new_here))
+    if below:
+        # the children's subgraphs, then the parents only for reading: a popular input stays
+        # open to every other writer that reads it
+        composition_repository.lock_descendants(session, below)
+    composition_repository.lock_for_reading(session, [e.parent.id for e in unsettled])
+    if below:
+        recorded.update(
+            ((e.child_id, e.parent_id, e.relation), e)
+            for e in lineage_repository.between(session, [p for p in pairs if p[0] in set(below)])
+        )
+    checked: list[retraction_service.ReportedEdge] = []
+    for e in edges:
+        slot = (e.child.id, e.parent.id, e.relation)
+        if e.relation == "used":
+            superseded = recorded.pop((e.child.id, e.parent.id, "derived_from"), None)
+            if superseded is not None:
+                session.delete(superseded)
+                linked.touched.append(e.child.id)
+                linked.structural = True
+        existing = recorded.get(slot)
+        if existing is None and e.child.id not in new_here:
+            checked.append(e)
+            continue
+        if existing is None:
+            recorded[slot] = add_edge(session, e)
+            linked.touched.append(e.child.id)
+            linked.structural = True
+            continue
+        if e.amount is None:
+            continue
+        if existing.amount != e.amount:
+            existing.amount = e.amount
+            linked.touched.append(e.child.id)
+        if existing.amount_source != e.amount_source:
+            existing.amount_source = e.amount_source
+    for e in checked:
+        slot = (e.child.id, e.parent.id, e.relation)
+        if slot in recorded:
+            continue
+        session.flush()
+        lineage_service.refuse_cycle(session, e.child, e.parent)
+        recorded[slot] = add_edge(session, e)
+        linked.touched.append(e.child.id)
+        linked.structural = True
     session.flush()
-    return artifact, "updated" if changed else None
+    return linked
+
+
+def add_edge(session: Session, e: retraction_service.ReportedEdge) -> Edge:
+    edge = Edge(
+        id=uuid.uuid4(),
+        child_id=e.child.id,
+        parent_id=e.parent.id,
+        relation=e.relation,
+        amount=e.amount,
+        amount_source=e.amount_source if e.amount is not None else None,
+    )
+    session.add(edge)
+    return edge
+
+
+def find(session: Session, key: openlineage.NodeKey, as_of: datetime | None) -> Artifact | None:
+    """The recorded version ``key`` names, if any (see ``resolve_all``)."""
+    return resolve_all(session, [key], {key: as_of} if as_of is not None else {})[key][0]

@@ -5,14 +5,16 @@ from __future__ import annotations
 import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Text, func, literal, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ARRAY, DateTime, Text, func, literal, select, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
 from sqlalchemy.orm import Session
 
 from app.artifacts.models import Artifact
+from app.db import json_dumps
 from app.lineage.models import Alias, Edge, LineageEvent
 from app.pagination import newest_first
 
@@ -36,24 +38,105 @@ def remove(session: Session, edge: Edge) -> None:
     session.flush()
 
 
+def between(session: Session, pairs: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> list[Edge]:
+    """Every edge, of any relation, from each parent to its child in ``pairs``: one query, the
+    pairs joined as unnested arrays (a long IN list of row values overflows the parser's
+    stack)."""
+    if not pairs:
+        return []
+    unique = list(dict.fromkeys(pairs))
+    wanted = select(
+        func.unnest(literal([p[0] for p in unique], ARRAY(UUID(as_uuid=True)))).label("child"),
+        func.unnest(literal([p[1] for p in unique], ARRAY(UUID(as_uuid=True)))).label("parent"),
+    ).subquery()
+    return list(
+        session.scalars(
+            select(Edge)
+            .join(wanted, (Edge.child_id == wanted.c.child) & (Edge.parent_id == wanted.c.parent))
+            .order_by(Edge.created_at, Edge.id)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as stored: the run's earlier events are read back in this shape."""
+
+    received_at: datetime
+    payload: dict[str, Any]
+
+
+def record_event(
+    session: Session, values: Mapping[str, Any]
+) -> tuple[uuid.UUID | None, list[StoredEvent]]:
+    """Store an accepted OpenLineage event: its id, and the events of its run stored before it
+    (received first, first); no id when an event with its fingerprint is stored already.
+
+    One statement: the insert's own row is not in the snapshot its query reads. A delivery
+    racing another of the same event waits on the fingerprint's unique index until that one's
+    transaction ends, then stores it or not."""
+    rows = session.execute(
+        text(
+            """
+            WITH stored AS (
+                INSERT INTO lineage_events (id, fingerprint, event_kind, event_type, run_id,
+                    job_namespace, job_name, event_time, producer, payload)
+                VALUES (:id, :fingerprint, :event_kind, :event_type, :run_id, :job_namespace,
+                    :job_name, :event_time, :producer, CAST(:payload AS jsonb))
+                ON CONFLICT (fingerprint) DO NOTHING
+                RETURNING id
+            )
+            SELECT stored.id, e.received_at, e.payload
+            FROM stored LEFT JOIN lineage_events e ON e.run_id = CAST(:run_id AS text)
+            ORDER BY e.received_at, e.id
+            """
+        ).columns(id=UUID(as_uuid=True), received_at=DateTime(timezone=True), payload=JSONB),
+        {**values, "id": uuid.uuid4(), "payload": json_dumps(values["payload"])},
+    ).all()
+    if not rows:
+        return None, []
+    earlier = [StoredEvent(r.received_at, r.payload) for r in rows if r.received_at is not None]
+    return rows[0].id, earlier
+
+
 def event_recorded(session: Session, fingerprint: str) -> bool:
     """Whether an OpenLineage event with this fingerprint was already accepted."""
     found = select(LineageEvent.id).where(LineageEvent.fingerprint == fingerprint)
     return session.scalars(found).first() is not None
 
 
-def run_events(session: Session, run_id: str, *, excluding: uuid.UUID) -> Sequence[LineageEvent]:
-    """The events recorded for an OpenLineage run, in the order they were received."""
-    return session.scalars(
-        select(LineageEvent)
-        .where(LineageEvent.run_id == run_id, LineageEvent.id != excluding)
-        .order_by(LineageEvent.received_at, LineageEvent.id)
-    ).all()
-
-
 def add(session: Session, edges: Sequence[Edge]) -> None:
     session.add_all(edges)
     session.flush()
+
+
+def insert_many(session: Session, edges: Sequence[Edge]) -> None:
+    """Insert many new edges in one statement of one array per column (see
+    ``artifacts.repository.insert_new``); the objects stay outside the session."""
+    if not edges:
+        return
+    for edge in edges:
+        edge.id = edge.id or uuid.uuid4()
+    session.execute(
+        text(
+            """
+            INSERT INTO edges (id, child_id, parent_id, relation, amount, amount_source)
+            SELECT * FROM unnest(
+                CAST(:id AS uuid[]), CAST(:child_id AS uuid[]), CAST(:parent_id AS uuid[]),
+                CAST(:relation AS text[]), CAST(:amount AS float8[]),
+                CAST(:amount_source AS text[])
+            )
+            """
+        ),
+        {
+            "id": [e.id for e in edges],
+            "child_id": [e.child_id for e in edges],
+            "parent_id": [e.parent_id for e in edges],
+            "relation": [e.relation for e in edges],
+            "amount": [e.amount for e in edges],
+            "amount_source": [e.amount_source for e in edges],
+        },
+    )
 
 
 def path_between(session: Session, source: uuid.UUID, target: uuid.UUID) -> list[uuid.UUID] | None:

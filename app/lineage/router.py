@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response, status
@@ -59,6 +61,14 @@ def create_edge(
     return service.edge_read(edge)
 
 
+def tally(response: Response, statuses: Iterable[str], names: tuple[str, ...]) -> dict[str, int]:
+    """How many items of a batch have each status; a batch with a rejected item answers 207."""
+    counts = Counter(statuses)
+    if counts["rejected"]:
+        response.status_code = 207
+    return {name: counts[name] for name in names}
+
+
 def problem_of(error: ProblemError) -> dict[str, object]:
     """The problem document of one rejected item of a batch."""
     return {
@@ -91,17 +101,8 @@ def create_batch(
         )
         for o in outcomes
     ]
-    counts = {
-        s: sum(1 for i in items if i.status == s) for s in ("created", "existing", "rejected")
-    }
-    if counts["rejected"]:
-        response.status_code = 207
-    return NativeBatchResult(
-        created=counts["created"],
-        existing=counts["existing"],
-        rejected=counts["rejected"],
-        items=items,
-    )
+    counts = tally(response, (i.status for i in items), ("created", "existing", "rejected"))
+    return NativeBatchResult(**counts, items=items)
 
 
 def accepted(result: ingest.Ingested) -> EventAccepted:
@@ -130,7 +131,7 @@ def post_event(
     event: Annotated[dict[str, Any], Body(description="An OpenLineage event")],
 ) -> EventAccepted:
     try:
-        result = writes.ingest(session, event, actor=principal)
+        result = writes.ingest(session, event, actor=principal, whole_transaction=True)
     except ProblemError:
         EVENTS.labels("rejected").inc()
         raise
@@ -162,11 +163,7 @@ def post_batch(
         else:
             EVENTS.labels(outcome.status).inc()
             items.append(BatchItem(index=index, status=outcome.status, result=accepted(outcome)))
-    counts = {
-        s: sum(1 for i in items if i.status == s) for s in ("accepted", "duplicate", "rejected")
-    }
-    if counts["rejected"]:
-        response.status_code = 207
+    counts = tally(response, (i.status for i in items), ("accepted", "duplicate", "rejected"))
     return BatchResult(
         accepted=counts["accepted"],
         duplicates=counts["duplicate"],

@@ -126,6 +126,16 @@ def connect(
         if existing.amount != amount and not amount_may_change:
             raise differs(existing, child, parent, relation, amount)
         return existing, None
+    refuse_cycle(session, child, parent)
+    edge = Edge(child_id=child.id, parent_id=parent.id, relation=relation, amount=amount)
+    repository.add(session, [edge])
+    why = f"edge {artifact_service.label(child)} ← {artifact_service.label(parent)} added"
+    return edge, LineageChange.of([child.id], why)
+
+
+def refuse_cycle(session: Session, child: Artifact, parent: Artifact) -> None:
+    """Refuse child ← parent when child is upstream of parent (the caller holds the locks
+    ``connect`` describes)."""
     cycle = repository.path_between(session, child.id, parent.id)
     if cycle is not None:
         named = artifact_repository.many(session, cycle)
@@ -135,10 +145,6 @@ def connect(
             f" cycle: {' → '.join(path)} → {path[0]}.",
             path=path,
         )
-    edge = Edge(child_id=child.id, parent_id=parent.id, relation=relation, amount=amount)
-    repository.add(session, [edge])
-    why = f"edge {artifact_service.label(child)} ← {artifact_service.label(parent)} added"
-    return edge, LineageChange.of([child.id], why)
 
 
 def edge_read(edge: Edge) -> EdgeRead:

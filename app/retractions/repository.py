@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import delete, or_, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ARRAY, Text, delete, func, literal, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from app.db import equals_any
@@ -105,6 +105,33 @@ def is_retracted(
         ).first()
         is not None
     )
+
+
+EdgeKey = tuple[uuid.UUID, uuid.UUID, str]
+"""child_id, parent_id, relation"""
+
+
+def retracted_among(session: Session, keys: Sequence[EdgeKey]) -> set[EdgeKey]:
+    """Which of these edges were retracted, in one query (the keys joined as unnested arrays:
+    a long IN list of row values overflows the parser's stack)."""
+    if not keys:
+        return set()
+    unique = list(dict.fromkeys(keys))
+    ids = ARRAY(UUID(as_uuid=True))
+    wanted = select(
+        func.unnest(literal([k[0] for k in unique], ids)).label("child"),
+        func.unnest(literal([k[1] for k in unique], ids)).label("parent"),
+        func.unnest(literal([k[2] for k in unique], ARRAY(Text))).label("relation"),
+    ).subquery()
+    rows = session.execute(
+        select(RetractedEdge.child_id, RetractedEdge.parent_id, RetractedEdge.relation).join(
+            wanted,
+            (RetractedEdge.child_id == wanted.c.child)
+            & (RetractedEdge.parent_id == wanted.c.parent)
+            & (RetractedEdge.relation == wanted.c.relation),
+        )
+    ).all()
+    return {(r[0], r[1], r[2]) for r in rows}
 
 
 def edges_of(session: Session, retraction_ids: Sequence[uuid.UUID]) -> list[RetractedEdge]:

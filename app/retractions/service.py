@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal, cast
 
 from sqlalchemy import func
@@ -82,28 +83,54 @@ def withheld(
 ) -> bool:
     """Whether an edge a pipeline reports must stay out of the live graph: it was retracted,
     or joins a retracted version (then it is kept among that version's retracted edges)."""
-    if repository.is_retracted(session, child.id, parent.id, relation):
-        return True
-    versions = repository.of_versions(session, [child.id, parent.id])
-    retraction = versions.get(child.id) or versions.get(parent.id)
-    if retraction is None:
-        return False
-    repository.keep(
+    return withheld_many(session, [ReportedEdge(child, parent, relation, amount, amount_source)])[0]
+
+
+@dataclass(frozen=True)
+class ReportedEdge:
+    child: Artifact
+    parent: Artifact
+    relation: str
+    amount: float | None
+    amount_source: str | None = None
+
+
+def withheld_many(session: Session, edges: Sequence[ReportedEdge]) -> list[bool]:
+    """``withheld`` for each of many edges, in two queries at most: no edge into a version
+    this transaction created can have been retracted yet."""
+    if not edges:
+        return []
+    new_here = artifact_repository.created_here(session)
+    retracted = repository.retracted_among(
         session,
-        [
-            RetractedEdge(
-                id=uuid.uuid4(),
-                retraction_id=retraction.id,
-                child_id=child.id,
-                parent_id=parent.id,
-                relation=relation,
-                amount=amount,
-                amount_source=amount_source,
-                created_at=func.clock_timestamp(),
-            )
-        ],
+        [(e.child.id, e.parent.id, e.relation) for e in edges if e.child.id not in new_here],
     )
-    return True
+    versions = repository.of_versions(
+        session, list({a.id for e in edges for a in (e.child, e.parent)})
+    )
+    answers: list[bool] = []
+    kept: list[RetractedEdge] = []
+    for e in edges:
+        if (e.child.id, e.parent.id, e.relation) in retracted:
+            answers.append(True)
+            continue
+        retraction = versions.get(e.child.id) or versions.get(e.parent.id)
+        answers.append(retraction is not None)
+        if retraction is not None:
+            kept.append(
+                RetractedEdge(
+                    id=uuid.uuid4(),
+                    retraction_id=retraction.id,
+                    child_id=e.child.id,
+                    parent_id=e.parent.id,
+                    relation=e.relation,
+                    amount=e.amount,
+                    amount_source=e.amount_source,
+                    created_at=func.clock_timestamp(),
+                )
+            )
+    repository.keep(session, kept)
+    return answers
 
 
 def record_version_retraction(
