@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -224,6 +224,12 @@ def created_here(session: Session) -> set[uuid.UUID]:
         marked = (root, set())
         session.info[_CREATED] = marked
     return marked[1]
+
+
+def gained_children(session: Session, parent_ids: Iterable[uuid.UUID]) -> None:
+    """Versions of this transaction that now have children are leaves no longer: an edge
+    into one of them may close a cycle through what hangs below it."""
+    created_here(session).difference_update(parent_ids)
 
 
 def add(session: Session, artifact: Artifact) -> Artifact:

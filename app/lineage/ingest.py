@@ -529,6 +529,7 @@ def add_edge(session: Session, e: retraction_service.ReportedEdge) -> Edge:
         amount=e.amount,
         amount_source=e.amount_source if e.amount is not None else None,
     )
+    artifact_repository.gained_children(session, [edge.parent_id])
     session.add(edge)
     return edge
 

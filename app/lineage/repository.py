@@ -13,6 +13,7 @@ from sqlalchemy import ARRAY, DateTime, Text, func, literal, select, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
 from sqlalchemy.orm import Session
 
+from app.artifacts import repository as artifact_repository
 from app.artifacts.models import Artifact
 from app.db import json_dumps
 from app.lineage.models import Alias, Edge, LineageEvent
@@ -106,6 +107,7 @@ def event_recorded(session: Session, fingerprint: str) -> bool:
 
 
 def add(session: Session, edges: Sequence[Edge]) -> None:
+    artifact_repository.gained_children(session, (e.parent_id for e in edges))
     session.add_all(edges)
     session.flush()
 
@@ -115,6 +117,7 @@ def insert_many(session: Session, edges: Sequence[Edge]) -> None:
     ``artifacts.repository.insert_new``); the objects stay outside the session."""
     if not edges:
         return
+    artifact_repository.gained_children(session, (e.parent_id for e in edges))
     for edge in edges:
         edge.id = edge.id or uuid.uuid4()
     session.execute(

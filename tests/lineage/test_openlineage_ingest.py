@@ -730,6 +730,30 @@ def test_an_acknowledged_event_is_visible_to_the_next_request(
         assert len(events_of(api, event["run"]["runId"])) == 1, f"write {i} not yet visible"
 
 
+def test_a_batch_cannot_close_a_cycle_through_versions_it_created(
+    live: LiveServer, api: httpx.Client
+) -> None:
+    """One transaction records the whole batch: a version an earlier event created is a leaf
+    only until a later event hangs something below it."""
+    b = Builder(live.url)
+
+    def step(job: str, source: str, target: str) -> dict[str, Any]:
+        return wire(
+            b.run_event(job, [b.reads(source, version="1")], [b.writes(target, version="1")])
+        )
+
+    forward, onward, closing = step("b", "a", "b"), step("c", "b", "c"), step("a", "c", "a")
+
+    response = api.post("/api/v1/lineage/batch", json=[forward, onward, closing])
+
+    assert response.status_code == 207, response.text
+    items = response.json()["items"]
+    assert [i["status"] for i in items] == ["accepted", "accepted", "rejected"]
+    assert items[2]["problem"]["type"].endswith("/cycle")
+    (a,) = versions(api, "dataset", b.namespace, "a")
+    assert lineage(api, a, "upstream")["edges"] == []
+
+
 # --- invalid events ------------------------------------------------------------------------------
 
 
