@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from app.artifacts import repository as artifact_repository
 from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
-from app.artifacts.schemas import ArtifactRead
+from app.artifacts.schemas import ArtifactRead, RetractionRef
 from app.auth.core import Principal, require_namespace
 from app.composition import repository as composition_repository
 from app.composition.service import LineageChange
@@ -30,9 +30,7 @@ from app.retractions.schemas import (
     RetractedEdgeRead,
     RetractedVersion,
     RetractionRead,
-    RetractionRef,
 )
-from app.training import repository as training_repository
 
 Read = TypeVar("Read", bound=ArtifactRead)
 
@@ -43,7 +41,8 @@ def retract_version(
     """Retract a version: (its retraction, the nodes to recompute, whether it is new).
 
     The nodes are the version itself (now without parents) and its former children; the
-    caller propagates from them (``app.writes``)."""
+    caller propagates from them and re-judges what they reach (``app.writes``), which withdraws
+    a retracted model's verdict (``app.training.service.refresh``)."""
     existing = repository.of_versions(session, [artifact.id]).get(artifact.id)
     if existing is not None:
         return existing, [], False
@@ -56,12 +55,6 @@ def retract_version(
     edges = repository.live_edges_of(session, artifact.id)
     roots = list(dict.fromkeys([artifact.id, *(e.child_id for e in edges)]))
     repository.move(session, retraction.id, edges)
-    if artifact.kind == "model":
-        run = training_repository.by_models(session, [artifact.id]).get(artifact.id)
-        if run is not None:
-            run.verdict = None
-            run.judged_at = func.clock_timestamp()
-            session.flush()
     return retraction, roots, True
 
 
