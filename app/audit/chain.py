@@ -117,8 +117,8 @@ def verify(
             return result(
                 Breach("altered", expected, entry.id, f"Entry {expected}: its hashes were changed.")
             )
-        if entry.previous_hash != previous:
-            owner = sealed_after(entry.previous_hash)
+        if previous_hash != previous:
+            owner = sealed_after(previous_hash)
             if owner is not None:
                 return result(
                     Breach(
