@@ -159,6 +159,8 @@ class ModelCreate(NaturalKey):
 class RetractionRef(BaseModel):
     """On a retracted version: which retraction took it out of the live graph, and why."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     reason: str
     retracted_by: str | None

@@ -18,6 +18,8 @@ class RetractionCreate(BaseModel):
 
 
 class RetractedVersion(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     kind: Literal["dataset", "model"]
     namespace: str

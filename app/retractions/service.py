@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Literal, TypeVar, cast
+from typing import TypeVar
 
 from sqlalchemy import func
 from sqlalchemy.orm import Session
@@ -138,16 +138,7 @@ def marked(session: Session, reads: Sequence[Read]) -> list[Read]:
     """The version reads, each retracted one carrying its retraction (one query for all)."""
     found = repository.of_versions(session, [r.id for r in reads])
     return [
-        r.model_copy(
-            update={
-                "retraction": RetractionRef(
-                    id=found[r.id].id,
-                    reason=found[r.id].reason,
-                    retracted_by=found[r.id].retracted_by,
-                    created_at=found[r.id].created_at,
-                )
-            }
-        )
+        r.model_copy(update={"retraction": RetractionRef.model_validate(found[r.id])})
         if r.id in found
         else r
         for r in reads
@@ -170,17 +161,7 @@ def reads(session: Session, retractions: Sequence[Retraction]) -> list[Retractio
                 reason=r.reason,
                 retracted_by=r.retracted_by,
                 created_at=r.created_at,
-                version=(
-                    RetractedVersion(
-                        id=version.id,
-                        kind=cast(Literal["dataset", "model"], version.kind),
-                        namespace=version.namespace,
-                        name=version.name,
-                        version=version.version,
-                    )
-                    if version is not None
-                    else None
-                ),
+                version=RetractedVersion.model_validate(version) if version is not None else None,
                 edges=edges.get(r.id, []),
             )
         )
