@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from app.policies.rules.definition import (
     CeilingRule,
@@ -21,7 +22,6 @@ from app.policies.rules.definition import (
 from app.policies.rules.figures import (
     AMOUNT_RTOL,
     Finding,
-    Outcome,
     PreviousGeneration,
     SetFigures,
     Status,
@@ -80,7 +80,11 @@ class Bounded:
 
 
 def unobserved(
-    rule: str, status: Outcome, threshold: dict[str, float], message: str, reference: str
+    rule: str,
+    status: Literal["warn", "not_applicable"],
+    threshold: dict[str, float],
+    message: str,
+    reference: str,
 ) -> Finding:
     """A finding with no observed value: the rule does not apply, or its figure is unknown."""
     return Finding(rule, status, None, threshold, message, reference)
