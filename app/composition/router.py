@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from app.auth.security import requires
-from app.composition import repository
+from app.composition import service
 from app.db import SessionDep
-from app.errors import PROBLEM_RESPONSES, NotFound
+from app.errors import PROBLEM_RESPONSES
 from app.pagination import Cursor, Limit, Page, newest_first_page
 
 router = APIRouter(prefix="/api/v1", tags=["propagations"], responses=PROBLEM_RESPONSES)
@@ -48,7 +48,7 @@ def list_propagations(
         "propagations",
         cursor,
         limit,
-        lambda after, n: repository.jobs(session, status=status, after=after, limit=n),
+        lambda after, n: service.propagations(session, status=status, after=after, limit=n),
         lambda rows: [PropagationRead.model_validate(job) for job in rows],
         lambda j: (j.created_at, j.id),
     )
@@ -61,7 +61,4 @@ def list_propagations(
     summary="One propagation",
 )
 def get_propagation(job_id: uuid.UUID, session: SessionDep) -> PropagationRead:
-    job = repository.get_job(session, job_id)
-    if job is None:
-        raise NotFound(f"No propagation has id {job_id}.", missing={"id": str(job_id)})
-    return PropagationRead.model_validate(job)
+    return PropagationRead.model_validate(service.propagation(session, job_id))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import TypeVar
 
 from sqlalchemy import func
 from sqlalchemy.orm import Session
@@ -18,7 +17,6 @@ from sqlalchemy.orm import Session
 from app.artifacts import repository as artifact_repository
 from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
-from app.artifacts.schemas import ArtifactRead, RetractionRef
 from app.auth.core import Principal, require_namespace
 from app.composition import repository as composition_repository
 from app.composition.service import LineageChange
@@ -31,8 +29,6 @@ from app.retractions.schemas import (
     RetractedVersion,
     RetractionRead,
 )
-
-Read = TypeVar("Read", bound=ArtifactRead)
 
 
 def retract_version(
@@ -132,17 +128,6 @@ def record_edge_retraction(
     require_namespace(actor, child.namespace)
     retraction, change = retract_edge(session, edge, reason, retracted_by=actor.name)
     return (retraction, True), change
-
-
-def marked(session: Session, reads: Sequence[Read]) -> list[Read]:
-    """The version reads, each retracted one carrying its retraction (one query for all)."""
-    found = repository.of_versions(session, [r.id for r in reads])
-    return [
-        r.model_copy(update={"retraction": RetractionRef.model_validate(found[r.id])})
-        if r.id in found
-        else r
-        for r in reads
-    ]
 
 
 def reads(session: Session, retractions: Sequence[Retraction]) -> list[RetractionRead]:

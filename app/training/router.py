@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from app.artifacts.models import Artifact
 from app.auth.security import requires
-from app.composition.core import Composition
-from app.composition.schemas import composition_summary
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
 from app.pagination import Cursor, Limit, Page, newest_first_page
-from app.policies.schemas import PolicyRef
 from app.training import service
-from app.training.models import TrainingRun
-from app.training.schemas import ModelKey, TrainingRunRead, TrainingRunSummary
+from app.training.schemas import TrainingRunRead, TrainingRunSummary
 
 router = APIRouter(prefix="/api/v1", tags=["training runs"], responses=PROBLEM_RESPONSES)
 
@@ -40,27 +34,6 @@ def list_runs(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[TrainingRunSummary]:
-    def summaries(rows: Sequence[tuple[TrainingRun, Artifact]]) -> list[TrainingRunSummary]:
-        waiting = service.rejudging(session, [m.id for _, m in rows])
-        return [
-            TrainingRunSummary(
-                id=run.id,
-                model=ModelKey(id=m.id, namespace=m.namespace, name=m.name, version=m.version),
-                created_at=run.created_at,
-                judged_at=run.judged_at,
-                verdict=run.verdict,
-                rejudging=m.id in waiting,
-                policy=PolicyRef(name=run.policy_name or "", version=run.policy_version or 0),
-                composition=composition_summary(
-                    Composition.from_json(run.composition),
-                    run.total_amount,
-                    weights_assumed=run.weights_assumed,
-                    stale=m.composition_stale,
-                ),
-            )
-            for run, m in rows
-        ]
-
     return newest_first_page(
         "training runs",
         cursor,
@@ -75,7 +48,7 @@ def list_runs(
             after=after,
             limit=n,
         ),
-        summaries,
+        lambda rows: service.summaries(session, rows),
         lambda r: (r[0].created_at, r[0].id),
     )
 
