@@ -21,7 +21,7 @@ def drain(database: Database) -> int:
     done = 0
     while True:
         with database.sessions() as session, session.begin():
-            if writes.finish_deferred(session) is None:
+            if writes.finish_deferred(session, database.sessions) is None:
                 break
         done += 1
     while True:

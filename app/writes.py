@@ -125,10 +125,13 @@ def follow(session: Session, change: LineageChange) -> None:
     session.expire_all()
 
 
-def finish_deferred(session: Session) -> composition_service.Recomputed | None:
+def finish_deferred(
+    session: Session, sessions: Callable[[], Session] | None = None
+) -> composition_service.Recomputed | None:
     """Finish the oldest deferred propagation, then queue the re-judging of the runs it reached
-    (in batches of their own, after this transaction releases the subgraph)."""
-    outcome = composition_service.run_pending_job(session)
+    (in batches of their own, after this transaction releases the subgraph). With ``sessions``
+    the propagation commits level by level in sessions of its own."""
+    outcome = composition_service.run_pending_job(session, sessions)
     if outcome is not None and outcome.models:
         training_service.queue(
             session, outcome.models, cause=outcome.cause, structural=outcome.structural

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, NamedTuple, cast
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from app.artifacts.models import Artifact
 from app.composition.models import PropagationJob
 from app.composition.origin import Origin
-from app.db import equals_any, json_dumps
+from app.db import equals_any
 from app.metrics import LOCK_WAIT_SECONDS
 
 WRITE_CHUNK = 5_000
@@ -203,6 +203,185 @@ def load_incoming(
     return [IncomingEdge(row[0], row[1], row[2], row[3], _state(row, 5), row[4]) for row in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class ChunkNode:
+    """A node about to be recomputed: what its own composition depends on, and when its stored
+    composition was last written (to tell later whether anyone rewrote it since)."""
+
+    id: uuid.UUID
+    kind: str
+    size: float | None
+    origin: Origin | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkEdge:
+    """An edge into a node of a chunk, by the child's position in the chunk; ``parent_index`` is
+    the parent's position when it is in the chunk too, else None and the parent's stored figures
+    come along (its composition is fetched apart, once per parent, only where needed)."""
+
+    child_index: int
+    parent_index: int | None
+    parent_id: uuid.UUID
+    relation: str
+    amount: float | None
+    parent_kind: str
+    parent_size: float | None
+    parent_total_amount: float | None
+    parent_stale: bool
+    parent_updated_at: datetime
+
+
+_GIVEN = """
+    given(id, ix) AS (
+        SELECT g.id, g.ix - 1 FROM unnest(CAST(:ids AS uuid[])) WITH ORDINALITY AS g(id, ix)
+    )
+"""
+
+
+def load_chunk(
+    session: Session, ids: Sequence[uuid.UUID]
+) -> tuple[list[ChunkNode | None], list[ChunkEdge]]:
+    """The given nodes (None where one no longer exists), in the order given, and every edge
+    into them, ordered by child, without any stored composition."""
+    nodes: list[ChunkNode | None] = [None] * len(ids)
+    rows = session.execute(
+        text(
+            f"""
+            WITH {_GIVEN}
+            SELECT g.ix, a.kind, a.size, a.origin_human, a.origin_synthetic, a.origin_unknown,
+                   a.origin_synthetic_depth, a.origin_digital_source_type,
+                   a.composition_updated_at
+            FROM given g JOIN artifacts a ON a.id = g.id
+            """
+        ),
+        {"ids": list(ids)},
+    ).all()
+    for ix, kind, size, human, synthetic, unknown, depth, dst, updated_at in rows:
+        origin = (
+            None
+            if human is None
+            else Origin(
+                human=human,
+                synthetic=synthetic,
+                unknown=unknown,
+                synthetic_depth=depth or 1,
+                digital_source_type=dst,
+            )
+        )
+        nodes[ix] = ChunkNode(ids[ix], kind, size, origin, updated_at)
+    edges = [
+        ChunkEdge(*row)
+        for row in session.execute(
+            text(
+                f"""
+                WITH {_GIVEN}
+                SELECT c.ix, p.ix, e.parent_id, e.relation, e.amount,
+                       a.kind, a.size, a.total_amount, a.composition_stale,
+                       a.composition_updated_at
+                FROM given c JOIN edges e ON e.child_id = c.id
+                JOIN artifacts a ON a.id = e.parent_id
+                LEFT JOIN given p ON p.id = e.parent_id
+                ORDER BY c.ix
+                """
+            ),
+            {"ids": list(ids)},
+        ).all()
+    ]
+    return nodes, edges
+
+
+def load_compositions(
+    session: Session, ids: Sequence[uuid.UUID], batch: int = WRITE_CHUNK
+) -> Iterator[tuple[uuid.UUID, str, float | None, bool]]:
+    """Stored compositions, (id, composition as JSON text, total_amount, weights_assumed), a
+    batch of rows at a time: the caller turns each into its own form before the next batch."""
+    for start in range(0, len(ids), batch):
+        rows = session.execute(
+            text(
+                """
+                SELECT id, composition::text, total_amount, weights_assumed FROM artifacts
+                WHERE id = ANY(CAST(:ids AS uuid[]))
+                """
+            ),
+            {"ids": list(ids[start : start + batch])},
+        ).all()
+        for row in rows:
+            yield row[0], row[1], row[2], row[3]
+
+
+def descendant_ids(
+    session: Session, roots: Sequence[uuid.UUID], *, stale_only: bool = False
+) -> list[uuid.UUID]:
+    """The roots and everything downstream of them, unlocked (with ``stale_only``, those of them
+    that read as stale)."""
+    where = "WHERE a.composition_stale" if stale_only else ""
+    return list(
+        session.execute(
+            text(
+                f"""
+                WITH RECURSIVE down(id) AS (
+                    SELECT unnest(CAST(:roots AS uuid[]))
+                    UNION
+                    SELECT e.child_id FROM edges e JOIN down d ON e.parent_id = d.id
+                )
+                SELECT down.id FROM down JOIN artifacts a ON a.id = down.id {where}
+                """
+            ),
+            {"roots": list(roots)},
+        ).scalars()
+    )
+
+
+def internal_edges(session: Session, ids: Sequence[uuid.UUID]) -> tuple[list[int], list[int]]:
+    """The edges among the given nodes, as two parallel lists of positions in ``ids``:
+    parents and children."""
+    parents: list[int] = []
+    children: list[int] = []
+    for parent, child in session.execute(
+        text(
+            f"""
+            WITH {_GIVEN}
+            SELECT p.ix, c.ix FROM given c JOIN edges e ON e.child_id = c.id
+            JOIN given p ON p.id = e.parent_id
+            """
+        ),
+        {"ids": list(ids)},
+    ).all():
+        parents.append(parent)
+        children.append(child)
+    return parents, children
+
+
+def lock_nodes(session: Session, ids: Sequence[uuid.UUID]) -> None:
+    """Row-lock the given nodes against other writers, in id order, until this transaction ends."""
+    with LOCK_WAIT_SECONDS.time():
+        session.execute(
+            text(
+                """
+                SELECT 1 FROM artifacts WHERE id = ANY(CAST(:ids AS uuid[]))
+                ORDER BY id FOR NO KEY UPDATE
+                """
+            ),
+            {"ids": sorted(ids)},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CompositionRow:
+    """One recomputed composition in its stored form."""
+
+    id: uuid.UUID
+    composition: str  # JSON text
+    total_amount: float | None
+    weights_assumed: bool
+    human_fraction: float
+    synthetic_fraction: float
+    unknown_fraction: float
+    stale: bool
+
+
 class CompositionWriter:
     """Writes recomputed compositions back in chunks as they are computed, so memory holds one
     chunk; PostgreSQL compares each row with what is stored and writes (and reports) only the
@@ -219,35 +398,58 @@ class CompositionWriter:
             unknown_fraction = v.unknown_fraction,
             composition_stale = v.stale,
             composition_updated_at = clock_timestamp()
-        FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(
-            id uuid, composition jsonb, total_amount double precision, weights_assumed boolean,
-            human_fraction double precision, synthetic_fraction double precision,
-            unknown_fraction double precision, stale boolean)
+        FROM ROWS FROM (
+            unnest(CAST(:ids AS uuid[])),
+            jsonb_array_elements(CAST(:compositions AS jsonb)),
+            unnest(CAST(:totals AS double precision[])),
+            unnest(CAST(:assumed AS boolean[])),
+            unnest(CAST(:human AS double precision[])),
+            unnest(CAST(:synthetic AS double precision[])),
+            unnest(CAST(:unknown AS double precision[])),
+            unnest(CAST(:stale AS boolean[]))
+        ) AS v(
+            id, composition, total_amount, weights_assumed,
+            human_fraction, synthetic_fraction, unknown_fraction, stale)
         WHERE a.id = v.id AND (
             a.composition IS DISTINCT FROM v.composition
             OR a.total_amount IS DISTINCT FROM v.total_amount
             OR a.weights_assumed IS DISTINCT FROM v.weights_assumed
             OR a.composition_stale IS DISTINCT FROM v.stale)
-        RETURNING a.id
+        RETURNING a.id, a.composition_updated_at
         """
     )
 
     def __init__(self, session: Session, chunk: int = WRITE_CHUNK) -> None:
         self.session = session
         self.chunk = chunk
-        self.pending: list[dict[str, Any]] = []
-        self.changed: set[uuid.UUID] = set()
+        self.pending: list[CompositionRow] = []
+        self.changed: dict[uuid.UUID, datetime] = {}
 
-    def add(self, row: dict[str, Any]) -> None:
+    def add(self, row: CompositionRow) -> None:
         self.pending.append(row)
         if len(self.pending) >= self.chunk:
             self.flush()
 
     def flush(self) -> None:
-        if self.pending:
-            payload = json_dumps(self.pending)
-            self.changed.update(self.session.execute(self._statement, {"rows": payload}).scalars())
-            self.pending = []
+        if not self.pending:
+            return
+        rows = self.pending
+        self.pending = []
+        result = self.session.execute(
+            self._statement,
+            {
+                "ids": [r.id for r in rows],
+                # one JSON array rather than an array of JSON texts, which would be escaped
+                "compositions": "[" + ",".join(r.composition for r in rows) + "]",
+                "totals": [r.total_amount for r in rows],
+                "assumed": [r.weights_assumed for r in rows],
+                "human": [r.human_fraction for r in rows],
+                "synthetic": [r.synthetic_fraction for r in rows],
+                "unknown": [r.unknown_fraction for r in rows],
+                "stale": [r.stale for r in rows],
+            },
+        )
+        self.changed.update((row[0], row[1]) for row in result)
 
 
 def mark_stale(session: Session, ids: Sequence[uuid.UUID]) -> None:

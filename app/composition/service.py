@@ -5,23 +5,28 @@ Every write that adds a node or an edge, or corrects an origin or a size, ends b
 their descendant subgraph (see ``repository.lock_descendants``: writers below it wait, writers
 elsewhere do not), recomputes it in topological order in memory with the pure core, and writes
 the results back in bulk. A subgraph larger than the configured inline limit is marked stale and
-finished by a worker (:func:`run_pending_job`), so a read never presents a stale composition as
-current.
+finished by a worker (:func:`run_pending_job`), level by level in transactions of their own
+(:func:`recompute_in_chunks`), so a read never presents a stale composition as current and a
+writer below it waits for one chunk, not for the whole job.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import random
+import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from graphlib import TopologicalSorter
-from typing import Any, cast
+from typing import TypeVar, cast
 
+import orjson
 from sqlalchemy import func
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.artifacts import repository as artifact_repository
@@ -39,9 +44,20 @@ from app.composition.core import (
 )
 from app.composition.models import PropagationJob
 from app.config import get_settings
+from app.db import json_dumps
 from app.errors import NotFound
 
 log = logging.getLogger("headwater.propagation")
+
+T = TypeVar("T")
+
+# Nodes a deferred job recomputes per transaction (whole levels, so a chunk may hold more).
+CHUNK_NODES = 5_000
+# Rounds of the last sweep for nodes that turned stale while a job ran.
+SWEEPS = 5
+# SQLSTATEs after which a chunk can simply run again: deadlock_detected, serialization_failure
+RETRYABLE = frozenset({"40P01", "40001"})
+ATTEMPTS = 20
 
 
 @dataclass(frozen=True)
@@ -94,33 +110,156 @@ def stored(state: repository.NodeState) -> NodeComposition:
     )
 
 
-def columns(result: NodeComposition, *, stale: bool = False) -> dict[str, Any]:
+def stored_row(
+    node_id: uuid.UUID, result: NodeComposition, stale: bool
+) -> repository.CompositionRow:
     """The stored form of a node's composition (JSON plus the figures lists filter on)."""
     c = result.composition
-    return {
-        "composition": c.to_json(),
-        "total_amount": result.total_amount,
-        "weights_assumed": result.weights_assumed,
-        "human_fraction": c.human_fraction,
-        "synthetic_fraction": c.synthetic_fraction,
-        "unknown_fraction": c.unknown_fraction,
-        "stale": stale,
-    }
+    return repository.CompositionRow(
+        id=node_id,
+        composition=json_dumps(c.to_json()),
+        total_amount=result.total_amount,
+        weights_assumed=result.weights_assumed,
+        human_fraction=c.human_fraction,
+        synthetic_fraction=c.synthetic_fraction,
+        unknown_fraction=c.unknown_fraction,
+        stale=stale,
+    )
 
 
-def topological_order(
-    ids: Iterable[uuid.UUID], edges: Sequence[repository.IncomingEdge]
-) -> list[uuid.UUID]:
-    """Parents before children, deterministically: the roots sorted, then each node's children in
-    the order of its edges. (The cycle check under row locks makes a CycleError unreachable.)"""
-    members = set(ids)
-    graph: TopologicalSorter[uuid.UUID] = TopologicalSorter()
-    for node in sorted(members):
-        graph.add(node)
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A composition a job wrote, as it left it (in its stored JSON form, which takes a third of
+    the memory of the parsed one): a child in a later chunk may use it as long as the stored row
+    still carries the same write time and stale flag."""
+
+    composition: str
+    total_amount: float | None
+    weights_assumed: bool
+    updated_at: datetime
+    stale: bool
+
+
+# Stored compositions this short (a handful of buckets: all human, all unknown, a declared
+# origin) recur across a graph; equal ones parsed in one pass share one object.
+SHARED_BELOW = 256
+
+
+def parsed(stored_json: str, shared: dict[str, Composition]) -> Composition:
+    """A stored composition's JSON text as a composition; short ones parsed once per pass."""
+    if len(stored_json) > SHARED_BELOW:
+        return Composition.from_json(orjson.loads(stored_json))
+    found = shared.get(stored_json)
+    if found is None:
+        found = shared[stored_json] = Composition.from_json(orjson.loads(stored_json))
+    return found
+
+
+@dataclass
+class Pass:
+    """What recomputing one set of nodes did."""
+
+    nodes: int = 0
+    changed: set[uuid.UUID] = field(default_factory=set)
+    models: list[uuid.UUID] = field(default_factory=list)
+    written: dict[uuid.UUID, Written] = field(default_factory=dict)
+
+
+def recompute(
+    session: Session,
+    ids: Sequence[uuid.UUID],
+    *,
+    known: dict[uuid.UUID, Written] | None = None,
+    keep: Container[uuid.UUID] = (),
+) -> Pass:
+    """Recompute the given nodes (locked by the caller) from their parents, in topological order.
+
+    A parent outside ``ids`` is read as stored, unless ``known`` holds what this job wrote for it
+    and nobody has rewritten it since. The results for the nodes in ``keep`` are returned (for
+    later passes of the same job); the others are dropped once their last child here used them.
+    """
+    nodes, edges = repository.load_chunk(session, ids)
+    edges_into: list[list[repository.ChunkEdge]] = [[] for _ in ids]
+    uses_left = [0] * len(ids)
+    outside: dict[uuid.UUID, NodeComposition] = {}
+    shared: dict[str, Composition] = {}
+    missing: set[uuid.UUID] = set()
+    graph: TopologicalSorter[int] = TopologicalSorter()
+    for ix in range(len(ids)):
+        graph.add(ix)
     for edge in edges:
-        if edge.parent_id in members:
-            graph.add(edge.child_id, edge.parent_id)
-    return list(graph.static_order())
+        edges_into[edge.child_index].append(edge)
+        if edge.parent_index is not None:
+            uses_left[edge.parent_index] += 1
+            graph.add(edge.child_index, edge.parent_index)
+        elif edge.parent_id not in outside:
+            hit = known.get(edge.parent_id) if known is not None else None
+            if (
+                hit is not None
+                and hit.updated_at == edge.parent_updated_at
+                and hit.stale == edge.parent_stale
+            ):
+                outside[edge.parent_id] = NodeComposition(
+                    parsed(hit.composition, shared), hit.total_amount, hit.weights_assumed
+                )
+            else:
+                missing.add(edge.parent_id)
+    for parent_id, composition, total, assumed in repository.load_compositions(
+        session, list(missing)
+    ):
+        outside[parent_id] = NodeComposition(parsed(composition, shared), total, assumed)
+    del missing, shared
+
+    done = Pass()
+    fresh: dict[int, tuple[NodeComposition, bool]] = {}
+    writer = repository.CompositionWriter(session)
+    kept: dict[int, tuple[repository.CompositionRow, bool]] = {}
+    for ix in graph.static_order():
+        node = nodes[ix]
+        if node is None:  # gone since it was found
+            continue
+        parents: list[ParentContribution] = []
+        node_stale = False
+        for edge in edges_into[ix]:
+            if edge.parent_index is not None:
+                parent, parent_stale = fresh[edge.parent_index]
+                uses_left[edge.parent_index] -= 1
+                if uses_left[edge.parent_index] == 0:
+                    del fresh[edge.parent_index]
+            else:
+                parent, parent_stale = outside[edge.parent_id], edge.parent_stale
+            node_stale |= parent_stale
+            is_dataset = edge.parent_kind == "dataset"
+            parents.append(
+                ParentContribution(
+                    relation=cast(Relation, edge.relation),
+                    composition=parent.composition,
+                    amount=edge.amount,
+                    parent_size=edge.parent_size if is_dataset else None,
+                    parent_total_amount=None if is_dataset else parent.total_amount,
+                )
+            )
+        edges_into[ix] = []
+        computed = compose(cast(Kind, node.kind), node.size, node.origin, parents)
+        if uses_left[ix]:
+            fresh[ix] = (computed, node_stale)
+        row = stored_row(node.id, computed, node_stale)
+        if node.id in keep:
+            kept[ix] = (row, node_stale)
+        writer.add(row)
+        done.nodes += 1
+        if node.kind == "model":
+            done.models.append(node.id)
+    writer.flush()
+    done.changed = set(writer.changed)
+    for ix, (row, stale) in kept.items():
+        node = nodes[ix]
+        assert node is not None
+        updated_at = writer.changed.get(node.id, node.updated_at)
+        done.written[node.id] = Written(
+            row.composition, row.total_amount, row.weights_assumed, updated_at, stale
+        )
+    return done
 
 
 def recompute_from(
@@ -139,85 +278,181 @@ def recompute_from(
         return Recomputed()
     if set(roots) <= artifact_repository.created_here(session):
         # new nodes only: no other writer can reach them, so there is nothing to lock
-        nodes = repository.load_descendants(session, roots)
+        ids = repository.descendant_ids(session, roots)
     else:
-        nodes = repository.load_nodes(session, repository.lock_descendants(session, roots))
-    if inline_limit is not None and len(nodes) > inline_limit:
-        repository.mark_stale(session, [n.id for n in nodes])
-        job_id = repository.enqueue_job(session, roots, cause, len(nodes), structural)
+        ids = repository.lock_descendants(session, roots)
+    if inline_limit is not None and len(ids) > inline_limit:
+        repository.mark_stale(session, ids)
+        job_id = repository.enqueue_job(session, roots, cause, len(ids), structural)
         log.info(
             "propagation deferred",
-            extra={"job_id": str(job_id), "nodes": len(nodes), "cause": cause},
+            extra={"job_id": str(job_id), "nodes": len(ids), "cause": cause},
         )
-        return Recomputed(nodes=len(nodes), job_id=job_id)
+        return Recomputed(nodes=len(ids), job_id=job_id)
 
-    by_id = {n.id: n for n in nodes}
-    incoming = repository.load_incoming(session, list(by_id), outside_only=True)
-    edges_into: dict[uuid.UUID, list[repository.IncomingEdge]] = defaultdict(list)
-    # a computed composition is kept only until its last child inside the subgraph has used it
-    uses_left: dict[uuid.UUID, int] = defaultdict(int)
-    for edge in incoming:
-        edges_into[edge.child_id].append(edge)
-        if edge.parent_id in by_id:
-            uses_left[edge.parent_id] += 1
-
-    fresh: dict[uuid.UUID, NodeComposition] = {}
-    outside: dict[uuid.UUID, NodeComposition] = {}
-    stale: dict[uuid.UUID, bool] = {}
-    writer = repository.CompositionWriter(session)
-    models: list[uuid.UUID] = []
-    for node_id in topological_order(by_id, incoming):
-        node = by_id[node_id]
-        parents: list[ParentContribution] = []
-        node_stale = False
-        for edge in edges_into.pop(node_id, ()):
-            if edge.parent_id in by_id:
-                parent = fresh[edge.parent_id]
-                node_stale |= stale[edge.parent_id]
-                uses_left[edge.parent_id] -= 1
-                if uses_left[edge.parent_id] == 0:
-                    del fresh[edge.parent_id]
-            else:
-                if edge.parent_id not in outside:
-                    outside[edge.parent_id] = stored(edge.parent)
-                parent = outside[edge.parent_id]
-                node_stale |= edge.parent.stale
-            parents.append(contribution(edge, parent))
-        computed = compose(cast(Kind, node.kind), node.size, node.origin, parents)
-        if uses_left[node_id]:
-            fresh[node_id] = computed
-        stale[node_id] = node_stale
-        writer.add({"id": str(node_id), **columns(computed, stale=node_stale)})
-        if node.kind == "model":
-            models.append(node_id)
-    writer.flush()
+    done = recompute(session, ids)
     # the bulk UPDATE bypasses the ORM: objects already loaded must reload what it wrote
     session.expire_all()
+    models = done.models
     # After an edge change every model downstream is re-judged: a new edge can bring a
     # previous generation into a training set's ancestry without moving any composition (a
     # `used` edge carries no mass). After an origin or size correction only the ancestry is
     # fixed, so the models whose composition changed are enough.
     if not structural:
         roots_set = set(roots)
-        models = [m for m in models if m in writer.changed or m in roots_set]
-    return Recomputed(
-        nodes=len(nodes),
-        changed=len(writer.changed),
-        models=models,
-    )
+        models = [m for m in models if m in done.changed or m in roots_set]
+    return Recomputed(nodes=done.nodes, changed=len(done.changed), models=models)
 
 
-def run_pending_job(session: Session) -> Recomputed | None:
-    """Finish the oldest deferred propagation, in this session's transaction.
+def levels(count: int, parents: Sequence[int], children: Sequence[int]) -> list[int]:
+    """Each node's level: 0 for a node without parents among the ``count`` given, else one more
+    than its deepest parent's. (A cycle, which the cycle check makes unreachable, would leave its
+    nodes at the last level.)"""
+    below: list[list[int]] = [[] for _ in range(count)]
+    waiting = [0] * count
+    for parent, child in zip(parents, children, strict=True):
+        below[parent].append(child)
+        waiting[child] += 1
+    level = [0] * count
+    frontier = [node for node in range(count) if waiting[node] == 0]
+    reached = len(frontier)
+    while frontier:
+        following: list[int] = []
+        for parent in frontier:
+            for child in below[parent]:
+                level[child] = max(level[child], level[parent] + 1)
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    following.append(child)
+        reached += len(following)
+        frontier = following
+    if reached < count:
+        last = max(level) + 1
+        level = [last if waiting[node] else level[node] for node in range(count)]
+    return level
 
-    The job row stays locked and pending until the transaction commits, so a crash part-way
-    leaves it pending for the next worker: nothing is half-done.
+
+def chunks_by_level(
+    ids: Sequence[uuid.UUID], level: Sequence[int], size: int
+) -> list[list[uuid.UUID]]:
+    """Whole levels grouped into chunks of at least ``size`` nodes, parents' levels first. The
+    grouping starts from the deepest level, so the last chunk is a full one: the long thin tail
+    of deep lineage finishes in one transaction with what precedes it."""
+    by_level: dict[int, list[uuid.UUID]] = defaultdict(list)
+    for node, at in zip(ids, level, strict=True):
+        by_level[at].append(node)
+    chunks: list[list[uuid.UUID]] = []
+    current: list[uuid.UUID] = []
+    for at in sorted(by_level, reverse=True):
+        current.extend(by_level[at])
+        if len(current) >= size:
+            chunks.append(current)
+            current = []
+    if current:
+        chunks.append(current)
+    chunks.reverse()
+    return chunks
+
+
+def _retrying(sessions: Callable[[], Session], work: Callable[[Session], T]) -> T:
+    """``work`` in a transaction of its own, run again when PostgreSQL aborted it to break a
+    deadlock with a writer whose locks crossed it."""
+    attempt = 1
+    while True:
+        try:
+            with sessions() as session, session.begin():
+                return work(session)
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) not in RETRYABLE or attempt >= ATTEMPTS:
+                raise
+            time.sleep(random.uniform(0.0, 0.005 * 2 ** min(attempt, 6)))
+            attempt += 1
+
+
+def recompute_in_chunks(sessions: Callable[[], Session], roots: Sequence[uuid.UUID]) -> Recomputed:
+    """Recompute ``roots`` and every descendant level by level, committing every chunk of levels:
+    locks are held on one chunk at a time, so a writer below the roots waits for a chunk, not
+    for the whole job, and memory holds one chunk plus the results later chunks still need.
+
+    Nodes not yet reached keep reading ``stale``; a node is written current once its parents
+    are. A chunk re-reads its parents' edges and figures under its own locks, so writes that
+    land between chunks are taken into account; nodes that became stale meanwhile (a new node
+    or edge below one not yet recomputed) are found by a last sweep. Work committed before a
+    crash is correct as it stands; the job, still pending, runs again from its roots.
+    """
+    ids = _retrying(sessions, lambda s: repository.descendant_ids(s, roots))
+    parents, children = _retrying(sessions, lambda s: repository.internal_edges(s, ids))
+    level = levels(len(ids), parents, children)
+    chunks = chunks_by_level(ids, level, CHUNK_NODES)
+    chunk_of = {node: number for number, chunk in enumerate(chunks) for node in chunk}
+    # a node's result is kept until the last chunk with a child of it is done
+    last_use: dict[uuid.UUID, int] = {}
+    for parent, child in zip(parents, children, strict=True):
+        parent_id, used_in = ids[parent], chunk_of[ids[child]]
+        if chunk_of[parent_id] < used_in:
+            last_use[parent_id] = max(last_use.get(parent_id, used_in), used_in)
+    expiring: dict[int, list[uuid.UUID]] = defaultdict(list)
+    for parent_id, used_in in last_use.items():
+        expiring[used_in].append(parent_id)
+    del parents, children, level, chunk_of
+
+    known: dict[uuid.UUID, Written] = {}
+    outcome = Recomputed()
+    changed: set[uuid.UUID] = set()
+    seen_models: set[uuid.UUID] = set()
+
+    def run(chunk: Sequence[uuid.UUID]) -> Pass:
+        def work(session: Session) -> Pass:
+            repository.lock_nodes(session, chunk)
+            return recompute(session, chunk, known=known, keep=last_use)
+
+        done = _retrying(sessions, work)
+        outcome.nodes += done.nodes
+        changed.update(done.changed)
+        for model in done.models:
+            if model not in seen_models:
+                seen_models.add(model)
+                outcome.models.append(model)
+        return done
+
+    for number, chunk in enumerate(chunks):
+        known.update(run(chunk).written)
+        for parent_id in expiring.pop(number, ()):
+            known.pop(parent_id, None)
+    known.clear()
+
+    # nodes that turned stale while the job ran, below a node it had not reached yet
+    left: set[uuid.UUID] = set()
+    for _ in range(SWEEPS):
+        stale = set(
+            _retrying(sessions, lambda s: repository.descendant_ids(s, roots, stale_only=True))
+        )
+        if not stale or stale == left:
+            break
+        left = stale
+        run(sorted(stale))
+    outcome.changed = len(changed)
+    return outcome
+
+
+def run_pending_job(
+    session: Session, sessions: Callable[[], Session] | None = None
+) -> Recomputed | None:
+    """Finish the oldest deferred propagation.
+
+    The job row stays locked and pending in ``session``'s transaction until it commits, so a
+    crash part-way leaves it pending for the next worker. Without ``sessions`` the whole job
+    runs in that transaction; with it (a factory of sessions on the same database) the job
+    commits chunk by chunk (:func:`recompute_in_chunks`).
     """
     job = repository.claim_job(session)
     if job is None:
         return None
     job.started_at = func.clock_timestamp()
-    outcome = recompute_from(session, job.roots, cause=job.cause)
+    if sessions is None:
+        outcome = recompute_from(session, job.roots, cause=job.cause)
+    else:
+        outcome = recompute_in_chunks(sessions, job.roots)
     job.nodes_total = outcome.nodes
     job.status = "done"
     job.nodes_done = outcome.nodes
