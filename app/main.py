@@ -24,12 +24,12 @@ from app.db import Database
 from app.embedded import EmbeddedPostgres
 from app.errors import PROBLEM_RESPONSES, install_handlers, problem, unavailable
 from app.http import AccessLogMiddleware, InFlightLimitMiddleware, RequestBodyMiddleware
-from app.lineage.provenance_router import router as provenance_router
 from app.lineage.router import router as lineage_router
 from app.logs import configure
 from app.metrics import router as metrics_router
 from app.policies.router import router as policies_router
 from app.problems import router as problems_router
+from app.provenance.router import router as provenance_router
 from app.retractions.router import router as retractions_router
 from app.sources.router import router as sources_router
 from app.training.gate_router import router as gate_router

@@ -95,8 +95,36 @@ def next_cursor(
     listing: str,
     rows: Sequence[R],
     limit: int,
-    position: Callable[[R], tuple[datetime, uuid.UUID]],
+    position: Callable[[R], Position],
 ) -> str | None:
     """Lists fetch ``limit + 1`` rows; when the extra one came, the next page starts after
     row ``limit``."""
     return encode_cursor(listing, *position(rows[limit - 1])) if len(rows) > limit else None
+
+
+def page(
+    fetch: Callable[[int], Sequence[R]],
+    limit: int,
+    read: Callable[[Sequence[R]], list[T]],
+    cursor_of: Callable[[R], str],
+) -> Page[T]:
+    """One page of a list: ``fetch(limit + 1)`` rows, the first ``limit`` of them ``read`` into
+    items; when the extra row came, the next page starts after row ``limit``."""
+    rows = fetch(limit + 1)
+    more = len(rows) > limit
+    return Page(items=read(rows[:limit]), next_cursor=cursor_of(rows[limit - 1]) if more else None)
+
+
+def newest_first_page(
+    listing: str,
+    cursor: str | None,
+    limit: int,
+    fetch: Callable[[Position | None, int], Sequence[R]],
+    read: Callable[[Sequence[R]], list[T]],
+    position: Callable[[R], Position],
+) -> Page[T]:
+    """One page of a newest-first list (:func:`newest_first`), from just after ``cursor``."""
+    after = decode_cursor(listing, cursor)
+    return page(
+        lambda n: fetch(after, n), limit, read, lambda row: encode_cursor(listing, *position(row))
+    )

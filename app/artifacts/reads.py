@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.artifacts import repository
 from app.artifacts.models import Artifact
-from app.artifacts.schemas import DatasetRead, Kind, ModelRead, OriginRead
+from app.artifacts.schemas import DatasetRead, Kind, ModelRead, OriginRead, RetractionRef
 from app.composition import service as composition_service
 from app.composition.core import Composition
 from app.composition.repository import Label
@@ -24,7 +24,6 @@ from app.composition.schemas import (
 from app.errors import NotFound
 from app.retractions import repository as retraction_repository
 from app.retractions.models import Retraction
-from app.retractions.schemas import RetractionRef
 
 
 def composition_read(artifact: Artifact) -> CompositionRead:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Select,
     Subquery,
     Text,
+    and_,
     exists,
     func,
     literal,
@@ -36,6 +37,17 @@ from app.retractions.models import Retraction
 def not_retracted() -> ColumnElement[bool]:
     """A retracted version is never "the newest version": nothing may link to it by default."""
     return ~exists().where(Retraction.artifact_id == Artifact.id)
+
+
+def is_source() -> ColumnElement[bool]:
+    """A dataset version that enters from outside with human data, at a place one can check;
+    not a retracted one, which nothing derives from (it may never have existed)."""
+    return and_(
+        Artifact.kind == "dataset",
+        Artifact.origin_human > 0,
+        Artifact.uri.is_not(None),
+        not_retracted(),
+    )
 
 
 def get(session: Session, artifact_id: uuid.UUID, kind: str | None = None) -> Artifact | None:

@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from app.composition.core import MAX_AMOUNT
 from app.composition.schemas import CompositionRead
-from app.retractions.schemas import RetractionRef
 
 Kind = Literal["dataset", "model"]
 Text = Annotated[str, Field(min_length=1, max_length=2048)]
@@ -155,6 +154,17 @@ class ModelCreate(NaturalKey):
                 " on, or omit training_set for a model whose training data is not known"
             )
         return value
+
+
+class RetractionRef(BaseModel):
+    """On a retracted version: which retraction took it out of the live graph, and why."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    reason: str
+    retracted_by: str | None
+    created_at: datetime
 
 
 class ArtifactRead(BaseModel):

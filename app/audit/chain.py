@@ -47,6 +47,11 @@ class Entry:
     previous_hash: str | None
     hash: str | None
 
+    def altered(self) -> bool:
+        """Whether its time, actor, operation or content no longer hash as recorded."""
+        own = content_hash(self.recorded_at, self.actor, self.operation, self.content)
+        return own != self.content_hash
+
 
 Kind = Literal["altered", "removed", "reordered"]
 
@@ -97,8 +102,7 @@ def verify(
                     f" entry {entry.sequence}.",
                 )
             )
-        own = content_hash(entry.recorded_at, entry.actor, entry.operation, entry.content)
-        if own != entry.content_hash:
+        if entry.altered():
             return result(
                 Breach(
                     "altered",
@@ -108,12 +112,13 @@ def verify(
                     " was recorded.",
                 )
             )
-        if entry.previous_hash is None or link(entry.previous_hash, own) != entry.hash:
+        previous_hash = entry.previous_hash
+        if previous_hash is None or link(previous_hash, entry.content_hash) != entry.hash:
             return result(
                 Breach("altered", expected, entry.id, f"Entry {expected}: its hashes were changed.")
             )
-        if entry.previous_hash != previous:
-            owner = sealed_after(entry.previous_hash)
+        if previous_hash != previous:
+            owner = sealed_after(previous_hash)
             if owner is not None:
                 return result(
                     Breach(
@@ -165,8 +170,7 @@ def verify(
     elif last > 0:
         return result(Breach("removed", None, None, "The record of the chain's end is missing."))
     for entry in pending:
-        own = content_hash(entry.recorded_at, entry.actor, entry.operation, entry.content)
-        if own != entry.content_hash:
+        if entry.altered():
             return result(
                 Breach(
                     "altered",

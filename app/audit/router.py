@@ -13,7 +13,7 @@ from app.audit.schemas import AuditEntryRead, AuditPage
 from app.auth.security import requires
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES, InvalidInput
-from app.pagination import Cursor, Limit
+from app.pagination import Cursor, Limit, Page, page
 
 router = APIRouter(prefix="/api/v1", tags=["audit"], responses=PROBLEM_RESPONSES)
 
@@ -41,22 +41,25 @@ def list_audit(
     actor: Annotated[str | None, Query(max_length=128, description="A token's name.")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> AuditPage:
+) -> Page[AuditEntryRead]:
     # writes acknowledged a moment ago are listed too, not only those the sealer reached
     service.seal(session)
-    rows = repository.page(session, after=after(cursor), since=since, actor=actor, limit=limit + 1)
-    items = [
-        AuditEntryRead(
-            sequence=row.sequence or 0,
-            recorded_at=row.recorded_at,
-            actor=row.actor,
-            operation=row.operation,
-            content=orjson.loads(row.content),
-            content_hash=row.content_hash,
-            previous_hash=row.previous_hash or "",
-            hash=row.hash or "",
-        )
-        for row in rows[:limit]
-    ]
-    more = len(rows) > limit
-    return AuditPage(items=items, next_cursor=str(rows[limit - 1].sequence) if more else None)
+    start = after(cursor)
+    return page(
+        lambda n: repository.page(session, after=start, since=since, actor=actor, limit=n),
+        limit,
+        lambda rows: [
+            AuditEntryRead(
+                sequence=row.sequence or 0,
+                recorded_at=row.recorded_at,
+                actor=row.actor,
+                operation=row.operation,
+                content=orjson.loads(row.content),
+                content_hash=row.content_hash,
+                previous_hash=row.previous_hash or "",
+                hash=row.hash or "",
+            )
+            for row in rows
+        ],
+        lambda row: str(row.sequence),
+    )

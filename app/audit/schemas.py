@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from app.pagination import Page
+
 
 class AuditEntryRead(BaseModel):
     sequence: int
@@ -19,9 +21,8 @@ class AuditEntryRead(BaseModel):
     hash: str
 
 
-class AuditPage(BaseModel):
-    items: list[AuditEntryRead]
-    next_cursor: str | None
+class AuditPage(Page[AuditEntryRead]):
+    pass
 
 
 class BreachRead(BaseModel):

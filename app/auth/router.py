@@ -11,7 +11,7 @@ from app.auth.schemas import TokenCreate, TokenCreated, TokenRead
 from app.auth.security import Admin
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
-from app.pagination import Cursor, Limit, Page
+from app.pagination import Cursor, Limit, Page, page
 
 router = APIRouter(prefix="/api/v1", tags=["tokens"], responses=PROBLEM_RESPONSES)
 
@@ -22,10 +22,11 @@ Name = Annotated[str, Path(min_length=1, max_length=128)]
 def list_tokens(
     session: SessionDep, _: Admin, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[TokenRead]:
-    rows = service.listing(session, cursor, limit + 1)
-    return Page[TokenRead](
-        items=[TokenRead.model_validate(t) for t in rows[:limit]],
-        next_cursor=rows[limit - 1].name if len(rows) > limit else None,
+    return page(
+        lambda n: service.listing(session, cursor, n),
+        limit,
+        lambda rows: [TokenRead.model_validate(t) for t in rows],
+        lambda t: t.name,
     )
 
 

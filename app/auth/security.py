@@ -127,6 +127,22 @@ def record_use(database: Database, token_id: uuid.UUID) -> None:
         log.warning("could not record a token's last use", exc_info=True)
 
 
+def refuse_while_throttled(request: Request, attempts: str) -> None:
+    """A client whose ``attempts`` (with a token) failed too often lately must wait (429)."""
+    limiter: FailureLimiter = request.app.state.auth_failures
+    wait = limiter.retry_after(client_address(request))
+    if wait is not None:
+        raise TooManyFailures(
+            f"Too many failed {attempts} from this client; try again in {wait} s.",
+            headers={"Retry-After": str(wait)},
+        )
+
+
+def count_failure(request: Request) -> None:
+    limiter: FailureLimiter = request.app.state.auth_failures
+    limiter.failed(client_address(request))
+
+
 def authorise(
     request: Request,
     security_scopes: SecurityScopes,
@@ -138,14 +154,7 @@ def authorise(
     step of every write (authorise, record, propagate, re-judge, audit) and of every read."""
     if request.app.state.auth_mode == "off":
         return NOBODY_IN_PARTICULAR
-    limiter: FailureLimiter = request.app.state.auth_failures
-    client = client_address(request)
-    wait = limiter.retry_after(client)
-    if wait is not None:
-        raise TooManyFailures(
-            f"Too many failed authentications from this client; try again in {wait} s.",
-            headers={"Retry-After": str(wait)},
-        )
+    refuse_while_throttled(request, "authentications")
     if credentials is None:
         raise Unauthenticated(
             "This endpoint needs `Authorization: Bearer <token>`;"
@@ -154,7 +163,7 @@ def authorise(
     try:
         token = service.valid_token(session, credentials.credentials)
     except Unauthenticated:
-        limiter.failed(client)
+        count_failure(request)
         raise
     principal = service.principal_of(token)
     if service.last_use_due(token):

@@ -13,7 +13,7 @@ from app.auth.security import requires
 from app.composition import service
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
-from app.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
+from app.pagination import Cursor, Limit, Page, newest_first_page
 
 router = APIRouter(prefix="/api/v1", tags=["propagations"], responses=PROBLEM_RESPONSES)
 
@@ -44,13 +44,13 @@ def list_propagations(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[PropagationRead]:
-    rows = service.propagations(
-        session, status=status, after=decode_cursor("propagations", cursor), limit=limit + 1
-    )
-    items = [PropagationRead.model_validate(job) for job in rows[:limit]]
-    return Page[PropagationRead](
-        items=items,
-        next_cursor=next_cursor("propagations", rows, limit, lambda j: (j.created_at, j.id)),
+    return newest_first_page(
+        "propagations",
+        cursor,
+        limit,
+        lambda after, n: service.propagations(session, status=status, after=after, limit=n),
+        lambda rows: [PropagationRead.model_validate(job) for job in rows],
+        lambda j: (j.created_at, j.id),
     )
 
 

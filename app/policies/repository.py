@@ -10,10 +10,11 @@ from sqlalchemy import exists, func, select, text
 from sqlalchemy.orm import Session
 
 from app.artifacts.models import HUMAN_SOURCE_MIN, Artifact
+from app.artifacts.repository import is_source
 from app.db import equals_any
 from app.lineage.models import Edge
 from app.policies.models import Policy
-from app.sources.models import SourceState
+from app.sources.models import CHECKED_STATUSES, SourceState
 
 MAX_ANCESTRY = 1000
 SHALLOW_LEVELS = 4
@@ -174,3 +175,23 @@ def human_sources(session: Session, exclude: Sequence[uuid.UUID], limit: int) ->
     if exclude:
         query = query.where(~equals_any(Artifact.id, exclude))
     return [HumanSource._make(row) for row in session.execute(query)]
+
+
+def any_checked(session: Session) -> bool:
+    """Whether any source has been found verified, changed or lost: until one has, no training
+    set has checked human data and the judgement needs no walk upstream."""
+    return bool(session.scalar(select(exists().where(SourceState.status.in_(CHECKED_STATUSES)))))
+
+
+def checked_statuses(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The status of each given source that was checked (verified, changed or lost)."""
+    rows = session.execute(
+        select(SourceState.artifact_id, SourceState.status)
+        .join(Artifact, Artifact.id == SourceState.artifact_id)
+        .where(
+            equals_any(SourceState.artifact_id, ids),
+            SourceState.status.in_(CHECKED_STATUSES),
+            is_source(),
+        )
+    ).all()
+    return {artifact_id: status for artifact_id, status in rows}

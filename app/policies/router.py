@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 from app.auth.security import PolicyAuthor, requires
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
-from app.pagination import Limit, Page
+from app.pagination import Limit, Page, page
 from app.policies import service
 from app.policies.schemas import PolicyPut, PolicyRead
 
@@ -31,10 +31,11 @@ def list_policies(
         str | None, Query(description="The `next_cursor` of the previous page.")
     ] = None,
 ) -> Page[PolicyRead]:
-    rows = service.latest_versions(session, cursor, limit + 1)
-    items = [PolicyRead.model_validate(p) for p in rows[:limit]]
-    return Page[PolicyRead](
-        items=items, next_cursor=rows[limit - 1].name if len(rows) > limit else None
+    return page(
+        lambda n: service.latest_versions(session, cursor, n),
+        limit,
+        lambda rows: [PolicyRead.model_validate(p) for p in rows],
+        lambda p: p.name,
     )
 
 

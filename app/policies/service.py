@@ -20,6 +20,7 @@ from app.composition.core import (
     weighting,
 )
 from app.errors import NotFound
+from app.policies import preservation as source_preservation
 from app.policies import repository, rules
 from app.policies.models import Policy
 from app.policies.schemas import (
@@ -29,8 +30,6 @@ from app.policies.schemas import (
     RuleNeed,
     Source,
 )
-from app.sources import preservation as source_preservation
-from app.sources import repository as source_repository
 
 MAX_SOURCES = 10
 
@@ -218,7 +217,7 @@ class SharedReads:
 
     def any_source_checked(self) -> bool:
         if self.sources_checked is None:
-            self.sources_checked = source_repository.any_checked(self.session)
+            self.sources_checked = repository.any_checked(self.session)
         return self.sources_checked
 
     def prefetch_sources(self, policy: Policy, dataset_ids: Sequence[uuid.UUID]) -> None:

@@ -12,7 +12,7 @@ from app.artifacts.schemas import Kind
 from app.auth.security import Writer, requires
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
-from app.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
+from app.pagination import Cursor, Limit, Page, newest_first_page
 from app.retractions import repository, service
 from app.retractions.schemas import RetractionCreate, RetractionRead
 
@@ -87,15 +87,13 @@ def list_retractions(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[RetractionRead]:
-    rows = repository.page(
-        session,
-        artifact_id=artifact_id,
-        after=decode_cursor("retractions", cursor),
-        limit=limit + 1,
-    )
-    return Page[RetractionRead](
-        items=service.reads(session, rows[:limit]),
-        next_cursor=next_cursor("retractions", rows, limit, lambda r: (r.created_at, r.id)),
+    return newest_first_page(
+        "retractions",
+        cursor,
+        limit,
+        lambda after, n: repository.page(session, artifact_id=artifact_id, after=after, limit=n),
+        lambda rows: service.reads(session, rows),
+        lambda r: (r.created_at, r.id),
     )
 
 

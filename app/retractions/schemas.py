@@ -17,16 +17,9 @@ class RetractionCreate(BaseModel):
     reason: Reason = Field(description="Why the lineage is wrong; kept with the retraction.")
 
 
-class RetractionRef(BaseModel):
-    """On a retracted version: which retraction took it out of the live graph, and why."""
-
-    id: uuid.UUID
-    reason: str
-    retracted_by: str | None
-    created_at: datetime
-
-
 class RetractedVersion(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     kind: Literal["dataset", "model"]
     namespace: str

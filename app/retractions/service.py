@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, cast
 
 from sqlalchemy import func
 from sqlalchemy.orm import Session
@@ -31,7 +30,6 @@ from app.retractions.schemas import (
     RetractedVersion,
     RetractionRead,
 )
-from app.training import repository as training_repository
 
 
 def retract_version(
@@ -40,7 +38,8 @@ def retract_version(
     """Retract a version: (its retraction, the nodes to recompute, whether it is new).
 
     The nodes are the version itself (now without parents) and its former children; the
-    caller propagates from them (``app.writes``)."""
+    caller propagates from them and re-judges what they reach (``app.writes``), which withdraws
+    a retracted model's verdict (``app.training.service.refresh``)."""
     existing = repository.of_versions(session, [artifact.id]).get(artifact.id)
     if existing is not None:
         return existing, [], False
@@ -53,12 +52,6 @@ def retract_version(
     edges = repository.live_edges_of(session, artifact.id)
     roots = list(dict.fromkeys([artifact.id, *(e.child_id for e in edges)]))
     repository.move(session, retraction.id, edges)
-    if artifact.kind == "model":
-        run = training_repository.by_models(session, [artifact.id]).get(artifact.id)
-        if run is not None:
-            run.verdict = None
-            run.judged_at = func.clock_timestamp()
-            session.flush()
     return retraction, roots, True
 
 
@@ -180,17 +173,7 @@ def reads(session: Session, retractions: Sequence[Retraction]) -> list[Retractio
                 reason=r.reason,
                 retracted_by=r.retracted_by,
                 created_at=r.created_at,
-                version=(
-                    RetractedVersion(
-                        id=version.id,
-                        kind=cast(Literal["dataset", "model"], version.kind),
-                        namespace=version.namespace,
-                        name=version.name,
-                        version=version.version,
-                    )
-                    if version is not None
-                    else None
-                ),
+                version=RetractedVersion.model_validate(version) if version is not None else None,
                 edges=edges.get(r.id, []),
             )
         )

@@ -6,30 +6,19 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, func, select, text
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.artifacts.models import Artifact
-from app.artifacts.repository import not_retracted
+from app.artifacts.repository import is_source
 from app.db import equals_any
 from app.pagination import newest_first
-from app.sources.models import CHECKED_STATUSES, SourceState
+from app.sources.models import SourceState
 from app.training.models import TrainingRun
 
 # The relations human mass travels along: a generation turns it into depth-1 data.
 HUMAN_MASS_RELATIONS = "('trained_on', 'fine_tuned_from', 'derived_from')"
-
-
-def is_source() -> ColumnElement[bool]:
-    """A dataset version that enters from outside with human data, at a place one can check;
-    not a retracted one, which nothing derives from (it may never have existed)."""
-    return and_(
-        Artifact.kind == "dataset",
-        Artifact.origin_human > 0,
-        Artifact.uri.is_not(None),
-        not_retracted(),
-    )
 
 
 def status_column() -> ColumnElement[str]:
@@ -88,26 +77,6 @@ def states_for_update(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.U
         .execution_options(populate_existing=True)
     ).all()
     return {state.artifact_id: state for state in rows}
-
-
-def any_checked(session: Session) -> bool:
-    """Whether any source has been found verified, changed or lost: until one has, no training
-    set has checked human data and the judgement needs no walk upstream."""
-    return bool(session.scalar(select(exists().where(SourceState.status.in_(CHECKED_STATUSES)))))
-
-
-def checked_statuses(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """The status of each given source that was checked (verified, changed or lost)."""
-    rows = session.execute(
-        select(SourceState.artifact_id, SourceState.status)
-        .join(Artifact, Artifact.id == SourceState.artifact_id)
-        .where(
-            equals_any(SourceState.artifact_id, ids),
-            SourceState.status.in_(CHECKED_STATUSES),
-            is_source(),
-        )
-    ).all()
-    return {artifact_id: status for artifact_id, status in rows}
 
 
 def downstream_models(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from app.auth.security import Writer, requires
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
-from app.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
+from app.pagination import Cursor, Limit, Page, newest_first_page
 from app.sources import service
 from app.sources.models import SourceStatus
 from app.sources.schemas import (
@@ -40,16 +40,15 @@ def list_sources(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[SourceRead]:
-    rows = service.listing(
-        session,
-        status=status,
-        namespace=namespace,
-        after=decode_cursor("sources", cursor),
-        limit=limit + 1,
-    )
-    return Page[SourceRead](
-        items=service.source_reads(session, rows[:limit], with_runs=runs),
-        next_cursor=next_cursor("sources", rows, limit, lambda r: (r[0].created_at, r[0].id)),
+    return newest_first_page(
+        "sources",
+        cursor,
+        limit,
+        lambda after, n: service.listing(
+            session, status=status, namespace=namespace, after=after, limit=n
+        ),
+        lambda rows: service.source_reads(session, rows, with_runs=runs),
+        lambda r: (r[0].created_at, r[0].id),
     )
 
 

@@ -11,7 +11,6 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import func
 from sqlalchemy.orm import Session
@@ -83,15 +82,8 @@ def source_reads(
     ]
 
 
-def listing(
-    session: Session,
-    *,
-    status: str | None,
-    namespace: str | None,
-    after: tuple[datetime, uuid.UUID] | None,
-    limit: int,
-) -> list[tuple[Artifact, SourceState | None]]:
-    return repository.page(session, status=status, namespace=namespace, after=after, limit=limit)
+# sources, newest first, with their last state: the list is the repository's page as it is
+listing = repository.page
 
 
 def found_sources(

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from app.auth.security import requires
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
-from app.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
+from app.pagination import Cursor, Limit, Page, newest_first_page
 from app.training import service
 from app.training.schemas import TrainingRunRead, TrainingRunSummary
 
@@ -34,20 +34,22 @@ def list_runs(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[TrainingRunSummary]:
-    rows = service.listing(
-        session,
-        verdict=verdict,
-        namespace=namespace,
-        model_name=model,
-        since=since,
-        until=until,
-        after=decode_cursor("training runs", cursor),
-        limit=limit + 1,
-    )
-    items = service.summaries(session, rows[:limit])
-    return Page[TrainingRunSummary](
-        items=items,
-        next_cursor=next_cursor("training runs", rows, limit, lambda r: (r[0].created_at, r[0].id)),
+    return newest_first_page(
+        "training runs",
+        cursor,
+        limit,
+        lambda after, n: service.listing(
+            session,
+            verdict=verdict,
+            namespace=namespace,
+            model_name=model,
+            since=since,
+            until=until,
+            after=after,
+            limit=n,
+        ),
+        lambda rows: service.summaries(session, rows),
+        lambda r: (r[0].created_at, r[0].id),
     )
 
 

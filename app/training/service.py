@@ -31,6 +31,7 @@ from app.policies.schemas import (
     RemediationRead,
     SetMember,
 )
+from app.retractions import repository as retraction_repository
 from app.training import repository
 from app.training.models import TrainingRun, VerdictRecord
 from app.training.schemas import ModelKey, TrainingRunRead, TrainingRunSummary, VerdictRead
@@ -57,6 +58,7 @@ def refresh(
     for start in range(0, len(ordered), REFRESH_BATCH):
         batch = ordered[start : start + REFRESH_BATCH]
         sets = repository.training_sets(session, batch)
+        withdraw_retracted(session, [m for m in batch if m not in sets])
         if not sets:
             continue
         runs = repository.by_models(session, list(sets))
@@ -85,6 +87,18 @@ def refresh(
         session.flush()
         for loaded in [*runs.values(), *models.values(), *datasets.values()]:
             session.expire(loaded)
+
+
+def withdraw_retracted(session: Session, model_ids: Sequence[uuid.UUID]) -> None:
+    """Among these models without a training set, the retracted ones' runs are no longer judged
+    (their verdict becomes null): their training did not produce a model anyone should rely on."""
+    runs = repository.by_models(session, model_ids) if model_ids else {}
+    if not runs:
+        return
+    for model_id in retraction_repository.of_versions(session, list(runs)):
+        runs[model_id].verdict = None
+        runs[model_id].judged_at = func.clock_timestamp()
+    session.flush()
 
 
 def queue(

@@ -19,9 +19,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.auth import service as auth_service
-from app.auth.security import FailureLimiter, client_address
+from app.auth.security import count_failure, refuse_while_throttled
 from app.db import SessionDep
-from app.errors import TooManyFailures, Unauthenticated
+from app.errors import Unauthenticated
 
 COOKIE = "headwater_token"
 
@@ -74,18 +74,11 @@ def get_verifier(request: Request, session: SessionDep) -> Verifier:
     def with_service_tokens(request: Request, token: str | None) -> Principal:
         if token is None:
             raise TokenRequired
-        limiter: FailureLimiter = request.app.state.auth_failures
-        client = client_address(request)
-        wait = limiter.retry_after(client)
-        if wait is not None:
-            raise TooManyFailures(
-                f"Too many failed sign-ins from this client; try again in {wait} s.",
-                headers={"Retry-After": str(wait)},
-            )
+        refuse_while_throttled(request, "sign-ins")
         try:
             found = auth_service.principal_for(session, token)
         except Unauthenticated as exc:
-            limiter.failed(client)
+            count_failure(request)
             raise TokenRejected from exc
         return Principal(found.name, found.scopes)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from app.policies.rules.definition import (
     CeilingRule,
@@ -71,6 +72,23 @@ class Bounded:
     def clause(self, fail: float | None, render: Callable[[float], str], word: str) -> str:
         return "" if self.status == "pass" else failing_clause(fail, render, word)
 
+    def finding(
+        self, rule: str, observed: float, message: str, reference: str, **also: float
+    ) -> Finding:
+        """The finding of ``observed``, judged; ``also`` goes first into its threshold."""
+        return Finding(rule, self.status, observed, {**also, **self.threshold}, message, reference)
+
+
+def unobserved(
+    rule: str,
+    status: Literal["warn", "not_applicable"],
+    threshold: dict[str, float],
+    message: str,
+    reference: str,
+) -> Finding:
+    """A finding with no observed value: the rule does not apply, or its figure is unknown."""
+    return Finding(rule, status, None, threshold, message, reference)
+
 
 def bounded(rule: FloorRule | CeilingRule, value: float) -> Bounded:
     if isinstance(rule, FloorRule):
@@ -101,13 +119,8 @@ def human_fraction(
     else:
         clause = judged.clause(rule.fail_below, pct_limit, "below")
         message = f"{observed} of the training set is human-made; this policy {passes}{clause}"
-    return Finding(
-        rule="human_fraction",
-        status=judged.status,
-        observed=share,
-        threshold=judged.threshold,
-        message=f"{message}{cited(rule.reference)}.",
-        reference=rule.reference,
+    return judged.finding(
+        "human_fraction", share, f"{message}{cited(rule.reference)}.", rule.reference
     )
 
 
@@ -122,14 +135,7 @@ def depth_load(
         f"{number_limit(rule.pass_at_most)} or less"
         f"{judged.clause(rule.fail_above, number_limit, 'above')}"
     )
-    return Finding(
-        rule="depth_load",
-        status=judged.status,
-        observed=load,
-        threshold=judged.threshold,
-        message=f"{message}{cited(rule.reference)}.",
-        reference=rule.reference,
-    )
+    return judged.finding("depth_load", load, f"{message}{cited(rule.reference)}.", rule.reference)
 
 
 def deep_tail(
@@ -143,13 +149,12 @@ def deep_tail(
         f"or more model {generations}; this policy passes at {pct_limit(rule.pass_at_most)} or "
         f"less{judged.clause(rule.fail_above, pct_limit, 'above')}"
     )
-    return Finding(
-        rule="deep_tail",
-        status=judged.status,
-        observed=mass,
-        threshold={"min_depth": rule.min_depth, **judged.threshold},
-        message=f"{message}{cited(rule.reference)}.",
-        reference=rule.reference,
+    return judged.finding(
+        "deep_tail",
+        mass,
+        f"{message}{cited(rule.reference)}.",
+        rule.reference,
+        min_depth=rule.min_depth,
     )
 
 
@@ -168,14 +173,7 @@ def unknown_fraction(
             " Declaring the origin of the source datasets (the headwater_origin facet) would "
             "resolve it."
         )
-    return Finding(
-        rule="unknown_fraction",
-        status=judged.status,
-        observed=share,
-        threshold=judged.threshold,
-        message=message,
-        reference=rule.reference,
-    )
+    return judged.finding("unknown_fraction", share, message, rule.reference)
 
 
 def sources_preserved(
@@ -184,17 +182,16 @@ def sources_preserved(
     checked = figures.checked_human_fraction
     cite = cited(rule.reference)
     if checked <= 0.0:
-        return Finding(
-            rule="sources_preserved",
-            status="not_applicable",
-            observed=None,
-            threshold=thresholds(pass_at_least=rule.pass_at_least, fail_below=rule.fail_below),
-            message=(
+        return unobserved(
+            "sources_preserved",
+            "not_applicable",
+            thresholds(pass_at_least=rule.pass_at_least, fail_below=rule.fail_below),
+            (
                 "No original source of the training set's human-made data has been checked "
                 "yet; `headwater sources verify` checks them"
             )
             + f"{cite}.",
-            reference=rule.reference,
+            rule.reference,
         )
     share = min(1.0, figures.verified_human_fraction / checked)
     judged = bounded(rule, share)
@@ -209,14 +206,7 @@ def sources_preserved(
             " Sources found lost or changed can no longer be accumulated into the next "
             "generation: restore them, or name a preserved copy (archive_uri) and verify again."
         )
-    return Finding(
-        rule="sources_preserved",
-        status=judged.status,
-        observed=share,
-        threshold=judged.threshold,
-        message=message,
-        reference=rule.reference,
-    )
+    return judged.finding("sources_preserved", share, message, rule.reference)
 
 
 def _kept(current: float, previous: float, ratio: float) -> Status:
@@ -232,13 +222,12 @@ def replace(rule: ReplaceRule, figures: SetFigures, previous: PreviousGeneration
     ratio = rule.warn_below_ratio
     cite = cited(rule.reference)
     if previous is None:
-        return Finding(
-            rule="replace",
-            status="not_applicable",
-            observed=None,
-            threshold={"warn_below_ratio": ratio},
-            message=f"{_NO_PREVIOUS}: no previous generation's human data can be replaced.",
-            reference=rule.reference,
+        return unobserved(
+            "replace",
+            "not_applicable",
+            {"warn_below_ratio": ratio},
+            f"{_NO_PREVIOUS}: no previous generation's human data can be replaced.",
+            rule.reference,
         )
     generation = f"the previous generation (version {previous.version})"
     total = known_total(figures)
@@ -296,17 +285,16 @@ def replace(rule: ReplaceRule, figures: SetFigures, previous: PreviousGeneration
         else:
             message = f"{shares}; {kept}{cite}."
         return Finding("replace", status, now, threshold, message, rule.reference)
-    return Finding(
-        rule="replace",
-        status="warn",
-        observed=None,
-        threshold={"warn_below_ratio": ratio},
-        message=(
+    return unobserved(
+        "replace",
+        "warn",
+        {"warn_below_ratio": ratio},
+        (
             f"Whether human-made data was replaced since {generation} cannot be told: the "
             f"training sets' amounts are unknown. Recording dataset sizes or edge amounts would "
             f"let this rule check it{cite}."
         ),
-        reference=rule.reference,
+        rule.reference,
     )
 
 
@@ -316,28 +304,26 @@ def fresh_real(
     ratio = rule.min_ratio
     cite = cited(rule.reference)
     if previous is None:
-        return Finding(
-            rule="fresh_real",
-            status="not_applicable",
-            observed=None,
-            threshold={"min_ratio": ratio},
-            message=f"{_NO_PREVIOUS}: there is no generation to add fresh data to.",
-            reference=rule.reference,
+        return unobserved(
+            "fresh_real",
+            "not_applicable",
+            {"min_ratio": ratio},
+            f"{_NO_PREVIOUS}: there is no generation to add fresh data to.",
+            rule.reference,
         )
     since = f"Since the previous generation (version {previous.version})"
     added_human, added_synthetic = previous.added_human_amount, previous.added_synthetic_amount
     if added_human is None or added_synthetic is None:
-        return Finding(
-            rule="fresh_real",
-            status="warn",
-            observed=None,
-            threshold={"min_ratio": ratio},
-            message=(
+        return unobserved(
+            "fresh_real",
+            "warn",
+            {"min_ratio": ratio},
+            (
                 f"{since}, how much human-made and synthetic data was added cannot be told: the "
                 f"amounts are unknown. Recording dataset sizes or edge amounts would let this "
                 f"rule check it{cite}."
             ),
-            reference=rule.reference,
+            rule.reference,
         )
     needed = ratio * added_synthetic
     status: Status = "pass" if added_human >= needed * (1.0 - AMOUNT_RTOL) else "warn"

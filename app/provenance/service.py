@@ -25,7 +25,7 @@ from app.artifacts import repository as artifact_repository
 from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
 from app.composition.core import MASS_RELATIONS
-from app.lineage import repository
+from app.lineage import repository as lineage_repository
 from app.lineage.models import Edge
 from app.training import repository as training_repository
 
@@ -130,7 +130,7 @@ def upstream(
 ) -> dict[str, Any]:
     """The PROV-JSON document of a version's upstream lineage."""
     root = artifact_service.get_or_404(session, artifact_id, kind)
-    reached, edges, _ = repository.walk(
+    reached, edges, _ = lineage_repository.walk(
         session, artifact_id, upstream=True, depth=depth, max_nodes=max_nodes
     )
     artifacts = artifact_repository.many(session, [node for node, _ in reached])

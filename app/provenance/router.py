@@ -13,7 +13,7 @@ from app.artifacts.schemas import Kind
 from app.auth.security import requires
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
-from app.lineage import provenance
+from app.provenance import service as provenance
 
 router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES, tags=["provenance"])
 

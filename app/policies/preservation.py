@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.composition import repository as composition_repository
 from app.composition.contributors import human_credits
 from app.composition.repository import IncomingEdge, NodeState
-from app.sources import repository
+from app.policies import repository
 
 
 @dataclass(frozen=True, slots=True)

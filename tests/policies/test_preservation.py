@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.artifacts.models import Artifact
 from app.policies import service as policy_service
-from app.sources.preservation import Preservation, load_region, preservation
+from app.policies.preservation import Preservation, load_region, preservation
 from tests.artifacts.test_api import dataset, model
 from tests.sources.test_api import CHECKSUM, report
 
