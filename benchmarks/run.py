@@ -35,7 +35,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,6 +80,7 @@ class Scale:
     ol_clients: int
     correction_deadline_s: float
     inline_limit: int | None  # HEADWATER_PROPAGATION_INLINE_LIMIT for the server (None: default)
+    memory_cap_mib: float | None = None  # the correction's server is stopped past this RSS
 
 
 FULL = Scale(
@@ -313,9 +314,11 @@ def serving(module: str, database_url: str, label: str, scale: Scale) -> Iterato
 class MemorySampler:
     """Samples VmRSS and VmHWM of a server (and its children) every `interval` seconds."""
 
-    def __init__(self, server: Server, interval: float = 0.1) -> None:
+    def __init__(self, server: Server, interval: float = 0.1, cap_mib: float | None = None) -> None:
         self.server = server
         self.interval = interval
+        self.cap_kib = None if cap_mib is None else cap_mib * 1024
+        self.capped = False  # the server passed the cap and was stopped
         self.samples: list[tuple[float, int]] = []
         self.hwm = 0
         self._stop = threading.Event()
@@ -337,6 +340,10 @@ class MemorySampler:
             rss, hwm = self.server.rss_kib()
             self.samples.append((time.perf_counter() - self.started, rss))
             self.hwm = max(self.hwm, hwm)
+            if self.cap_kib is not None and rss > self.cap_kib and self.server.process:
+                self.capped = True
+                self.server.process.kill()  # our own child, past the memory the run allows it
+                return
             self._stop.wait(self.interval)
 
     @property
@@ -1018,7 +1025,7 @@ def bench_correction(server: Server, graph: Graph, scale: Scale, url: str) -> di
 
         say(f"correcting the origin of the giant root ({graph.giant_descendants:,} descendants)")
         put_at = sql_one(url, "SELECT clock_timestamp()")
-        with MemorySampler(server) as memory:
+        with MemorySampler(server, cap_mib=scale.memory_cap_mib) as memory:
             started = time.perf_counter()
             response = client.put(
                 f"/api/v1/datasets/{root}/origin",
@@ -1073,6 +1080,7 @@ def bench_correction(server: Server, graph: Graph, scale: Scale, url: str) -> di
         {
             "completed": done and stale_left == 0,
             "server_alive_at_end": alive,
+            "stopped_at_memory_cap_mib": scale.memory_cap_mib if memory.capped else None,
             "poll_errors": poll_errors[:20],
             "saw_stale": saw_stale,
             "polls": polls,
@@ -1095,13 +1103,104 @@ def bench_correction(server: Server, graph: Graph, scale: Scale, url: str) -> di
     return result
 
 
+# above this many nodes the baseline keeps a composition only until its last child used it,
+# and checks the stored ones in a second, untimed pass (all of them at once would not fit)
+NETWORKX_KEEP_ALL_UP_TO = 300_000
+
+
+def compose_in_order(
+    graph: Any,
+    order: Sequence[Any],
+    *,
+    keep_all: bool,
+    visit: Callable[[Any, Any], None] | None = None,
+) -> dict[Any, Any]:
+    """``compose`` on every node of a networkx graph in topological order; every result when
+    ``keep_all``, else each only until its last child has used it (``visit`` sees each)."""
+    from app.composition.core import ParentContribution, compose
+
+    computed: dict[Any, Any] = {}
+    uses_left = None if keep_all else {node: graph.out_degree(node) for node in order}
+    nodes = graph.nodes
+    for node in order:
+        attrs = nodes[node]
+        parents = []
+        for parent, _, data in graph.in_edges(node, data=True):
+            parent_attrs = nodes[parent]
+            result = computed[parent]
+            is_dataset = parent_attrs["kind"] == "dataset"
+            for relation, amount in data["rels"]:
+                parents.append(
+                    ParentContribution(
+                        relation=relation,
+                        composition=result.composition,
+                        amount=amount,
+                        parent_size=parent_attrs["size"] if is_dataset else None,
+                        parent_total_amount=None if is_dataset else result.total_amount,
+                    )
+                )
+            if uses_left is not None:
+                uses_left[parent] -= 1
+                if not uses_left[parent]:
+                    del computed[parent]
+        computed[node] = compose(attrs["kind"], attrs["size"], attrs["origin"], parents)
+        if visit is not None:
+            visit(node, computed[node])
+        if uses_left is not None and not uses_left[node]:
+            del computed[node]
+    return computed
+
+
+@dataclass
+class StoredCheck:
+    """Every stored composition against the recomputation (the design's 1e-9 bar)."""
+
+    worst: float = 0.0
+    worst_figure: float = 0.0
+    mismatched: int = 0
+    buckets: int = 0
+    tiny: int = 0
+
+    def check(self, rows: Iterable[tuple[Any, ...]], computed: dict[Any, Any]) -> None:
+        from app.composition.core import Composition
+
+        for id_, stored_json, total, assumed in rows:
+            stored = Composition.from_json(stored_json)
+            fresh = computed[id_]
+            self.buckets += len(stored.buckets)
+            self.tiny += sum(1 for _, mass in stored.buckets if mass < 1e-12)
+            a, b = dict(stored.buckets), dict(fresh.composition.buckets)
+            diff = max(
+                [abs(a.get(d, 0.0) - b.get(d, 0.0)) for d in a.keys() | b.keys()]
+                + [abs(stored.unknown - fresh.composition.unknown)]
+            )
+            figures = max(
+                abs(stored.human_fraction - fresh.composition.human_fraction),
+                abs(stored.synthetic_fraction - fresh.composition.synthetic_fraction),
+                abs(stored.unknown_fraction - fresh.composition.unknown_fraction),
+                abs(stored.depth_load - fresh.composition.depth_load)
+                / max(1.0, abs(stored.depth_load)),
+            )
+            self.worst_figure = max(self.worst_figure, figures)
+            total_off = (total is None) != (fresh.total_amount is None) or (
+                total is not None
+                and fresh.total_amount is not None
+                and abs(total - fresh.total_amount) > 1e-9 * max(1.0, abs(total))
+            )
+            if diff > 1e-9 or total_off or assumed != fresh.weights_assumed:
+                self.mismatched += 1
+            self.worst = max(self.worst, diff)
+
+
+STORED = "SELECT id, composition, total_amount, weights_assumed FROM artifacts"
+
+
 def networkx_baseline(url: str, patch_negligible: float | None = None) -> dict[str, Any]:
     """Load the graph into networkx (untimed), then time a topological sort and ``compose`` on
     every node; compare every stored composition with the result (the design's 1e-9 bar)."""
     import networkx as nx
 
     from app.composition import core
-    from app.composition.core import Composition, ParentContribution, compose
     from app.composition.origin import Origin
 
     graph = nx.DiGraph()
@@ -1122,85 +1221,55 @@ def networkx_baseline(url: str, patch_negligible: float | None = None) -> dict[s
             else:
                 graph.add_edge(parent, child, rels=[(relation, amount)])
     load_s = time.perf_counter() - started
+    keep_all = graph.number_of_nodes() <= NETWORKX_KEEP_ALL_UP_TO
 
     saved = core.NEGLIGIBLE_MASS
     if patch_negligible is not None:
         core.NEGLIGIBLE_MASS = patch_negligible
+    check = StoredCheck()
     try:
         started = time.perf_counter()
         order = list(nx.topological_sort(graph))
         sort_s = time.perf_counter() - started
-        computed: dict[Any, core.NodeComposition] = {}
-        nodes = graph.nodes
-        for node in order:
-            attrs = nodes[node]
-            parents = []
-            for parent, _, data in graph.in_edges(node, data=True):
-                parent_attrs = nodes[parent]
-                result = computed[parent]
-                is_dataset = parent_attrs["kind"] == "dataset"
-                for relation, amount in data["rels"]:
-                    parents.append(
-                        ParentContribution(
-                            relation=relation,
-                            composition=result.composition,
-                            amount=amount,
-                            parent_size=parent_attrs["size"] if is_dataset else None,
-                            parent_total_amount=None if is_dataset else result.total_amount,
-                        )
-                    )
-            computed[node] = compose(attrs["kind"], attrs["size"], attrs["origin"], parents)
+        started = time.perf_counter()
+        computed = compose_in_order(graph, order, keep_all=keep_all)
         recompute_s = time.perf_counter() - started
+        if keep_all:
+            with psycopg.connect(load.libpq_url(url)) as conn, conn.cursor(name="stored") as cur:
+                cur.itersize = 5000
+                cur.execute(STORED)
+                check.check(cur, computed)
+        else:  # again, untimed, checking the stored compositions 5,000 at a time
+            with psycopg.connect(load.libpq_url(url)) as conn:
+                pending: dict[Any, Any] = {}
+
+                def flush() -> None:
+                    rows = conn.execute(STORED + " WHERE id = ANY(%s)", (list(pending),))
+                    check.check(rows, pending)
+                    pending.clear()
+
+                def visit(node: Any, result: Any) -> None:
+                    pending[node] = result
+                    if len(pending) >= 5000:
+                        flush()
+
+                compose_in_order(graph, order, keep_all=False, visit=visit)
+                flush()
     finally:
         core.NEGLIGIBLE_MASS = saved
-
-    # the check: every stored composition against the recomputation
-    worst = 0.0
-    mismatched = 0
-    worst_figure = 0.0
-    buckets = 0
-    tiny = 0
-    with psycopg.connect(load.libpq_url(url)) as conn, conn.cursor(name="stored") as cur:
-        cur.itersize = 5000
-        cur.execute("SELECT id, composition, total_amount, weights_assumed FROM artifacts")
-        for id_, stored_json, total, assumed in cur:
-            stored = Composition.from_json(stored_json)
-            fresh = computed[id_]
-            buckets += len(stored.buckets)
-            tiny += sum(1 for _, mass in stored.buckets if mass < 1e-12)
-            a, b = dict(stored.buckets), dict(fresh.composition.buckets)
-            diff = max(
-                [abs(a.get(d, 0.0) - b.get(d, 0.0)) for d in a.keys() | b.keys()]
-                + [abs(stored.unknown - fresh.composition.unknown)]
-            )
-            figures = max(
-                abs(stored.human_fraction - fresh.composition.human_fraction),
-                abs(stored.synthetic_fraction - fresh.composition.synthetic_fraction),
-                abs(stored.unknown_fraction - fresh.composition.unknown_fraction),
-                abs(stored.depth_load - fresh.composition.depth_load)
-                / max(1.0, abs(stored.depth_load)),
-            )
-            worst_figure = max(worst_figure, figures)
-            total_off = (total is None) != (fresh.total_amount is None) or (
-                total is not None
-                and fresh.total_amount is not None
-                and abs(total - fresh.total_amount) > 1e-9 * max(1.0, abs(total))
-            )
-            if diff > 1e-9 or total_off or assumed != fresh.weights_assumed:
-                mismatched += 1
-            worst = max(worst, diff)
     return {
         "nodes": graph.number_of_nodes(),
         "edges": graph.number_of_edges(),
         "negligible_mass": patch_negligible if patch_negligible is not None else saved,
+        "kept_every_composition": keep_all,
         "load_s_untimed": load_s,
         "toposort_s": sort_s,
         "recompute_s": recompute_s,
-        "stored_vs_recomputed_max_bucket_diff": worst,
-        "stored_vs_recomputed_max_figure_diff": worst_figure,
-        "mismatched_nodes": mismatched,
-        "stored_buckets_per_node": buckets / max(1, graph.number_of_nodes()),
-        "stored_buckets_below_1e-12": tiny / max(1, buckets),
+        "stored_vs_recomputed_max_bucket_diff": check.worst,
+        "stored_vs_recomputed_max_figure_diff": check.worst_figure,
+        "mismatched_nodes": check.mismatched,
+        "stored_buckets_per_node": check.buckets / max(1, graph.number_of_nodes()),
+        "stored_buckets_below_1e-12": check.tiny / max(1, check.buckets),
     }
 
 
@@ -1476,12 +1545,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--workers", type=int, default=1, help="HEADWATER_WORKERS for every server (default 1)"
     )
+    parser.add_argument(
+        "--setup-workers",
+        type=int,
+        default=2,
+        help="processes recording the setup's training runs, whole families each (default 2)",
+    )
+    parser.add_argument(
+        "--memory-cap-mib",
+        type=float,
+        help="stop the correction's server if its RSS passes this (reported as not completed)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
 
     scale = QUICK if args.quick else FULL
     if args.nodes:
         scale = Scale(**{**scale.__dict__, "nodes": args.nodes})
+    if args.memory_cap_mib:
+        scale = Scale(**{**scale.__dict__, "memory_cap_mib": args.memory_cap_mib})
     host = args.server.split("@")[-1].split("/")[0].split(":")[0]
     if host not in ("127.0.0.1", "localhost", "::1"):
         parser.error("the benchmark only targets loopback PostgreSQL servers")
@@ -1516,11 +1598,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     say(f"loaded in {setup['copy_artifacts_s'] + setup['copy_edges_s']:.1f} s; computing")
     setup.update(load.compute_compositions(url, graph.roots()))
     say(f"compositions computed in {setup['recompute_s']:.1f} s; recording training runs")
-    models = [n.id for n in graph.nodes if n.kind == "model"]  # creation order is topological
+    models = [n for n in graph.nodes if n.kind == "model"]  # creation order is topological
     with progress_bar() as bar:
         task = bar.add_task("training runs (the service's refresh)", total=len(models))
         setup.update(
-            load.record_training_runs(url, models, lambda done: bar.update(task, completed=done))
+            load.record_training_runs(
+                url,
+                models,
+                lambda done: bar.update(task, completed=done),
+                workers=args.setup_workers,
+            )
         )
     load.vacuum_analyze(url)
     results["setup"] = setup
