@@ -46,6 +46,13 @@ def libpq_url(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
+def sql_one(url: str, query: str, params: Sequence[Any] = ()) -> Any:
+    """The first column of the first row of one query (None when there is no row)."""
+    with psycopg.connect(libpq_url(url)) as conn:
+        row = conn.execute(query, params).fetchone()
+        return None if row is None else row[0]
+
+
 def fresh_database(server: str, name: str) -> str:
     """Drop and recreate ``name`` on the server at ``server`` (a URL); return its URL."""
     base = normalize_url(server).rsplit("/", 1)[0]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import networkx as nx
 import pytest
 
+from benchmarks.baseline import compose_in_order
 from benchmarks.generate import generate, recent
 from benchmarks.load import family_parts
-from benchmarks.run import compose_in_order
 
 
 @pytest.mark.parametrize("sizes", [(0, 0), (3, 0), (0, 5), (3, 5), (2500, 10), (10, 2500)])
