@@ -16,7 +16,7 @@ from benchmarks.clients import interleaved
 from benchmarks.generate import Graph, Node
 from benchmarks.scale import Scale
 from benchmarks.servers import Server
-from benchmarks.stats import Latency, Result, latency_summary, ratio
+from benchmarks.stats import Latency, Result, latency_summary, versus
 
 
 class GateWithModel(Result):
@@ -92,16 +92,15 @@ def bench_gate(server: Server, graph: Graph, scale: Scale, rng: random.Random) -
             [post(b, model_verdicts) for b in model_bodies],
             "POST /api/v1/gate with `model`",
         )
-    gate = latency_summary(measured)
-    healthz = latency_summary(health)
+    gate, healthz, p50, p99 = versus(measured, health)
     return Gate(
         training_set_size=scale.gate_size,
         statuses=statuses,
         verdicts=verdicts,
         gate=gate,
         healthz=healthz,
-        ratio_p50=ratio(gate.p50_ms, healthz.p50_ms),
-        ratio_p99=ratio(gate.p99_ms, healthz.p99_ms),
+        ratio_p50=p50,
+        ratio_p99=p99,
         with_model=GateWithModel(
             statuses=model_statuses,
             verdicts=model_verdicts,

@@ -356,6 +356,19 @@ def describe(graph: Graph) -> dict[str, object]:
     }
 
 
+def drawn_on(graph: Graph) -> tuple[list[Node], list[Node], list[Node]]:
+    """What new writes draw their parents from: datasets of known size, models, prompt sets."""
+    datasets = [n for n in graph.nodes if n.kind == "dataset" and n.size]
+    models = [n for n in graph.nodes if n.kind == "model"]
+    prompts = [n for n in graph.nodes if n.name.startswith("prompts/")]
+    return datasets, models, prompts
+
+
+def tag(rng: random.Random) -> str:
+    """A short random tag (from the run's seeded generator) that keeps a run's names apart."""
+    return uuid.UUID(int=rng.getrandbits(128), version=4).hex[:8]
+
+
 def sample(rng: random.Random, items: Sequence[Node], k: int) -> list[Node]:
     return rng.sample(list(items), min(k, len(items)))
 

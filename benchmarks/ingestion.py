@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from benchmarks.clients import run_clients
-from benchmarks.generate import Graph
+from benchmarks.generate import Graph, drawn_on, tag
 from benchmarks.scale import Scale
 from benchmarks.servers import Server
 from benchmarks.stats import Result, ratio
@@ -88,15 +88,13 @@ def ol_dataset(
 
 def ol_runs(graph: Graph, count: int, rng: random.Random) -> list[list[dict[str, Any]]]:
     """`count` runs, each a START and a COMPLETE event: transforms, trainings, generations."""
-    datasets = [n for n in graph.nodes if n.kind == "dataset" and n.size]
-    models = [n for n in graph.nodes if n.kind == "model"]
-    prompts = [n for n in graph.nodes if n.name.startswith("prompts/")]
-    tag = uuid.UUID(int=rng.getrandbits(128), version=4).hex[:8]
+    datasets, models, prompts = drawn_on(graph)
+    run_tag = tag(rng)
     runs = []
     for i in range(count):
         run_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         kind = rng.choices(("transform", "train", "generate"), weights=(0.7, 0.15, 0.15))[0]
-        job = {"namespace": "bench-pipelines", "name": f"{kind}-{tag}-{i:05d}", "facets": {}}
+        job = {"namespace": "bench-pipelines", "name": f"{kind}-{run_tag}-{i:05d}", "facets": {}}
         if kind == "generate":
             model = rng.choice(models)
             prompt = rng.choice(prompts)
@@ -105,15 +103,15 @@ def ol_runs(graph: Graph, count: int, rng: random.Random) -> list[list[dict[str,
                 (model, int(size * 0.001), True),
                 (prompt, int(min(prompt.size or 1e6, 1e6)), False),
             ]
-            output = ("s3://bench-ol", f"{tag}/generated-{i:05d}", None, False, size)
+            output = ("s3://bench-ol", f"{run_tag}/generated-{i:05d}", None, False, size)
         else:
             parents = rng.sample(datasets, rng.randint(1, 3))
             amounts = [int((p.size or 0) * rng.uniform(0.01, 0.3)) for p in parents]
             inputs = [(p, a, False) for p, a in zip(parents, amounts, strict=True)]
             if kind == "train":
-                output = ("hf://bench-ol", f"{tag}/model-{i:05d}", "v1", True, None)
+                output = ("hf://bench-ol", f"{run_tag}/model-{i:05d}", "v1", True, None)
             else:
-                output = ("s3://bench-ol", f"{tag}/derived-{i:05d}", None, False, sum(amounts))
+                output = ("s3://bench-ol", f"{run_tag}/derived-{i:05d}", None, False, sum(amounts))
         events = []
         for state in ("START", "COMPLETE"):
             complete = state == "COMPLETE"

@@ -16,7 +16,7 @@ from benchmarks.clients import interleaved
 from benchmarks.generate import Graph, Node
 from benchmarks.scale import Scale
 from benchmarks.servers import Server
-from benchmarks.stats import Latency, Result, latency_summary, ratio
+from benchmarks.stats import Latency, Result, versus
 
 
 class Interleaved(Result):
@@ -33,14 +33,14 @@ class Interleaved(Result):
     def of(
         cls, endpoint: str, statuses: dict[int, int], measured: list[float], health: list[float]
     ) -> Self:
-        reads, healthz = latency_summary(measured), latency_summary(health)
+        reads, healthz, p50, p99 = versus(measured, health)
         return cls(
             endpoint=endpoint,
             statuses=statuses,
             reads=reads,
             healthz=healthz,
-            ratio_p50=ratio(reads.p50_ms, healthz.p50_ms),
-            ratio_p99=ratio(reads.p99_ms, healthz.p99_ms),
+            ratio_p50=p50,
+            ratio_p99=p99,
         )
 
 

@@ -52,3 +52,11 @@ def latency_summary(seconds: Sequence[float]) -> Latency:
 
 def ratio(a: float, b: float) -> float:
     return a / b if b else math.inf
+
+
+def versus(
+    measured: Sequence[float], baseline: Sequence[float]
+) -> tuple[Latency, Latency, float, float]:
+    """Latencies against their baseline's: both summaries, and the ratios of p50 and p99."""
+    a, b = latency_summary(measured), latency_summary(baseline)
+    return a, b, ratio(a.p50_ms, b.p50_ms), ratio(a.p99_ms, b.p99_ms)
