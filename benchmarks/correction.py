@@ -166,7 +166,7 @@ def bench_correction(server: Server, graph: Graph, scale: Scale, url: str) -> Co
             prober.start()
             saw_stale = False
             polls = 0
-            poll_errors: list[str] = Field(default_factory=list)
+            poll_errors: list[str] = []
             done = False
             with progress_bar() as bar:
                 task = bar.add_task("waiting for stale: false (polls)", total=None)
