@@ -86,6 +86,11 @@ def arguments(argv: Sequence[str] | None) -> tuple[argparse.Namespace, Scale]:
         help="processes recording the setup's training runs, whole families each (default 2)",
     )
     parser.add_argument(
+        "--ancestry-from-graph",
+        action="store_true",
+        help="setup: each training run's ancestry from the generated graph, not walked in SQL",
+    )
+    parser.add_argument(
         "--skip-training-runs",
         action="store_true",
         help="record no training run in setup (a bound for graphs whose runs would take hours)",
@@ -144,6 +149,7 @@ def set_up(args: argparse.Namespace, scale: Scale, results: Run) -> tuple[Graph,
                 models,
                 lambda done: bar.update(task, completed=done),
                 workers=args.setup_workers,
+                graph=graph if args.ancestry_from_graph else None,
             )
         )
     load.vacuum_analyze(url)
