@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -68,6 +69,10 @@ def create_app(
         sealer = AuditSealer(database) if run_worker else None
         if sealer is not None:
             sealer.start()
+        # Everything loaded so far lives as long as the process: out of the collector's sight,
+        # a request that allocates much (a gate over thousands of compositions) no longer
+        # pays for full collections that walk every module, class and schema.
+        gc.freeze()
         log.info("headwater ready", extra={"embedded": embedded is not None})
         try:
             yield

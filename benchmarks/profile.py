@@ -93,7 +93,8 @@ def random_ids(session: Session, kind: str, count: int, rng: random.Random) -> l
 
 
 def profile_read(engine: Engine, sql: SqlTimer, top: int, rng: random.Random) -> None:
-    from app.artifacts import router
+    from app import reads
+    from app.artifacts import reads as artifact_reads
 
     with Session(engine) as session:
         datasets = random_ids(session, "dataset", 300, rng)
@@ -103,10 +104,7 @@ def profile_read(engine: Engine, sql: SqlTimer, top: int, rng: random.Random) ->
     def composition(node: uuid.UUID, kind: str) -> None:
         with Session(engine) as session:
             started = time.perf_counter()
-            if kind == "dataset":
-                router.dataset_composition(node, session, 10)
-            else:
-                router.model_composition(node, session, 10)
+            artifact_reads.composition_detail(session, node, kind, 10)
             slowest.append((time.perf_counter() - started, kind, node))
             session.rollback()
 
@@ -120,14 +118,14 @@ def profile_read(engine: Engine, sql: SqlTimer, top: int, rng: random.Random) ->
     with profiled("GET /datasets/{id} x300 (point lookup)", sql, top):
         for node in datasets:
             with Session(engine) as session:
-                router.get_dataset(node, session)
+                reads.version(session, "dataset", node)
                 session.rollback()
 
 
 def profile_gate(engine: Engine, sql: SqlTimer, top: int, rng: random.Random) -> None:
     from app.artifacts.models import Artifact
-    from app.policies import service
     from app.policies.schemas import GateRequest
+    from app.training import gate as service
 
     with Session(engine) as session:
         rows = session.execute(

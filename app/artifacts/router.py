@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal, overload
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
-from sqlalchemy.orm import Session
 
-from app import writes
-from app.artifacts import repository, service
+from app import reads, writes
+from app.artifacts import reads as artifact_reads
 from app.artifacts.models import Artifact
 from app.artifacts.schemas import (
     DatasetCreate,
@@ -25,12 +24,11 @@ from app.auth.security import Writer, requires
 from app.composition.schemas import CompositionDetail
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
+from app.http import json_response
 from app.lineage import service as lineage_service
 from app.lineage import symlinks
 from app.lineage.schemas import LineageGraph
 from app.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
-from app.retractions import service as retraction_service
-from app.training import repository as training_repository
 
 router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
@@ -59,31 +57,6 @@ def created(response: Response, is_new: bool) -> None:
     response.status_code = status.HTTP_201_CREATED if is_new else status.HTTP_200_OK
 
 
-@overload
-def reads(
-    session: Session, kind: Literal["dataset"], artifacts: Sequence[Artifact]
-) -> list[DatasetRead]: ...
-@overload
-def reads(
-    session: Session, kind: Literal["model"], artifacts: Sequence[Artifact]
-) -> list[ModelRead]: ...
-@overload
-def reads(
-    session: Session, kind: Kind, artifacts: Sequence[Artifact]
-) -> list[DatasetRead] | list[ModelRead]: ...
-def reads(
-    session: Session, kind: Kind, artifacts: Sequence[Artifact]
-) -> list[DatasetRead] | list[ModelRead]:
-    """The versions as the API shows them: a model with its training run, each retracted one
-    with its retraction."""
-    if kind == "dataset":
-        return retraction_service.marked(session, [service.dataset_read(a) for a in artifacts])
-    runs = training_repository.by_models(session, [a.id for a in artifacts])
-    return retraction_service.marked(
-        session, [service.model_read(a, runs[a.id].id if a.id in runs else None) for a in artifacts]
-    )
-
-
 def _reading_routes(kind: Kind, read: type[DatasetRead] | type[ModelRead]) -> None:
     """The read routes of datasets and of models, which differ only in the kind."""
     plural = f"{kind}s"
@@ -99,30 +72,26 @@ def _reading_routes(kind: Kind, read: type[DatasetRead] | type[ModelRead]) -> No
     ) -> Any:
         if namespace is not None and name is not None:  # any identifier of a symlinked version
             namespace, name = symlinks.canonical_name(session, kind, namespace, name)
-        rows = repository.page(
-            session,
-            kind,
-            namespace=namespace,
-            name=name,
-            version=version,
-            after=decode_cursor(plural, cursor),
-            limit=limit + 1,
+        after = decode_cursor(plural, cursor)
+        rows = artifact_reads.page(
+            session, kind, after, limit + 1, namespace=namespace, name=name, version=version
         )
         return page(
-            items=reads(session, kind, rows[:limit]),
+            items=reads.versions(session, kind, rows[:limit]),
             next_cursor=next_cursor(plural, rows, limit, position),
         )
 
-    def get_version(session: SessionDep, artifact_id: uuid.UUID = version_path(kind)) -> Any:
-        return reads(session, kind, [service.get_or_404(session, artifact_id, kind)])[0]
+    def get_version(session: SessionDep, artifact_id: uuid.UUID = version_path(kind)) -> Response:
+        return json_response(reads.version(session, kind, artifact_id))
 
     def version_composition(
         session: SessionDep,
         artifact_id: uuid.UUID = version_path(kind),
         contributors: Contributors = 10,
-    ) -> CompositionDetail:
-        artifact = service.get_or_404(session, artifact_id, kind)
-        return service.composition_detail(session, artifact, contributors)
+    ) -> Response:
+        return json_response(
+            artifact_reads.composition_detail(session, artifact_id, kind, contributors)
+        )
 
     def version_lineage(
         session: SessionDep,
@@ -182,7 +151,7 @@ def create_dataset(
 ) -> DatasetRead:
     artifact, is_new = writes.register_dataset(session, body, actor=principal)
     created(response, is_new)
-    return service.dataset_read(artifact)
+    return artifact_reads.dataset_read(artifact)
 
 
 _reading_routes("dataset", DatasetRead)
@@ -197,7 +166,7 @@ def correct_origin(
     dataset_id: uuid.UUID, body: OriginUpdate, session: SessionDep, principal: Writer
 ) -> DatasetRead:
     artifact = writes.correct_origin(session, dataset_id, body, body.reason, actor=principal)
-    return service.dataset_read(artifact)
+    return artifact_reads.dataset_read(artifact)
 
 
 @router.post(
@@ -212,7 +181,9 @@ def create_model(
 ) -> ModelRead:
     artifact, is_new = writes.register_model(session, body, actor=principal)
     created(response, is_new)
-    return reads(session, "model", [artifact])[0]
+    read = reads.version(session, "model", artifact.id)
+    assert isinstance(read, ModelRead)
+    return read
 
 
 _reading_routes("model", ModelRead)

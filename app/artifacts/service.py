@@ -16,24 +16,13 @@ from app.artifacts.models import Artifact
 from app.artifacts.schemas import (
     ArtifactRef,
     DatasetCreate,
-    DatasetRead,
     ModelCreate,
-    ModelRead,
     OriginIn,
-    OriginRead,
 )
 from app.auth.core import Principal, require_namespace
 from app.composition import repository as composition_repository
-from app.composition import service as composition_service
 from app.composition.core import Composition
 from app.composition.origin import Origin, OriginInvalid, resolve_origin
-from app.composition.schemas import (
-    CompositionDetail,
-    CompositionRead,
-    Contributor,
-    WeightRead,
-    composition_summary,
-)
 from app.composition.service import LineageChange
 from app.db import lock_scope
 from app.errors import Conflict, InvalidInput, NotFound
@@ -456,105 +445,6 @@ def record_origin(
     session.flush()
     why = f"origin of {label(artifact)} corrected" + (f": {reason}" if reason else "")
     return Registered(artifact, LineageChange.of([artifact.id], why, structural=False))
-
-
-def composition_read(artifact: Artifact) -> CompositionRead:
-    return composition_summary(
-        Composition.from_json(artifact.composition),
-        artifact.total_amount,
-        weights_assumed=artifact.weights_assumed,
-        stale=artifact.composition_stale,
-    )
-
-
-def origin_read(artifact: Artifact) -> OriginRead | None:
-    if artifact.origin_human is None:
-        return None
-    return OriginRead(
-        human=artifact.origin_human,
-        synthetic=artifact.origin_synthetic or 0.0,
-        unknown=artifact.origin_unknown or 0.0,
-        synthetic_depth=artifact.origin_synthetic_depth or 1,
-        digitalSourceType=artifact.origin_digital_source_type,
-        declared_by=artifact.origin_declared_by,
-        declared_at=artifact.origin_declared_at,
-    )
-
-
-def dataset_read(artifact: Artifact) -> DatasetRead:
-    return DatasetRead(
-        id=artifact.id,
-        kind="dataset",
-        namespace=artifact.namespace,
-        name=artifact.name,
-        version=artifact.version,
-        created_at=artifact.created_at,
-        description=artifact.description,
-        composition=composition_read(artifact),
-        size=artifact.size,
-        uri=artifact.uri,
-        checksum=artifact.checksum,
-        origin=origin_read(artifact),
-        facets=artifact.facets or {},
-    )
-
-
-def model_read(artifact: Artifact, training_run_id: uuid.UUID | None = None) -> ModelRead:
-    return ModelRead(
-        id=artifact.id,
-        kind="model",
-        namespace=artifact.namespace,
-        name=artifact.name,
-        version=artifact.version,
-        created_at=artifact.created_at,
-        description=artifact.description,
-        composition=composition_read(artifact),
-        training_run_id=training_run_id,
-    )
-
-
-def composition_detail(session: Session, artifact: Artifact, limit: int) -> CompositionDetail:
-    ranked = composition_service.contributors(session, artifact.id, limit)
-    found = repository.many(session, [node for node, _ in ranked])
-    sources = {
-        (e.parent_id, e.relation): e.amount_source
-        for e in edge_repository.incoming(session, artifact.id)
-    }
-    return CompositionDetail(
-        **composition_read(artifact).model_dump(),
-        weights=[
-            WeightRead(
-                parent_id=w.parent_id,
-                relation=w.relation,
-                weight=w.weight,
-                source=(sources.get((w.parent_id, w.relation)) or "amount")
-                if w.source == "amount"
-                else w.source,
-            )
-            for w in composition_service.weights(session, artifact.id, artifact.kind, artifact.size)
-        ],
-        contributors=[
-            Contributor(
-                id=node,
-                kind=found[node].kind,
-                namespace=found[node].namespace,
-                name=found[node].name,
-                version=found[node].version,
-                synthetic_share=share,
-                synthetic_fraction=entering_synthetic_fraction(found[node]),
-            )
-            for node, share in ranked
-        ],
-    )
-
-
-def entering_synthetic_fraction(contributor: Artifact) -> float:
-    """How synthetic the data a contributor brings in is. A dataset brings its own mixture; a
-    model contributes as a generator, and what it generates is synthetic, however human its
-    own training data (only the part whose origin is unknown stays unknown)."""
-    if contributor.kind == "model":
-        return 1.0 - contributor.unknown_fraction
-    return contributor.synthetic_fraction
 
 
 def get_or_404(session: Session, artifact_id: uuid.UUID, kind: str) -> Artifact:

@@ -17,17 +17,15 @@ from typing import cast
 from app.composition.core import Composition, Kind, ParentContribution, Relation, weighting
 from app.composition.repository import IncomingEdge, NodeState
 
-
-def _composition(state: NodeState) -> Composition:
-    assert state.composition is not None, "loaded with its stored composition"
-    return Composition.from_json(state.composition)
+# ``weighting`` reads amounts and sizes, never a parent's vector: this stands in for it
+_UNREAD = Composition.all_unknown()
 
 
-def _contribution(edge: IncomingEdge) -> ParentContribution:
+def contribution_of(edge: IncomingEdge) -> ParentContribution:
     parent = edge.parent
     return ParentContribution(
         relation=cast(Relation, edge.relation),
-        composition=_composition(parent),
+        composition=_UNREAD,
         amount=edge.amount,
         parent_size=parent.size if parent.kind == "dataset" else None,
         parent_total_amount=parent.total_amount if parent.kind == "model" else None,
@@ -42,10 +40,10 @@ def synthetic_credits(
     """Each entry point's synthetic mass in the target, as a fraction of the target's mass.
 
     ``nodes`` holds the target and its ancestors up to the nearest generations
-    (``repository.load_mass_ancestors``); the credits sum to the target's synthetic fraction.
+    (``repository.load_mass_region``); the credits sum to the target's synthetic fraction.
     """
     return _entry_credits(
-        {target: 1.0}, nodes, incoming, figure=lambda c: c.synthetic_fraction, generations=True
+        {target: 1.0}, nodes, incoming, figure=lambda n: n.synthetic_fraction, generations=True
     )
 
 
@@ -64,7 +62,7 @@ def human_credits(
     fraction.
     """
     return _entry_credits(
-        start, nodes, incoming, figure=lambda c: c.human_fraction, generations=False
+        start, nodes, incoming, figure=lambda n: n.human_fraction, generations=False
     )
 
 
@@ -73,7 +71,7 @@ def _entry_credits(
     nodes: Mapping[uuid.UUID, NodeState],
     incoming: Mapping[uuid.UUID, Sequence[IncomingEdge]],
     *,
-    figure: Callable[[Composition], float],
+    figure: Callable[[NodeState | Composition], float],
     generations: bool,
 ) -> dict[uuid.UUID, float]:
     """Follow the start nodes' mass upstream along the mixture weights, in topological order,
@@ -95,16 +93,16 @@ def _entry_credits(
         node_id = queue.popleft()
         node, mass = nodes[node_id], flow[node_id]
         edges = list(incoming.get(node_id, ()))
-        weights = weighting(cast(Kind, node.kind), node.size, [_contribution(e) for e in edges])
+        weights = weighting(cast(Kind, node.kind), node.size, [contribution_of(e) for e in edges])
         shares, residual = weights.shares()
         if not any(shares) and not residual:
-            credits[node_id] += mass * figure(_composition(node))
+            credits[node_id] += mass * figure(node)
         elif residual and node.origin is not None:
             credits[node_id] += mass * residual * figure(Composition.from_origin(node.origin))
         for edge, share in zip(edges, shares, strict=True):
             if edge.relation == "generated_by":
                 if generations:
-                    generated = 1.0 - _composition(edge.parent).unknown
+                    generated = 1.0 - edge.parent.unknown_fraction
                     entry = edge.parent_id if node_id in start else node_id
                     credits[entry] += mass * share * generated
             elif edge.parent_id in nodes:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, NamedTuple, cast
 
 from sqlalchemy import select, text, tuple_, update
 from sqlalchemy.orm import Session
@@ -30,6 +31,10 @@ class NodeState:
     total_amount: float | None
     weights_assumed: bool
     stale: bool
+    # the stored figures of the composition: enough for whoever needs no whole vector
+    human_fraction: float
+    synthetic_fraction: float
+    unknown_fraction: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,13 +44,18 @@ class IncomingEdge:
     relation: str
     amount: float | None
     parent: NodeState
+    amount_source: str | None = None
 
 
 _STATE_COLUMNS = """
     a.id, a.kind, a.size, a.origin_human, a.origin_synthetic, a.origin_unknown,
     a.origin_synthetic_depth, a.origin_digital_source_type, {composition}, a.total_amount,
-    a.weights_assumed, a.composition_stale
+    a.weights_assumed, a.composition_stale, a.human_fraction, a.synthetic_fraction,
+    a.unknown_fraction
 """
+
+
+STATE_WIDTH = 15
 
 
 def _columns(composition: str = "a.composition") -> str:
@@ -56,6 +66,7 @@ def _state(row: Any, offset: int = 0) -> NodeState:
     (id_, kind, size, human, synthetic, unknown, depth, dst, composition, total, assumed, stale) = (
         row[offset : offset + 12]
     )
+    fractions = row[offset + 12 : offset + STATE_WIDTH]
     origin = (
         None
         if human is None
@@ -67,7 +78,7 @@ def _state(row: Any, offset: int = 0) -> NodeState:
             digital_source_type=dst,
         )
     )
-    return NodeState(id_, kind, size, origin, composition, total, assumed, stale)
+    return NodeState(id_, kind, size, origin, composition, total, assumed, stale, *fractions)
 
 
 def load_descendants(session: Session, roots: Sequence[uuid.UUID]) -> list[NodeState]:
@@ -158,21 +169,30 @@ def load_nodes(session: Session, ids: Sequence[uuid.UUID]) -> list[NodeState]:
 
 
 def load_incoming(
-    session: Session, child_ids: Sequence[uuid.UUID], *, outside_only: bool = False
+    session: Session,
+    child_ids: Sequence[uuid.UUID],
+    *,
+    outside_only: bool = False,
+    compositions: bool = True,
 ) -> list[IncomingEdge]:
     """Every edge into the given nodes, with its parent's stored state.
 
     With ``outside_only`` a parent's stored composition comes only when the parent is not
     itself one of the given nodes: a propagation computes those, and loading every stored
-    copy of a large subgraph would cost memory for nothing.
+    copy of a large subgraph would cost memory for nothing. Without ``compositions`` none
+    comes: the weights and the stored figures need no vector.
     """
-    composition = "CASE WHEN inside.id IS NULL THEN a.composition END" if outside_only else None
+    composition = "a.composition"
+    if not compositions:
+        composition = "NULL::jsonb"
+    elif outside_only:
+        composition = "CASE WHEN inside.id IS NULL THEN a.composition END"
     rows = session.execute(
         text(
             f"""
             WITH given(id) AS (SELECT unnest(CAST(:ids AS uuid[])))
-            SELECT e.child_id, e.parent_id, e.relation, e.amount,
-                   {_columns(composition or "a.composition")}
+            SELECT e.child_id, e.parent_id, e.relation, e.amount, e.amount_source,
+                   {_columns(composition)}
             FROM given JOIN edges e ON e.child_id = given.id
             JOIN artifacts a ON a.id = e.parent_id
             LEFT JOIN given inside ON inside.id = e.parent_id
@@ -180,7 +200,7 @@ def load_incoming(
         ),
         {"ids": list(child_ids)},
     )
-    return [IncomingEdge(row[0], row[1], row[2], row[3], _state(row, 4)) for row in rows]
+    return [IncomingEdge(row[0], row[1], row[2], row[3], _state(row, 5), row[4]) for row in rows]
 
 
 class CompositionWriter:
@@ -279,24 +299,95 @@ def jobs(
     return session.scalars(query.order_by(*order).limit(limit)).all()
 
 
-def load_mass_ancestors(session: Session, target: uuid.UUID) -> list[NodeState]:
-    """The target and the ancestors its mass reaches without passing through a generation:
-    the region whose synthetic mass entered at a generated_by edge or a declared origin."""
-    return load_mass_ancestors_of(session, [target])
+class Label(NamedTuple):
+    """What names a version, with the figures a list of them shows."""
+
+    id: uuid.UUID
+    kind: Literal["dataset", "model"]
+    namespace: str
+    name: str
+    version: str
+    synthetic_fraction: float
+    unknown_fraction: float
 
 
-def load_mass_ancestors_of(session: Session, targets: Sequence[uuid.UUID]) -> list[NodeState]:
-    """``load_mass_ancestors`` for several targets at once, each node once."""
+def _label(state: NodeState, row: Any, offset: int) -> Label:
+    namespace, name, version = row[offset : offset + 3]
+    kind = cast(Literal["dataset", "model"], state.kind)
+    return Label(
+        state.id, kind, namespace, name, version, state.synthetic_fraction, state.unknown_fraction
+    )
+
+
+@dataclass(frozen=True)
+class MassRegion:
+    """A node and the ancestors its mass reaches without passing through a generation (the
+    region whose synthetic mass entered at a generated_by edge or a declared origin), every
+    edge into them with its parent's state, and the natural key of each."""
+
+    target: NodeState  # with its stored composition
+    nodes: dict[uuid.UUID, NodeState]
+    incoming: dict[uuid.UUID, list[IncomingEdge]]
+    labels: dict[uuid.UUID, Label]
+
+
+_MASS_UPSTREAM = """
+    WITH RECURSIVE up(id) AS (
+        SELECT unnest(CAST(:targets AS uuid[]))
+        UNION
+        SELECT e.parent_id FROM edges e JOIN up u ON e.child_id = u.id
+        WHERE e.relation IN ('trained_on', 'fine_tuned_from', 'derived_from')
+    )
+"""
+
+
+def load_mass_region(session: Session, target: uuid.UUID) -> MassRegion | None:
+    """The target's :class:`MassRegion` in one statement (None when no such node): the
+    figures of each node, not the vectors, which only the target's own comes with."""
     rows = session.execute(
         text(
             f"""
-            WITH RECURSIVE up(id) AS (
-                SELECT unnest(CAST(:targets AS uuid[]))
-                UNION
-                SELECT e.parent_id FROM edges e JOIN up u ON e.child_id = u.id
-                WHERE e.relation IN ('trained_on', 'fine_tuned_from', 'derived_from')
-            )
-            SELECT {_columns()} FROM up JOIN artifacts a ON a.id = up.id
+            {_MASS_UPSTREAM}
+            SELECT NULL::uuid, NULL::uuid, NULL::text, NULL::float8, NULL::text,
+                   {_columns()}, a.namespace, a.name, a.version, NULL::tid AS position
+            FROM artifacts a WHERE a.id = CAST(:target AS uuid)
+            UNION ALL
+            SELECT e.child_id, e.parent_id, e.relation, e.amount, e.amount_source,
+                   {_columns("NULL::jsonb")}, a.namespace, a.name, a.version, e.ctid
+            FROM up JOIN edges e ON e.child_id = up.id JOIN artifacts a ON a.id = e.parent_id
+            -- a node's edges in the order they are stored, as a lookup of one node's finds them
+            ORDER BY position
+            """
+        ),
+        {"target": target, "targets": [target]},
+    ).all()
+    end = 5 + STATE_WIDTH
+    own = [row for row in rows if row[0] is None]  # the target's row: it has no edge
+    if not own:
+        return None
+    found = _state(own[0], 5)
+    labels = {target: _label(found, own[0], end)}
+    region = MassRegion(found, {target: found}, defaultdict(list), labels)
+    for row in rows:
+        if row[0] is None:
+            continue
+        parent = _state(row, 5)
+        edge = IncomingEdge(row[0], row[1], row[2], row[3], parent, row[4])
+        region.incoming[edge.child_id].append(edge)
+        region.labels[parent.id] = _label(parent, row, end)
+        if edge.relation in ("trained_on", "fine_tuned_from", "derived_from"):
+            region.nodes.setdefault(parent.id, parent)
+    return region
+
+
+def load_mass_ancestors_of(session: Session, targets: Sequence[uuid.UUID]) -> list[NodeState]:
+    """The nodes of the targets' :class:`MassRegion`, each node once; the stored figures
+    without the vectors (following mass upstream needs no more)."""
+    rows = session.execute(
+        text(
+            f"""
+            {_MASS_UPSTREAM}
+            SELECT {_columns("NULL::jsonb")} FROM up JOIN artifacts a ON a.id = up.id
             """
         ),
         {"targets": list(targets)},

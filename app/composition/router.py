@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from app.auth.security import requires
-from app.composition import repository
+from app.composition import service
 from app.db import SessionDep
-from app.errors import PROBLEM_RESPONSES, NotFound
+from app.errors import PROBLEM_RESPONSES
 from app.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
 
 router = APIRouter(prefix="/api/v1", tags=["propagations"], responses=PROBLEM_RESPONSES)
@@ -44,7 +44,7 @@ def list_propagations(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[PropagationRead]:
-    rows = repository.jobs(
+    rows = service.propagations(
         session, status=status, after=decode_cursor("propagations", cursor), limit=limit + 1
     )
     items = [PropagationRead.model_validate(job) for job in rows[:limit]]
@@ -61,7 +61,4 @@ def list_propagations(
     summary="One propagation",
 )
 def get_propagation(job_id: uuid.UUID, session: SessionDep) -> PropagationRead:
-    job = repository.get_job(session, job_id)
-    if job is None:
-        raise NotFound(f"No propagation has id {job_id}.", missing={"id": str(job_id)})
-    return PropagationRead.model_validate(job)
+    return PropagationRead.model_validate(service.propagation(session, job_id))

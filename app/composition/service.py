@@ -17,6 +17,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from graphlib import TopologicalSorter
 from typing import Any, cast
 
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from app.artifacts import repository as artifact_repository
 from app.composition import repository
-from app.composition.contributors import synthetic_credits
+from app.composition.contributors import contribution_of, synthetic_credits
 from app.composition.core import (
     Composition,
     Kind,
@@ -36,7 +37,9 @@ from app.composition.core import (
     compose,
     weighting,
 )
+from app.composition.models import PropagationJob
 from app.config import get_settings
+from app.errors import NotFound
 
 log = logging.getLogger("headwater.propagation")
 
@@ -242,20 +245,6 @@ def propagate(session: Session, change: LineageChange) -> Recomputed:
     )
 
 
-def contributors(session: Session, target: uuid.UUID, limit: int) -> list[tuple[uuid.UUID, float]]:
-    """The ancestors that bring the most synthetic mass to ``target``, with their share of it."""
-    nodes = {n.id: n for n in repository.load_mass_ancestors(session, target)}
-    edges_into: dict[uuid.UUID, list[repository.IncomingEdge]] = defaultdict(list)
-    for edge in repository.load_incoming(session, list(nodes)):
-        edges_into[edge.child_id].append(edge)
-    credits = synthetic_credits(target, nodes, edges_into)
-    total = math.fsum(credits.values())
-    if total == 0.0:
-        return []
-    ranked = sorted(credits.items(), key=lambda item: (-item[1], str(item[0])))
-    return [(node, credit / total) for node, credit in ranked[:limit]]
-
-
 @dataclass(frozen=True)
 class Weight:
     """How much one parent edge weighed in a node's composition, and where that came from."""
@@ -264,14 +253,71 @@ class Weight:
     relation: str
     weight: float
     source: WeightSource
+    amount_source: str | None  # the facet field an edge's own amount was read from
 
 
-def weights(session: Session, node_id: uuid.UUID, kind: str, size: float | None) -> list[Weight]:
+@dataclass(frozen=True)
+class Explanation:
+    """Why a node's composition is what it is: the ancestors that bring its synthetic mass
+    (each with its share of it, largest first) and the weight of each mass-carrying parent;
+    with the node's stored state and what names each node named."""
+
+    node: repository.NodeState
+    contributors: list[tuple[uuid.UUID, float]]
+    weights: list[Weight]
+    labels: dict[uuid.UUID, repository.Label]
+
+
+def explain(session: Session, node_id: uuid.UUID, limit: int) -> Explanation | None:
+    """The node's contributors (at most ``limit``) and weights, from one load of the region
+    its mass comes from (None when there is no such node)."""
+    region = repository.load_mass_region(session, node_id)
+    if region is None:
+        return None
+    credits = synthetic_credits(node_id, region.nodes, region.incoming)
+    return Explanation(
+        region.target,
+        ranked_contributors(credits, limit),
+        node_weights(region.target, region.incoming.get(node_id, [])),
+        region.labels,
+    )
+
+
+def ranked_contributors(
+    credits: dict[uuid.UUID, float], limit: int
+) -> list[tuple[uuid.UUID, float]]:
+    total = math.fsum(credits.values())
+    if total == 0.0:
+        return []
+    ranked = sorted(credits.items(), key=lambda item: (-item[1], str(item[0])))
+    return [(node, credit / total) for node, credit in ranked[:limit]]
+
+
+def node_weights(
+    node: repository.NodeState, edges: Sequence[repository.IncomingEdge]
+) -> list[Weight]:
     """The weights ``compose`` gave each mass-carrying parent of a node, with their sources."""
-    edges = repository.load_incoming(session, [node_id])
-    mixed = weighting(cast(Kind, kind), size, [contribution(e, stored(e.parent)) for e in edges])
+    mixed = weighting(cast(Kind, node.kind), node.size, [contribution_of(e) for e in edges])
     return [
-        Weight(edge.parent_id, edge.relation, weight, source)
+        Weight(edge.parent_id, edge.relation, weight, source, edge.amount_source)
         for edge, weight, source in zip(edges, mixed.parents, mixed.sources, strict=True)
         if source is not None
     ]
+
+
+def propagations(
+    session: Session,
+    *,
+    status: str | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[PropagationJob]:
+    """Propagation jobs, newest first, after a position."""
+    return repository.jobs(session, status=status, after=after, limit=limit)
+
+
+def propagation(session: Session, job_id: uuid.UUID) -> PropagationJob:
+    job = repository.get_job(session, job_id)
+    if job is None:
+        raise NotFound(f"No propagation has id {job_id}.", missing={"id": str(job_id)})
+    return job

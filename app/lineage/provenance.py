@@ -20,6 +20,7 @@ from prov.identifier import QualifiedName
 from prov.model import PROV_TYPE, ProvDocument
 from sqlalchemy.orm import Session
 
+from app.artifacts import reads as artifact_reads
 from app.artifacts import repository as artifact_repository
 from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
@@ -43,7 +44,7 @@ def document(
     doc = ProvDocument()
     doc.add_namespace("headwater", HEADWATER_NS)
     for artifact in artifacts.values():
-        figures = artifact_service.composition_read(artifact)
+        figures = artifact_reads.composition_read(artifact)
         attributes: dict[QualifiedName | str, Any] = {
             PROV_TYPE: "headwater:DatasetVersion"
             if artifact.kind == "dataset"

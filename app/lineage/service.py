@@ -7,6 +7,7 @@ from typing import Literal
 
 from sqlalchemy.orm import Session
 
+from app.artifacts import reads as artifact_reads
 from app.artifacts import repository as artifact_repository
 from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
@@ -172,7 +173,7 @@ def lineage(
             name=found[node].name,
             version=found[node].version,
             distance=distance,
-            composition=artifact_service.composition_read(found[node]),
+            composition=artifact_reads.composition_read(found[node]),
         )
         for node, distance in reached
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from sqlalchemy import exists, func, select, text
 from sqlalchemy.orm import Session
@@ -142,14 +143,24 @@ def carried_over(session: Session, previous: Artifact) -> set[uuid.UUID]:
     return set(rows)
 
 
-def human_sources(session: Session, exclude: Sequence[uuid.UUID], limit: int) -> Sequence[Artifact]:
+class HumanSource(NamedTuple):
+    """A dataset version a remediation may name: all human-made, its source not lost."""
+
+    id: uuid.UUID
+    namespace: str
+    name: str
+    version: str
+    size: float | None
+
+
+def human_sources(session: Session, exclude: Sequence[uuid.UUID], limit: int) -> list[HumanSource]:
     """Recorded dataset versions that are entirely human-made, the largest first; never one
     whose original source was last found lost or changed, since it cannot be trained on again."""
     gone = exists().where(
         SourceState.artifact_id == Artifact.id, SourceState.status.in_(("lost", "changed"))
     )
     query = (
-        select(Artifact)
+        select(Artifact.id, Artifact.namespace, Artifact.name, Artifact.version, Artifact.size)
         .where(
             Artifact.kind == "dataset",
             Artifact.human_fraction >= HUMAN_SOURCE_MIN,
@@ -162,4 +173,4 @@ def human_sources(session: Session, exclude: Sequence[uuid.UUID], limit: int) ->
     )
     if exclude:
         query = query.where(~equals_any(Artifact.id, exclude))
-    return session.scalars(query).all()
+    return [HumanSource._make(row) for row in session.execute(query)]

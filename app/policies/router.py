@@ -8,9 +8,9 @@ from fastapi import APIRouter, Path, Query, Response
 
 from app.auth.security import PolicyAuthor, requires
 from app.db import SessionDep
-from app.errors import PROBLEM_RESPONSES, NotFound
+from app.errors import PROBLEM_RESPONSES
 from app.pagination import Limit, Page
-from app.policies import repository, service
+from app.policies import service
 from app.policies.schemas import PolicyPut, PolicyRead
 
 router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
@@ -31,8 +31,8 @@ def list_policies(
         str | None, Query(description="The `next_cursor` of the previous page.")
     ] = None,
 ) -> Page[PolicyRead]:
-    rows = repository.names(session, cursor, limit + 1)
-    items = [service.policy_read(p) for p in rows[:limit]]
+    rows = service.latest_versions(session, cursor, limit + 1)
+    items = [PolicyRead.model_validate(p) for p in rows[:limit]]
     return Page[PolicyRead](
         items=items, next_cursor=rows[limit - 1].name if len(rows) > limit else None
     )
@@ -49,15 +49,7 @@ def get_policy(
     session: SessionDep,
     version: Annotated[int | None, Query(ge=1, description="A specific version.")] = None,
 ) -> PolicyRead:
-    if version is None:
-        return service.policy_read(service.current(session, name))
-    found = repository.version(session, name, version)
-    if found is None:
-        raise NotFound(
-            f"Policy {name!r} has no version {version}.",
-            missing={"policy": name, "version": version},
-        )
-    return service.policy_read(found)
+    return PolicyRead.model_validate(service.version(session, name, version))
 
 
 @router.put(
@@ -71,4 +63,4 @@ def put_policy(
 ) -> PolicyRead:
     policy, created = service.put(session, name, body, actor=principal.name)
     response.status_code = 201 if created else 200
-    return service.policy_read(policy)
+    return PolicyRead.model_validate(policy)

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from app.artifacts.models import Artifact
+from app.artifacts.models import HUMAN_SOURCE_MIN, Artifact
 from app.audit import service as audit
 from app.composition.core import (
     Composition,
@@ -23,9 +23,7 @@ from app.errors import NotFound
 from app.policies import repository, rules
 from app.policies.models import Policy
 from app.policies.schemas import (
-    FindingRead,
     PolicyPut,
-    PolicyRead,
     PreviousGenerationRead,
     RemediationRead,
     RuleNeed,
@@ -69,18 +67,56 @@ def put(session: Session, name: str, body: PolicyPut, *, actor: str) -> tuple[Po
     return added, True
 
 
-def policy_read(policy: Policy) -> PolicyRead:
-    return PolicyRead.model_validate(policy)
+def version(session: Session, name: str, number: int | None) -> Policy:
+    """A policy's given version (None: its latest), or the 404."""
+    if number is None:
+        return current(session, name)
+    found = repository.version(session, name, number)
+    if found is None:
+        raise NotFound(
+            f"Policy {name!r} has no version {number}.",
+            missing={"policy": name, "version": number},
+        )
+    return found
+
+
+def latest_versions(session: Session, after: str | None, limit: int) -> Sequence[Policy]:
+    """The latest version of each policy, by name, after the name ``after``."""
+    return repository.names(session, after, limit)
 
 
 # --- judging -----------------------------------------------------------------------------------
+
+
+class MemberVersion(Protocol):
+    """What judging a training set reads of a member: an :class:`Artifact`, or the lighter
+    row the gate loads a large set as."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def size(self) -> float | None: ...
+    @property
+    def composition(self) -> dict[str, Any]: ...
+    @property
+    def composition_stale(self) -> bool: ...
+    @property
+    def human_fraction(self) -> float: ...
+    @property
+    def synthetic_fraction(self) -> float: ...
 
 
 @dataclass(frozen=True)
 class Member:
     """A dataset version in a training set, with the amount the set takes of it (None: its size)."""
 
-    artifact: Artifact
+    artifact: MemberVersion
     amount: float | None
 
 
@@ -98,7 +134,7 @@ def _contributions(members: Sequence[Member]) -> list[ParentContribution]:
     return [
         ParentContribution(
             relation="trained_on",
-            composition=Composition.from_json(m.artifact.composition),
+            composition=Composition.from_stored(m.artifact.composition),
             amount=m.amount,
             parent_size=m.artifact.size,
             parent_total_amount=None,
@@ -175,7 +211,7 @@ class SharedReads:
         self.session = session
         self.read_runs = runs
         self.runs: dict[uuid.UUID, EarlierRun | None] = {}
-        self.candidates: list[Artifact] | None = None
+        self.candidates: list[repository.HumanSource] | None = None
         self.candidates_limit = 0
         self.sources_checked: bool | None = None
         self.region: source_preservation.Region | None = None
@@ -206,7 +242,9 @@ class SharedReads:
         self.prefetch_runs([model_id])
         return self.runs[model_id]
 
-    def human_sources(self, exclude: Sequence[uuid.UUID], limit: int) -> list[Artifact]:
+    def human_sources(
+        self, exclude: Sequence[uuid.UUID], limit: int
+    ) -> list[repository.HumanSource]:
         """The largest all-human dataset versions, leaving out ``exclude``."""
         needed = limit + len(exclude)
         if self.candidates is None or self.candidates_limit < needed:
@@ -300,10 +338,6 @@ def previous_generation(
     return facts, read
 
 
-def finding_read(finding: rules.Finding) -> FindingRead:
-    return FindingRead.model_validate(finding)
-
-
 def remedy(
     session: Session,
     policy_rules: rules.PolicyRules,
@@ -314,7 +348,9 @@ def remedy(
 ) -> RemediationRead:
     plan = rules.remediation(policy_rules, set_figures, previous, "pass")
     wanted = plan.additional_human_amount
-    candidates = lookups.human_sources([m.artifact.id for m in members], MAX_SOURCES)
+    # only members that are human sources themselves can be among the candidates to leave out
+    human = [m.artifact.id for m in members if m.artifact.human_fraction >= HUMAN_SOURCE_MIN]
+    candidates = lookups.human_sources(human, MAX_SOURCES)
     sources: list[Source] = []
     supplied = 0.0
     for candidate in candidates:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Literal, TypeVar, cast
+from typing import Literal, cast
 
 from sqlalchemy import func
 from sqlalchemy.orm import Session
@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from app.artifacts import repository as artifact_repository
 from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
-from app.artifacts.schemas import ArtifactRead
 from app.auth.core import Principal, require_namespace
 from app.composition import repository as composition_repository
 from app.composition.service import LineageChange
@@ -30,11 +29,8 @@ from app.retractions.schemas import (
     RetractedEdgeRead,
     RetractedVersion,
     RetractionRead,
-    RetractionRef,
 )
 from app.training import repository as training_repository
-
-Read = TypeVar("Read", bound=ArtifactRead)
 
 
 def retract_version(
@@ -139,26 +135,6 @@ def record_edge_retraction(
     require_namespace(actor, child.namespace)
     retraction, change = retract_edge(session, edge, reason, retracted_by=actor.name)
     return (retraction, True), change
-
-
-def marked(session: Session, reads: Sequence[Read]) -> list[Read]:
-    """The version reads, each retracted one carrying its retraction (one query for all)."""
-    found = repository.of_versions(session, [r.id for r in reads])
-    return [
-        r.model_copy(
-            update={
-                "retraction": RetractionRef(
-                    id=found[r.id].id,
-                    reason=found[r.id].reason,
-                    retracted_by=found[r.id].retracted_by,
-                    created_at=found[r.id].created_at,
-                )
-            }
-        )
-        if r.id in found
-        else r
-        for r in reads
-    ]
 
 
 def reads(session: Session, retractions: Sequence[Retraction]) -> list[RetractionRead]:

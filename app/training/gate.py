@@ -13,8 +13,7 @@ from app.errors import Conflict, NotFound
 from app.lineage import repository as lineage_repository
 from app.metrics import VERDICTS
 from app.policies import service as policy_service
-from app.policies.schemas import GateRequest, GateResponse, PolicyRef, SetMember
-from app.retractions import repository as retraction_repository
+from app.policies.schemas import FindingRead, GateRequest, GateResponse, PolicyRef, SetMember
 from app.training import service as training_service
 
 
@@ -32,9 +31,9 @@ def resolve_training_set(session: Session, request: GateRequest) -> list[policy_
         (*recorded_as(i.namespace, i.name), i.version) for i in request.training_set if i.version
     ]
     newest_keys = [recorded_as(i.namespace, i.name) for i in request.training_set if not i.version]
-    exact = artifact_repository.many_by_natural_key(session, "dataset", versioned)
-    newest = artifact_repository.newest_many(session, "dataset", newest_keys)
-    members: list[policy_service.Member] = []
+    exact = artifact_repository.mixable_by_natural_key(session, "dataset", versioned)
+    newest = artifact_repository.newest_mixable(session, "dataset", newest_keys)
+    members: list[tuple[artifact_repository.Mixable, float | None]] = []
     missing: list[dict[str, Any]] = []
     for index, item in enumerate(request.training_set):
         found = (
@@ -52,7 +51,7 @@ def resolve_training_set(session: Session, request: GateRequest) -> list[policy_
                 }
             )
         else:
-            members.append(policy_service.Member(found, item.amount))
+            members.append((found, item.amount))
     if missing:
         named = ", ".join(
             f"{m['namespace']}/{m['name']}" + (f"@{m['version']}" if m["version"] else "")
@@ -64,21 +63,18 @@ def resolve_training_set(session: Session, request: GateRequest) -> list[policy_
             " The gate never guesses; record them first.",
             missing=missing,
         )
-    refuse_retracted(session, members)
-    return members
+    refuse_retracted([version for version, _ in members])
+    return [policy_service.Member(version, amount) for version, amount in members]
 
 
-def refuse_retracted(session: Session, members: Sequence[policy_service.Member]) -> None:
+def refuse_retracted(versions: Sequence[artifact_repository.Mixable]) -> None:
     """A retracted version is lineage declared wrong: judging it would judge nothing real."""
-    retracted = retraction_repository.of_versions(session, [m.artifact.id for m in members])
-    if not retracted:
+    named = [a for a in versions if a.retracted is not None]
+    if not named:
         return
-    named = [m.artifact for m in members if m.artifact.id in retracted]
     raise Conflict(
         "The training set names retracted dataset versions: "
-        + ", ".join(
-            f"{a.namespace}/{a.name}@{a.version} ({retracted[a.id].reason})" for a in named[:5]
-        )
+        + ", ".join(f"{a.namespace}/{a.name}@{a.version} ({a.retracted})" for a in named[:5])
         + ". Name a version that was not retracted, or none for the newest.",
         retracted=[
             {"id": str(a.id), "namespace": a.namespace, "name": a.name, "version": a.version}
@@ -106,7 +102,7 @@ def gate(session: Session, request: GateRequest) -> GateResponse:
             weights_assumed=composition.weights_assumed,
             stale=any(m.artifact.composition_stale for m in members),
         ),
-        findings=[policy_service.finding_read(f) for f in judgement.findings],
+        findings=[FindingRead.model_validate(f) for f in judgement.findings],
         remediation=judgement.remediation,
         previous_generation=judgement.previous,
         training_set=[

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from app.auth.security import Gatekeeper
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
+from app.http import json_response
 from app.policies.schemas import GateRequest, GateResponse
 from app.training import gate as service
 
@@ -22,5 +23,5 @@ router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
         404: {"description": "A dataset in the training set (or the policy) is not recorded"}
     },
 )
-def gate(body: GateRequest, session: SessionDep, _: Gatekeeper) -> GateResponse:
-    return service.gate(session, body)
+def gate(body: GateRequest, session: SessionDep, _: Gatekeeper) -> Response:
+    return json_response(service.gate(session, body))

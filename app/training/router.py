@@ -9,14 +9,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from app.auth.security import requires
-from app.composition.core import Composition
-from app.composition.schemas import composition_summary
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
 from app.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
-from app.policies.schemas import PolicyRef
 from app.training import service
-from app.training.schemas import ModelKey, TrainingRunRead, TrainingRunSummary
+from app.training.schemas import TrainingRunRead, TrainingRunSummary
 
 router = APIRouter(prefix="/api/v1", tags=["training runs"], responses=PROBLEM_RESPONSES)
 
@@ -47,25 +44,7 @@ def list_runs(
         after=decode_cursor("training runs", cursor),
         limit=limit + 1,
     )
-    waiting = service.rejudging(session, [m.id for _, m in rows[:limit]])
-    items = [
-        TrainingRunSummary(
-            id=run.id,
-            model=ModelKey(id=m.id, namespace=m.namespace, name=m.name, version=m.version),
-            created_at=run.created_at,
-            judged_at=run.judged_at,
-            verdict=run.verdict,
-            rejudging=m.id in waiting,
-            policy=PolicyRef(name=run.policy_name or "", version=run.policy_version or 0),
-            composition=composition_summary(
-                Composition.from_json(run.composition),
-                run.total_amount,
-                weights_assumed=run.weights_assumed,
-                stale=m.composition_stale,
-            ),
-        )
-        for run, m in rows[:limit]
-    ]
+    items = service.summaries(session, rows[:limit])
     return Page[TrainingRunSummary](
         items=items,
         next_cursor=next_cursor("training runs", rows, limit, lambda r: (r[0].created_at, r[0].id)),

@@ -33,7 +33,7 @@ from app.policies.schemas import (
 )
 from app.training import repository
 from app.training.models import TrainingRun, VerdictRecord
-from app.training.schemas import ModelKey, TrainingRunRead, VerdictRead
+from app.training.schemas import ModelKey, TrainingRunRead, TrainingRunSummary, VerdictRead
 
 REFRESH_BATCH = 500
 # runs one worker transaction re-judges: a writer whose change reaches them waits at most this long
@@ -171,7 +171,7 @@ def judge_run(
     )
     composition = judgement.composition
     stored = composition.composition.to_json()
-    findings = [policy_service.finding_read(f).model_dump(mode="json") for f in judgement.findings]
+    findings = [FindingRead.model_validate(f).model_dump(mode="json") for f in judgement.findings]
     if run is None:
         run = TrainingRun(model_id=model.id)
         session.add(run)
@@ -225,12 +225,7 @@ def run_read(session: Session, run: TrainingRun, model: Artifact | None = None) 
     edges = repository.training_sets(session, [run.model_id]).get(run.model_id, [])
     datasets = artifact_repository.many(session, [d for d, _ in edges])
     return TrainingRunRead(
-        id=run.id,
-        model=ModelKey(
-            id=model.id, namespace=model.namespace, name=model.name, version=model.version
-        ),
-        created_at=run.created_at,
-        judged_at=run.judged_at,
+        **dict(summaries(session, [(run, model)])[0]),
         training_set=[
             SetMember(
                 id=d,
@@ -241,15 +236,6 @@ def run_read(session: Session, run: TrainingRun, model: Artifact | None = None) 
             )
             for d, amount in edges
         ],
-        composition=composition_summary(
-            Composition.from_json(run.composition),
-            run.total_amount,
-            weights_assumed=run.weights_assumed,
-            stale=model.composition_stale,
-        ),
-        verdict=run.verdict,
-        rejudging=bool(rejudging(session, [run.model_id])),
-        policy=PolicyRef(name=run.policy_name or "", version=run.policy_version or 0),
         findings=[FindingRead.model_validate(f) for f in run.findings],
         remediation=RemediationRead.model_validate(run.remediation) if run.remediation else None,
         previous_generation=(
@@ -299,3 +285,33 @@ def listing(
         after=after,
         limit=limit,
     )
+
+
+def run_ids(session: Session, model_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """The id of each model version's training run, for the models that have one."""
+    return {model_id: run.id for model_id, run in repository.by_models(session, model_ids).items()}
+
+
+def summaries(
+    session: Session, rows: Sequence[tuple[TrainingRun, Artifact]]
+) -> list[TrainingRunSummary]:
+    """Training runs as a list shows them: model, verdict, policy and composition."""
+    waiting = rejudging(session, [m.id for _, m in rows])
+    return [
+        TrainingRunSummary(
+            id=run.id,
+            model=ModelKey.model_validate(m, from_attributes=True),
+            created_at=run.created_at,
+            judged_at=run.judged_at,
+            verdict=run.verdict,
+            rejudging=m.id in waiting,
+            policy=PolicyRef(name=run.policy_name or "", version=run.policy_version or 0),
+            composition=composition_summary(
+                Composition.from_stored(run.composition),
+                run.total_amount,
+                weights_assumed=run.weights_assumed,
+                stale=m.composition_stale,
+            ),
+        )
+        for run, m in rows
+    ]

@@ -12,6 +12,7 @@ from rich.console import Console
 from sqlalchemy.orm import Session
 
 from app import gate_input, gate_report
+from app.artifacts import reads as artifact_reads
 from app.artifacts import repository as artifact_repository
 from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
@@ -123,7 +124,7 @@ def search(
 
 
 def composition(artifact: Artifact) -> CompositionRead:
-    return artifact_service.composition_read(artifact)
+    return artifact_reads.composition_read(artifact)
 
 
 # --- a dataset or model version ----------------------------------------------------------------
@@ -144,10 +145,10 @@ def artifact_page(session: Session, artifact: Artifact) -> ArtifactPage:
     read: DatasetRead | ModelRead
     if kind == "model":
         found = training_repository.by_models(session, [artifact.id]).get(artifact.id)
-        read = artifact_service.model_read(artifact, found.id if found else None)
+        read = artifact_reads.model_read(artifact, found.id if found else None)
         run = training_service.run_read(session, found, artifact) if found else None
     else:
-        read = artifact_service.dataset_read(artifact)
+        read = artifact_reads.dataset_read(artifact)
     siblings = artifact_repository.page(
         session,
         kind,
@@ -159,7 +160,9 @@ def artifact_page(session: Session, artifact: Artifact) -> ArtifactPage:
     )
     return ArtifactPage(
         artifact=read,
-        detail=artifact_service.composition_detail(session, artifact, CONTRIBUTORS_SHOWN),
+        detail=artifact_reads.composition_detail(
+            session, artifact.id, artifact.kind, CONTRIBUTORS_SHOWN
+        ),
         versions=[
             Hit(a.id, a.kind, a.namespace, a.name, a.version, a.created_at, composition(a))
             for a in siblings[:VERSIONS_SHOWN]

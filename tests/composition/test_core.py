@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import time
 from collections.abc import Sequence
 
 import pytest
@@ -483,23 +482,19 @@ GENERATIONS = 1000
 
 def test_replace_chain_thousand_generations_deep() -> None:
     """Each model trains only on its predecessor's output."""
-    started = time.perf_counter()
     data = compose("dataset", 1000.0, HUMAN, [])
     for _ in range(GENERATIONS):
         model = compose("model", None, None, [dataset_edge("trained_on", data, 1000.0)])
         data = compose("dataset", 1000.0, None, [edge("generated_by", model)])
-    elapsed = time.perf_counter() - started
 
     assert data.composition.buckets == ((GENERATIONS, 1.0),)
     assert data.composition.max_depth == GENERATIONS
     assert data.total_amount == 1000.0
     assert len(data.composition.to_json()["b"]) <= GENERATIONS + 1  # type: ignore[arg-type]
-    assert elapsed < 5.0
 
 
 def test_accumulate_chain_thousand_generations_deep() -> None:
     """Each training set mixes the last generation's output with the human root, half each."""
-    started = time.perf_counter()
     root = compose("dataset", 1000.0, HUMAN, [])
     training = root
     for generation in range(1, GENERATIONS + 1):
@@ -516,7 +511,6 @@ def test_accumulate_chain_thousand_generations_deep() -> None:
         )
         stored = training.composition.to_json()["b"]
         assert len(stored) <= generation + 1  # type: ignore[arg-type]
-    elapsed = time.perf_counter() - started
 
     composition = training.composition
     total = math.fsum([*(m for _, m in composition.buckets), composition.unknown])
@@ -529,7 +523,6 @@ def test_accumulate_chain_thousand_generations_deep() -> None:
     assert composition.mass_at_or_above(3) == pytest.approx(0.125, abs=1e-12)
     assert composition.max_depth == 38  # its mass is 2^-39; 2^-40 < 1e-12 < 2^-39
     assert Composition.from_json(composition.to_json()) == composition
-    assert elapsed < 10.0
 
 
 # --- properties -----------------------------------------------------------------------------
