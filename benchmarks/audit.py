@@ -26,8 +26,12 @@ from sqlalchemy.orm import Session
 from app.auth import service as auth_service
 from app.auth.schemas import TokenCreate
 from benchmarks import load
+from benchmarks.clients import run_clients
 from benchmarks.generate import generate
-from benchmarks.run import DEFAULT_SERVER, RESULTS, Server, ol_runs, run_clients, say
+from benchmarks.ingestion import ol_runs
+from benchmarks.run import DEFAULT_SERVER
+from benchmarks.servers import RESULTS, Server
+from benchmarks.terminal import say
 
 DATABASE = "headwater_bench_audit"
 

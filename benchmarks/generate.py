@@ -139,6 +139,17 @@ class Builder:
             child.depth = max(child.depth, parent.depth + 1)
 
 
+RECENT = 2000  # contamination draws from the most recent generated data
+
+
+def recent(first: list[Node], second: list[Node], window: int = RECENT) -> list[Node]:
+    """``(first + second)[-window:]`` without copying both lists (which made generation
+    quadratic in the graph's size)."""
+    if len(second) >= window:
+        return second[-window:]
+    return first[max(0, len(first) - (window - len(second))) :] + second
+
+
 def _tokens(rng: random.Random, low: float, high: float) -> float:
     """A log-uniform token count, rounded to a whole number of thousands."""
     return float(round(10 ** rng.uniform(low, high), -3))
@@ -252,9 +263,10 @@ def generate(
                     fresh_size = _tokens(rng, 8.7, 9.7)
                     parents.append((shard(f"g{g}", fresh_size), fresh_size))
                     parents.append((outputs[-1], outputs[-1].size))
-            pool = pool_giant + pool_other if use_giant else pool_other
+            # what it may be contaminated with: the last RECENT of the pool(s) it may draw from
+            pool = recent(pool_giant, pool_other) if use_giant else pool_other
             if pool and rng.random() < 0.15:
-                other = rng.choice(pool[-2000:])
+                other = rng.choice(pool[-RECENT:])
                 if all(other is not p for p, _ in parents):
                     parents.append((other, other.size))
             # amounts: mostly stated, sometimes left to the default (the parent's size)
@@ -298,7 +310,7 @@ def generate(
                 human_part = round(sft_size * rng.uniform(0.3, 0.8), -3)
                 b.edge(sft, instructions, "derived_from", human_part)
                 synthetic_source = (
-                    rng.choice(pool[-2000:]) if pool and rng.random() < 0.6 else vendor
+                    rng.choice(pool[-RECENT:]) if pool and rng.random() < 0.6 else vendor
                 )
                 b.edge(sft, synthetic_source, "derived_from", sft_size - human_part)
                 tuned = b.node("model", model_ns, f"{name}-instruct", f"v{g}")
@@ -342,6 +354,19 @@ def describe(graph: Graph) -> dict[str, object]:
         "roots": len(roots),
         "roots_without_origin": sum(1 for n in graph.nodes if n.id in roots and n.origin is None),
     }
+
+
+def drawn_on(graph: Graph) -> tuple[list[Node], list[Node], list[Node]]:
+    """What new writes draw their parents from: datasets of known size, models, prompt sets."""
+    datasets = [n for n in graph.nodes if n.kind == "dataset" and n.size]
+    models = [n for n in graph.nodes if n.kind == "model"]
+    prompts = [n for n in graph.nodes if n.name.startswith("prompts/")]
+    return datasets, models, prompts
+
+
+def tag(rng: random.Random) -> str:
+    """A short random tag (from the run's seeded generator) that keeps a run's names apart."""
+    return uuid.UUID(int=rng.getrandbits(128), version=4).hex[:8]
 
 
 def sample(rng: random.Random, items: Sequence[Node], k: int) -> list[Node]:

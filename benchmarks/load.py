@@ -12,10 +12,12 @@ out would make corrections look slower than they are).
 from __future__ import annotations
 
 import json
+import multiprocessing
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 from sqlalchemy.engine import Engine
@@ -23,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from app import migrate
 from app.db import normalize_url
-from benchmarks.generate import Graph
+from benchmarks.generate import Graph, Node
 
 PLACEHOLDER = json.dumps({"b": [], "u": 1.0})
 
@@ -42,6 +44,13 @@ Progress = Callable[[int], None]
 def libpq_url(url: str) -> str:
     """A SQLAlchemy URL (postgresql+psycopg://) as libpq wants it."""
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def sql_one(url: str, query: str, params: Sequence[Any] = ()) -> Any:
+    """The first column of the first row of one query (None when there is no row)."""
+    with psycopg.connect(libpq_url(url)) as conn:
+        row = conn.execute(query, params).fetchone()
+        return None if row is None else row[0]
 
 
 def fresh_database(server: str, name: str) -> str:
@@ -133,22 +142,181 @@ def compute_compositions(url: str, roots: Sequence[uuid.UUID]) -> dict[str, floa
         engine.dispose()
 
 
-def record_training_runs(
-    url: str, models: Sequence[uuid.UUID], progress: Progress, chunk: int = 1000
-) -> dict[str, float]:
-    """The training run of every model version with a training set, judged by the service's
-    own code, in topological order (a run is judged against its previous generation's)."""
+def known_ancestries(graph: Graph, models: Sequence[Node]) -> dict[uuid.UUID, Any]:
+    """Each model's ancestry as its first judgement would find it, from the generated graph in
+    memory: what ``policies.repository.previous_generation`` finds (the nearest earlier
+    version of the same model upstream of its training set, breadth-first, the latest created
+    at the first level holding one) and which members ``carried_over`` says that version had
+    trained on (its training set and the datasets those derive from, up to the models that
+    generated them). In the form a judged run stores it (``previous_generation``); None when
+    there is no earlier version. Only models with a training set are keyed."""
+    from app.policies.repository import MAX_ANCESTRY
+
+    parents: dict[uuid.UUID, set[uuid.UUID]] = {}
+    members: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for edge in graph.edges:
+        parents.setdefault(edge.child, set()).add(edge.parent)
+        if edge.relation == "trained_on":
+            members.setdefault(edge.child, []).append(edge.parent)
+    kinds = {n.id: n.kind for n in graph.nodes}
+    created = {n.id: i for i, n in enumerate(graph.nodes)}  # bulk_load's created_at order
+    versions: dict[tuple[str, str], set[uuid.UUID]] = {}
+    for model in models:
+        versions.setdefault((model.namespace, model.name), set()).add(model.id)
+
+    def previous(model: Node, start: list[uuid.UUID]) -> uuid.UUID | None:
+        others = versions[(model.namespace, model.name)] - {model.id}
+        seen = set(start)
+        frontier = list(seen)
+        for _ in range(MAX_ANCESTRY):
+            if not frontier or not others:
+                return None
+            above = {p for node in frontier for p in parents.get(node, ())}
+            frontier = [p for p in above if p not in seen]
+            seen.update(frontier)
+            found = [p for p in frontier if p in others]
+            if found:
+                return max(found, key=lambda p: created[p])
+        return None
+
+    def trained_on(earlier: uuid.UUID) -> set[uuid.UUID]:
+        up, stack = {earlier}, [earlier]
+        while stack:
+            node = stack.pop()
+            if kinds[node] == "dataset" or node == earlier:
+                for parent in parents.get(node, ()):
+                    if parent not in up:
+                        up.add(parent)
+                        stack.append(parent)
+        return up
+
+    known: dict[uuid.UUID, Any] = {}
+    for model in models:
+        start = members.get(model.id)
+        if not start:
+            continue
+        earlier = previous(model, start)
+        if earlier is None:
+            known[model.id] = None
+            continue
+        carried = trained_on(earlier)
+        known[model.id] = {
+            "id": str(earlier),
+            "carried_over": sorted({str(m) for m in start if m in carried}),
+        }
+    return known
+
+
+def seed_runs(url: str, known: dict[uuid.UUID, Any]) -> None:
+    """A placeholder run per model holding only its known ancestry, which a judgement that is
+    told no edge changed (``structural=False``) reuses instead of walking it in SQL; the
+    judgement then writes every other column, and its verdict record, as a first one does."""
+    with psycopg.connect(libpq_url(url)) as conn, conn.cursor() as cur:
+        with cur.copy(
+            "COPY training_runs (id, model_id, composition, verdict, previous_generation,"
+            " remediation) FROM STDIN"
+        ) as copy:
+            for model_id, ancestry in known.items():
+                # JSON nulls, as the ORM inserts a None: a judgement that finds None again
+                # leaves the column as it is
+                copy.write_row(
+                    (uuid.uuid4(), model_id, PLACEHOLDER, "pass", json.dumps(ancestry), "null")
+                )
+        conn.commit()
+
+
+def _record_part(
+    url: str, models: Sequence[uuid.UUID], done: Any, chunk: int, structural: bool
+) -> None:
+    """One process's share of :func:`record_training_runs` (whole model families, in order)."""
     from app.training import service as training_service
 
     engine = service_engine(url)
-    started = time.perf_counter()
     try:
         for start in range(0, len(models), chunk):
             with Session(engine) as session, session.begin():
                 training_service.refresh(
-                    session, list(models[start : start + chunk]), cause="benchmark setup"
+                    session,
+                    list(models[start : start + chunk]),
+                    cause="benchmark setup",
+                    structural=structural,
                 )
-            progress(min(start + chunk, len(models)))
+            with done.get_lock():
+                done.value += len(models[start : start + chunk])
     finally:
         engine.dispose()
-    return {"training_runs_s": time.perf_counter() - started, "models": float(len(models))}
+
+
+def family_parts(models: Sequence[Node], parts: int) -> list[list[uuid.UUID]]:
+    """The models split into ``parts`` lists of whole families (one model name each), each list
+    in creation (topological) order, the largest families placed first on the lightest list."""
+    families: dict[tuple[str, str], list[int]] = {}
+    for index, model in enumerate(models):
+        families.setdefault((model.namespace, model.name), []).append(index)
+    buckets: list[list[int]] = [[] for _ in range(max(1, parts))]
+    for members in sorted(families.values(), key=len, reverse=True):
+        min(buckets, key=len).extend(members)
+    return [[models[i].id for i in sorted(bucket)] for bucket in buckets if bucket]
+
+
+def record_training_runs(
+    url: str,
+    models: Sequence[Node],
+    progress: Progress,
+    *,
+    workers: int = 1,
+    chunk: int = 1000,
+    deadline_s: float = 4 * 3600.0,
+    graph: Graph | None = None,
+) -> dict[str, float]:
+    """The training run of every model version with a training set, judged by the service's
+    own code (``training_service.refresh``), in topological order within each model family.
+
+    A run is judged against its previous generation's run: the nearest earlier version of the
+    same model (namespace and name) upstream, and nothing of other families. So families are
+    independent, and ``workers`` processes each record whole families, in order, in their own
+    transactions of ``chunk`` models: the stored runs and verdicts are those one process
+    writes, recorded in a fraction of the time.
+
+    With ``graph``, each run's ancestry (the one walk of the lineage a first judgement makes
+    in SQL, most of its time) is computed from the graph in memory and seeded
+    (:func:`known_ancestries`, :func:`seed_runs`); the judgements then reuse it, as
+    re-judgements after a correction do.
+    """
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    if graph is not None and models:
+        known = known_ancestries(graph, models)
+        seed_runs(url, known)
+        timings["known_ancestries_s"] = time.perf_counter() - started
+    parts = family_parts(models, workers)
+    context = multiprocessing.get_context("spawn")
+    done = context.Value("q", 0)
+    processes = [
+        context.Process(
+            target=_record_part, args=(url, part, done, chunk, graph is None), name=f"runs-{i}"
+        )
+        for i, part in enumerate(parts)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        deadline = time.monotonic() + deadline_s
+        while any(p.is_alive() for p in processes) and time.monotonic() < deadline:
+            progress(done.value)
+            time.sleep(0.5)
+        progress(done.value)
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()  # our own child, past the deadline
+            process.join(timeout=60)
+    failed = [p.name for p in processes if p.exitcode != 0]
+    if failed:
+        raise RuntimeError(f"recording training runs failed in {', '.join(failed)}")
+    return {
+        **timings,
+        "training_runs_s": time.perf_counter() - started,
+        "models": float(len(models)),
+        "training_run_workers": float(len(processes)),
+    }

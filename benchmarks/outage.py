@@ -18,7 +18,7 @@ import statistics
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -32,22 +32,32 @@ from tests.scratch_postgres import ScratchPostgres
 
 @dataclass
 class Answer:
-    at: float
-    status: int
+    at: float  # time.monotonic() when the request was sent
     seconds: float
     name: str
+    response: httpx.Response
+
+    @property
+    def status(self) -> int:
+        return self.response.status_code
 
 
-@dataclass
-class Load:
-    url: str
-    answers: list[Answer] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-    halt: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+class Writers:
+    """Threads posting datasets as fast as answers come, until stopped, recording every answer
+    (when it was sent, how long it took) and every transport error; a hanging request hits
+    ``timeout`` and counts as a transport error."""
+
+    def __init__(self, url: str, count: int = 8, timeout: float = 30.0) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.answers: list[Answer] = []
+        self.transport_errors: list[str] = []
+        self.lock = threading.Lock()
+        self.halt = threading.Event()
+        self.threads = [threading.Thread(target=self.write, args=(w,)) for w in range(count)]
 
     def write(self, writer: int) -> None:
-        with httpx.Client(base_url=self.url, timeout=60) as client:
+        with httpx.Client(base_url=self.url, timeout=self.timeout) as client:
             i = 0
             while not self.halt.is_set():
                 name = f"w{writer}-{i}"
@@ -60,12 +70,36 @@ class Load:
                     )
                 except httpx.TransportError as exc:
                     with self.lock:
-                        self.failures.append(repr(exc))
+                        self.transport_errors.append(repr(exc))
                     continue
                 with self.lock:
-                    self.answers.append(
-                        Answer(started, response.status_code, time.monotonic() - started, name)
-                    )
+                    self.answers.append(Answer(started, time.monotonic() - started, name, response))
+
+    @property
+    def acknowledged(self) -> list[str]:
+        with self.lock:
+            return [a.name for a in self.answers if a.status == 201]
+
+    def count(self, status: int) -> int:
+        with self.lock:
+            return sum(1 for a in self.answers if a.status == status)
+
+    def wait_for(self, status: int, at_least: int, timeout: float = 120) -> None:
+        start = self.count(status)
+        deadline = time.monotonic() + timeout
+        while self.count(status) < start + at_least:
+            assert time.monotonic() < deadline, f"no {at_least} more {status} answers"
+            time.sleep(0.05)
+
+    def __enter__(self) -> Writers:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.halt.set()
+        for thread in self.threads:
+            thread.join(timeout=60)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -87,20 +121,14 @@ def main() -> None:
         server = LiveServer(
             {"DATABASE_URL": cluster.url, "HEADWATER_LOG_LEVEL": "error"}, logs
         ).start()
-        load = Load(server.url)
-        threads = [threading.Thread(target=load.write, args=(w,)) for w in range(args.writers)]
-        for thread in threads:
-            thread.start()
-        time.sleep(args.warm_seconds)
-        stopping = time.monotonic()
-        cluster.stop()
-        time.sleep(args.down_seconds)
-        cluster.start()
-        back = time.monotonic()
-        time.sleep(args.warm_seconds)
-        load.halt.set()
-        for thread in threads:
-            thread.join()
+        with Writers(server.url, args.writers, timeout=60) as writers:
+            time.sleep(args.warm_seconds)
+            stopping = time.monotonic()
+            cluster.stop()
+            time.sleep(args.down_seconds)
+            cluster.start()
+            back = time.monotonic()
+            time.sleep(args.warm_seconds)
         server.stop()
 
         engine = create_engine(normalize_url(cluster.url))
@@ -112,18 +140,18 @@ def main() -> None:
     finally:
         cluster.destroy()
 
-    baseline = [a.seconds for a in load.answers if a.status == 201 and a.at < stopping]
-    refused = [a.seconds for a in load.answers if a.status == 503]
-    recovered = [a.at + a.seconds for a in load.answers if a.status == 201 and a.at >= back]
-    acknowledged = {a.name for a in load.answers if a.status == 201}
+    baseline = [a.seconds for a in writers.answers if a.status == 201 and a.at < stopping]
+    refused = [a.seconds for a in writers.answers if a.status == 503]
+    recovered = [a.at + a.seconds for a in writers.answers if a.status == 201 and a.at >= back]
+    acknowledged = set(writers.acknowledged)
     by_status: dict[int, int] = {}
-    for answer in load.answers:
+    for answer in writers.answers:
         by_status[answer.status] = by_status.get(answer.status, 0) + 1
     median = statistics.median(baseline)
     print(f"writers {args.writers}, database down {args.down_seconds:g} s")
     print(
         f"answers by status: {dict(sorted(by_status.items()))}; transport errors: "
-        f"{len(load.failures)}"
+        f"{len(writers.transport_errors)}"
     )
     for label, values in (("201 before the outage", baseline), ("503 during it", refused)):
         p50, p99, top = (percentile(values, 0.5), percentile(values, 0.99), max(values))

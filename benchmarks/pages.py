@@ -19,7 +19,8 @@ from typing import Any
 
 from benchmarks.generate import HUMAN, Builder, Graph, Node
 from benchmarks.load import bulk_load, compute_compositions, fresh_database, vacuum_analyze
-from benchmarks.run import RESULTS, Server, latency_summary
+from benchmarks.servers import RESULTS, Server
+from benchmarks.stats import latency_summary
 
 PARENTS = 3
 
@@ -111,7 +112,7 @@ def main() -> None:
             rows = {}
             for label, path in views.items():
                 seconds, size = timed(client, path, args.requests)
-                rows[label] = {**latency_summary(seconds), "bytes": size}
+                rows[label] = {**latency_summary(seconds).dump(), "bytes": size}
     finally:
         server.stop()
     base = rows["api point lookup (baseline)"]["p50_ms"]

@@ -200,7 +200,7 @@ def profile_ingest(engine: Engine, sql: SqlTimer, top: int, rng: random.Random) 
     transaction, each rolled back."""
     from app import writes
     from benchmarks.generate import Graph, Node
-    from benchmarks.run import ol_runs
+    from benchmarks.ingestion import ol_runs
 
     with Session(engine) as session:
         rows = session.execute(

@@ -4,8 +4,6 @@ recovery without a restart, and no acknowledged write lost."""
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,10 +18,9 @@ from app import migrate
 from app.db import Database, normalize_url
 from app.http import InFlightLimitMiddleware
 from app.main import create_app
+from benchmarks.outage import Writers
 from tests.conftest import LiveServer
 from tests.scratch_postgres import ScratchPostgres
-
-WRITERS = 8
 
 
 @pytest.fixture
@@ -31,61 +28,6 @@ def cluster() -> Iterator[ScratchPostgres]:
     postgres = ScratchPostgres().start()
     yield postgres
     postgres.destroy()
-
-
-class Writers:
-    """Threads posting datasets as fast as answers come, recording every answer."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.acknowledged: list[str] = []
-        self.answers: list[httpx.Response] = []
-        self.transport_errors: list[str] = []
-        self.lock = threading.Lock()
-        self.halt = threading.Event()
-        self.threads = [threading.Thread(target=self.write, args=(w,)) for w in range(WRITERS)]
-
-    def write(self, writer: int) -> None:
-        # a hanging request would hit this timeout and count as a transport error
-        with httpx.Client(base_url=self.url, timeout=30) as client:
-            i = 0
-            while not self.halt.is_set():
-                name = f"w{writer}-{i}"
-                i += 1
-                try:
-                    response = client.post(
-                        "/api/v1/datasets",
-                        json={"namespace": "outage", "name": name, "version": "1", "size": 1},
-                    )
-                except httpx.TransportError as exc:
-                    with self.lock:
-                        self.transport_errors.append(repr(exc))
-                    continue
-                with self.lock:
-                    self.answers.append(response)
-                    if response.status_code == 201:
-                        self.acknowledged.append(name)
-
-    def count(self, status: int) -> int:
-        with self.lock:
-            return sum(1 for r in self.answers if r.status_code == status)
-
-    def wait_for(self, status: int, at_least: int, timeout: float = 120) -> None:
-        start = self.count(status)
-        deadline = time.monotonic() + timeout
-        while self.count(status) < start + at_least:
-            assert time.monotonic() < deadline, f"no {at_least} more {status} answers"
-            time.sleep(0.05)
-
-    def __enter__(self) -> Writers:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.halt.set()
-        for thread in self.threads:
-            thread.join(timeout=60)
 
 
 @pytest.mark.slow
@@ -97,7 +39,7 @@ def test_a_database_restart_under_load_is_503s_then_recovery(
         {"DATABASE_URL": cluster.url, "HEADWATER_LOG_LEVEL": "error"}, tmp_path
     ).start()
     try:
-        with Writers(server.url) as writers:
+        with Writers(server.url, count=8) as writers:
             writers.wait_for(201, 40)
             cluster.stop()
             writers.wait_for(503, 20)
@@ -105,12 +47,12 @@ def test_a_database_restart_under_load_is_503s_then_recovery(
             assert ready.status_code == 503
             cluster.start()
             writers.wait_for(201, 40)
-        answered = {r.status_code for r in writers.answers}
+        answered = {a.status for a in writers.answers}
         assert answered <= {201, 503}, [
-            r.text for r in writers.answers if r.status_code not in (201, 503)
+            a.response.text for a in writers.answers if a.status not in (201, 503)
         ][:3]
         assert writers.transport_errors == []
-        for refused in (r for r in writers.answers if r.status_code == 503):
+        for refused in (a.response for a in writers.answers if a.status == 503):
             assert refused.headers["retry-after"].isdigit()
             assert refused.headers["content-type"] == "application/problem+json"
             assert refused.json()["type"] == "/api/v1/problems/unavailable"
