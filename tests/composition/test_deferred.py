@@ -167,18 +167,29 @@ def states(engine: Engine) -> dict[str, tuple[bool, float]]:
         return {name: (stale, human) for name, stale, human in rows}
 
 
-@pytest.mark.usefixtures("small_inline_limit")
-def test_a_job_commits_chunk_by_chunk_and_a_crash_part_way_leaves_nothing_wrong(
-    committed: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def corrected_in_chunks_of_two(
+    committed: str, monkeypatch: pytest.MonkeyPatch, small_inline_limit: None
+) -> Iterator[tuple[Engine, sessionmaker[Session]]]:
+    """The recorded graph with its root's origin corrected and the job left deferred; the job
+    will recompute two nodes a chunk."""
     engine = create_engine(committed)
     sessions = sessionmaker(engine)
     root = record_graph(sessions)
     with sessions.begin() as session:
         writes.correct_origin(session, root, OriginIn(synthetic=1), "relabelled", actor=ANYONE)
+    monkeypatch.setattr(composition_service, "CHUNK_NODES", 2)
+    yield engine, sessions
+    engine.dispose()
+
+
+def test_a_job_commits_chunk_by_chunk_and_a_crash_part_way_leaves_nothing_wrong(
+    corrected_in_chunks_of_two: tuple[Engine, sessionmaker[Session]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine, sessions = corrected_in_chunks_of_two
     assert all(stale for name, (stale, _) in states(engine).items())
 
-    monkeypatch.setattr(composition_service, "CHUNK_NODES", 2)
     real = composition_service.recompute
     passes: list[int] = []
 
@@ -206,20 +217,14 @@ def test_a_job_commits_chunk_by_chunk_and_a_crash_part_way_leaves_nothing_wrong(
     with sessions.begin() as session:
         assert writes.finish_deferred(session, sessions) is not None
     assert states(engine) == {name: (False, 0.0) for name in part_way}
-    engine.dispose()
 
 
-@pytest.mark.usefixtures("small_inline_limit")
 def test_a_node_recorded_below_a_stale_one_while_a_job_runs_is_finished_by_it(
-    committed: str, monkeypatch: pytest.MonkeyPatch
+    corrected_in_chunks_of_two: tuple[Engine, sessionmaker[Session]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    engine = create_engine(committed)
-    sessions = sessionmaker(engine)
-    root = record_graph(sessions)
-    with sessions.begin() as session:
-        writes.correct_origin(session, root, OriginIn(synthetic=1), "relabelled", actor=ANYONE)
+    engine, sessions = corrected_in_chunks_of_two
 
-    monkeypatch.setattr(composition_service, "CHUNK_NODES", 2)
     real = composition_service.recompute
     passes: list[int] = []
 
@@ -250,4 +255,3 @@ def test_a_node_recorded_below_a_stale_one_while_a_job_runs_is_finished_by_it(
     after = states(engine)
     assert "late" in after
     assert after == {name: (False, 0.0) for name in after}
-    engine.dispose()
