@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, frozenset[str]]] = [
                 "app.logs",
                 "app.http",
                 "app.embedded",
+                "app.background",
                 "app.migrate",
                 "app.client_options",
             }

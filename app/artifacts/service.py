@@ -137,9 +137,10 @@ def wrong_kind(found: Artifact, wanted: str, field: str) -> InvalidInput:
     where = field.partition("[")[0]
     hint = KIND_HINTS.get((where, found.kind), "")
     loc = "body." + field.replace("[", ".").replace("]", "")
-    return InvalidInput(
+    return InvalidInput.at(
+        loc,
+        f"a {found.kind}, not a {wanted}",
         f"{field} names {label(found)}, which is a {found.kind}, not a {wanted}{hint}.",
-        errors=[{"loc": loc, "msg": f"a {found.kind}, not a {wanted}", "type": "value_error"}],
     )
 
 
@@ -155,9 +156,7 @@ def origin_of(declared: OriginIn | None, *, field: str = "origin") -> Origin | N
             digital_source_type=declared.digital_source_type,
         )
     except OriginInvalid as exc:
-        raise InvalidInput(
-            str(exc), errors=[{"loc": f"body.{field}", "msg": str(exc), "type": "value_error"}]
-        ) from exc
+        raise InvalidInput.at(f"body.{field}", str(exc), str(exc)) from exc
 
 
 ORIGIN_COLUMNS = (
@@ -241,15 +240,10 @@ def check_unique_parents(planned: Sequence[PlannedEdge], field: str) -> None:
     for index, edge in enumerate(planned):
         key = (edge.parent.id, edge.relation)
         if key in seen:
-            raise InvalidInput(
+            raise InvalidInput.at(
+                f"body.{field}.{index}",
+                "duplicate parent",
                 f"{label(edge.parent)} is listed twice as `{edge.relation}`.",
-                errors=[
-                    {
-                        "loc": f"body.{field}.{index}",
-                        "msg": "duplicate parent",
-                        "type": "value_error",
-                    }
-                ],
             )
         seen.add(key)
 
@@ -350,25 +344,21 @@ def plan_dataset(
     for index, parent in enumerate(body.parents):
         parent_kind = RELATION_KINDS[parent.relation][1] or parent.kind or "dataset"
         if parent.kind is not None and parent.kind != parent_kind:
-            raise InvalidInput(
+            raise InvalidInput.at(
+                f"body.parents.{index}.kind",
+                "wrong kind",
                 f"A `{parent.relation}` parent of a dataset is a {parent_kind},"
                 f" not a {parent.kind}.",
-                errors=[
-                    {
-                        "loc": f"body.parents.{index}.kind",
-                        "msg": "wrong kind",
-                        "type": "value_error",
-                    }
-                ],
             )
         found = resolve(session, parent, parent_kind, field=f"parents[{index}]", known=known)
         planned.append(PlannedEdge(found, parent.relation, parent.amount))
     check_unique_parents(planned, "parents")
     if body.archive_uri is not None and (body.uri is None or origin is None or origin.human <= 0):
-        raise InvalidInput(
+        raise InvalidInput.at(
+            "body.archive_uri",
+            "not a source",
             "archive_uri names a preserved copy of an original source: a dataset version with "
             "human data (origin) and a uri.",
-            errors=[{"loc": "body.archive_uri", "msg": "not a source", "type": "value_error"}],
         )
     declared = {
         "size": body.size,

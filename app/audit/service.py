@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session
 from app.audit import chain, repository
 from app.audit.models import AuditEntry
 from app.audit.schemas import AuditEntryRead
-from app.errors import InvalidInput
-from app.pagination import Page, page
+from app.pagination import Page, invalid_cursor, page
 
 SEAL_BATCH = 5_000
 
@@ -91,10 +90,7 @@ def after(cursor: str | None) -> int | None:
     if cursor is None:
         return None
     if not cursor.isdigit():
-        raise InvalidInput(
-            "The cursor is not one this service issued; pass the `next_cursor` of a previous page.",
-            errors=[{"loc": "query.cursor", "msg": "invalid cursor", "type": "value_error"}],
-        )
+        raise invalid_cursor()
     return int(cursor)
 
 
