@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -251,10 +251,12 @@ class Done:
     stderr: str
 
 
-def headwater(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> Done:
+def headwater(
+    *args: str, env: Mapping[str, str | None] | None = None, stdin: str | None = None
+) -> Done:
     """``headwater ARGS``: the typer app parses the flags and the environment (this process's,
-    without its ``HEADWATER_`` settings, plus ``env``), reads standard input, and exits with
-    its code; the settings are read afresh."""
+    without its ``HEADWATER_`` settings, plus ``env``, where None removes a variable), reads
+    standard input, and exits with its code; the settings are read afresh."""
     environment: dict[str, str | None] = {k: None for k in os.environ if k.startswith("HEADWATER_")}
     environment.update({"COLUMNS": "80", **(env or {})})
     get_settings.cache_clear()
