@@ -299,9 +299,7 @@ def find_ancestry(
     if earlier is None:
         return Ancestry(None, frozenset())
     carried = repository.carried_over(session, earlier)
-    return Ancestry(
-        earlier.id, frozenset(m.artifact.id for m in members if m.artifact.id in carried)
-    )
+    return Ancestry(earlier, frozenset(m.artifact.id for m in members if m.artifact.id in carried))
 
 
 def previous_generation(

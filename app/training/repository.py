@@ -206,4 +206,4 @@ def proposed_members(
             )
         },
     )
-    return [None if row[0] is None else ProposedMember(*row) for row in rows]
+    return [None if row[0] is None else ProposedMember(*row) for row in rows.all()]
