@@ -222,3 +222,11 @@ def test_gated_mixtures_equal_a_recomputation_whatever_the_members(
     judged = lab.gate([item for item, _, _ in sized])
     assert judged["composition"]["stale"] is True
     assert_matches(judged, reference(session, lab.namespace, [(d["id"], a) for _, d, a in sized]))
+
+
+def test_a_name_postgresql_cannot_store_is_refused_as_before(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/gate", json={"training_set": [{"namespace": "n\u0000s", "name": "d"}]}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["type"].endswith("unstorable-value")
