@@ -11,6 +11,8 @@ exactly rounded ``math.fsum``, and nothing here recurses.
 from __future__ import annotations
 
 import math
+import sys
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -208,25 +210,47 @@ def mix(parts: Iterable[tuple[float, Composition]]) -> Composition | None:
     Weights must be finite and non-negative. They are scaled by the largest first, so amounts
     near the float range cannot overflow.
     """
-    weighted: list[tuple[float, Composition]] = []
-    for weight, composition in parts:
+    return mix_vectors((weight, c.buckets, c.unknown) for weight, c in parts)
+
+
+Buckets = Iterable[tuple[int, float]]
+"""A vector's ``(depth, mass)`` pairs, by increasing depth."""
+
+
+def mix_vectors(parts: Iterable[tuple[float, Buckets, float]]) -> Composition | None:
+    """:func:`mix` over vectors given as their buckets and unknown mass (as :func:`unpacked`
+    reads them from storage), so that mixing thousands builds no :class:`Composition` each."""
+    weighted: list[tuple[float, Buckets, float]] = []
+    for weight, buckets, unknown in parts:
         if not (math.isfinite(weight) and weight >= 0.0):
             raise ValueError(f"mixing weight {weight!r} must be finite and >= 0")
         if weight > 0.0:
-            weighted.append((weight, composition))
+            weighted.append((weight, buckets, unknown))
     if not weighted:
         return None
-    top = max(weight for weight, _ in weighted)
+    top = max(weight for weight, _, _ in weighted)
     terms: dict[int, list[float]] = defaultdict(list)
     unknown_terms: list[float] = []
-    for weight, composition in weighted:
+    for weight, buckets, unknown in weighted:
         scale = weight / top
-        for depth, mass in composition.buckets:
+        for depth, mass in buckets:
             terms[depth].append(scale * mass)
-        unknown_terms.append(scale * composition.unknown)
+        unknown_terms.append(scale * unknown)
     return _normalized(
         {depth: math.fsum(masses) for depth, masses in terms.items()}, math.fsum(unknown_terms)
     )
+
+
+def unpacked(packed: bytes) -> tuple[Buckets, float]:
+    """A stored vector's buckets and unknown mass from its packed form (``artifacts.
+    composition_packed``, which the database derives from the JSON: the unknown mass, then
+    depth and mass of each bucket, as big-endian doubles)."""
+    values = array("d", packed)
+    if len(values) % 2 != 1:
+        raise ValueError(f"not a packed composition: {len(packed)} bytes")
+    if sys.byteorder == "little":
+        values.byteswap()
+    return zip(map(int, values[1::2]), values[2::2], strict=True), values[0]
 
 
 @dataclass(frozen=True, slots=True)
