@@ -97,7 +97,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("app.artifacts.service", "app.composition.service"): _REGISTRATION,
     ("app.artifacts.service", "app.lineage.repository"): _REGISTRATION,
     ("app.artifacts.service", "app.sources.service"): _REGISTRATION,
-    ("app.artifacts.reads", "app.composition.repository"): _READS,
+    ("app.artifacts.reads", "app.composition.reads"): _READS,
     ("app.artifacts.reads", "app.composition.service"): _READS,
     ("app.artifacts.reads", "app.retractions.repository"): _READS,
 }

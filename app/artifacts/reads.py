@@ -13,7 +13,7 @@ from app.artifacts.models import Artifact
 from app.artifacts.schemas import DatasetRead, Kind, ModelRead, OriginRead, RetractionRef
 from app.composition import service as composition_service
 from app.composition.core import Composition
-from app.composition.repository import Label
+from app.composition.reads import Label
 from app.composition.schemas import (
     CompositionDetail,
     CompositionRead,
