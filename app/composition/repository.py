@@ -511,8 +511,8 @@ _MASS_UPSTREAM = """
 
 
 def load_mass_ancestors_of(session: Session, targets: Sequence[uuid.UUID]) -> list[NodeState]:
-    """The nodes of the targets' :class:`MassRegion`, each node once; the stored figures
-    without the vectors (following mass upstream needs no more)."""
+    """The nodes of the targets' mass regions (``reads.MassRegion``), each node once; the
+    stored figures without the vectors (following mass upstream needs no more)."""
     rows = session.execute(
         text(
             f"""
