@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, aliased, defer
 
 from app.artifacts.models import Artifact
 from app.db import equals_any, json_dumps
+from app.lineage.models import Edge
 from app.pagination import newest_first
 from app.retractions.models import Retraction
 
@@ -242,6 +243,14 @@ def gained_children(session: Session, parent_ids: Iterable[uuid.UUID]) -> None:
     """Versions of this transaction that now have children are leaves no longer: an edge
     into one of them may close a cycle through what hangs below it."""
     created_here(session).difference_update(parent_ids)
+
+
+def derivations(session: Session, child_id: uuid.UUID) -> dict[tuple[uuid.UUID, str], float | None]:
+    """A version's recorded parents: (parent, relation) to the edge's amount."""
+    rows = session.execute(
+        select(Edge.parent_id, Edge.relation, Edge.amount).where(Edge.child_id == child_id)
+    )
+    return {(parent, relation): amount for parent, relation, amount in rows}
 
 
 def add(session: Session, artifact: Artifact) -> Artifact:
