@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -9,10 +10,21 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Request
-from sqlalchemy import ARRAY, ColumnElement, MetaData, any_, bindparam, create_engine, text
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    MetaData,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    text,
+)
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from app.metrics import LOCK_WAIT_SECONDS
 
@@ -49,6 +61,22 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def discard_if_closed_by_server(
+    dbapi_connection: Any, record: ConnectionPoolEntry, proxy: PoolProxiedConnection
+) -> None:
+    """Replace a pooled connection the server closed while it sat idle (a restart, a crash,
+    ``pg_terminate_backend``), before a request uses it.
+
+    An idle connection has nothing to read until the server says it is closing it (a FATAL
+    notice, then the end of the stream): asking the socket whether it has anything to read is
+    a system call, where a ping (``pool_pre_ping``) is a round trip on every checkout. The pool
+    opens a fresh connection in its place."""
+    poll = select.poll()
+    poll.register(dbapi_connection.fileno(), select.POLLIN)
+    if poll.poll(0):
+        raise DisconnectionError("the server closed this connection while it was idle")
+
+
 @dataclass
 class Database:
     engine: Engine
@@ -74,12 +102,12 @@ class Database:
             # down or every connection busy, requests fail fast instead of queueing unbounded
             pool_timeout=pool_timeout,
             connect_args={"connect_timeout": connect_timeout},
-            pool_pre_ping=True,
             # compositions are JSON read on every mixture: orjson parses them several times
             # faster than the standard library, to the same floats
             json_serializer=json_dumps,
             json_deserializer=orjson.loads,
         )
+        event.listen(engine, "checkout", discard_if_closed_by_server)
         return cls(
             engine,
             sessionmaker(engine, expire_on_commit=False),

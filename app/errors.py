@@ -229,7 +229,8 @@ def install_handlers(app: FastAPI) -> None:
     async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
         # the connection failed or broke (the server is down, restarting or refusing), or a
         # transaction lost a serialization conflict: nothing was committed, and a retry can
-        # succeed; pre-ping replaces the broken connections, so recovery needs no restart
+        # succeed; the pool replaces connections the server closed (db.discard_if_closed_by_server)
+        # and, after a broken one, every older one, so recovery needs no restart
         logging.getLogger("headwater").warning(
             "database unavailable", extra={"error": str(exc).splitlines()[0] if str(exc) else ""}
         )

@@ -91,7 +91,7 @@ _READS = (
     "reads propagation and retractions: a read that belongs with app.reads, above them"
 )
 ALLOWED: dict[tuple[str, str], str] = {
-    ("app.artifacts.reads", "app.composition.repository"): _READS,
+    ("app.artifacts.reads", "app.composition.reads"): _READS,
     ("app.artifacts.reads", "app.composition.service"): _READS,
     ("app.artifacts.reads", "app.retractions.repository"): _READS,
 }

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from app.artifacts import repository
 from app.artifacts.models import Artifact
-from app.artifacts.schemas import DatasetRead, Kind, ModelRead, OriginRead, RetractionRef
+from app.artifacts.schemas import DatasetRead, Kind, ModelRead
 from app.composition import service as composition_service
 from app.composition.core import Composition
-from app.composition.repository import Label
+from app.composition.reads import Label
 from app.composition.schemas import (
     CompositionDetail,
     CompositionRead,
@@ -35,18 +38,21 @@ def composition_read(artifact: Artifact) -> CompositionRead:
     )
 
 
-def origin_read(artifact: Artifact) -> OriginRead | None:
-    if artifact.origin_human is None:
-        return None
-    return OriginRead(
-        human=artifact.origin_human,
-        synthetic=artifact.origin_synthetic or 0.0,
-        unknown=artifact.origin_unknown or 0.0,
-        synthetic_depth=artifact.origin_synthetic_depth or 1,
-        digitalSourceType=artifact.origin_digital_source_type,
-        declared_by=artifact.origin_declared_by,
-        declared_at=artifact.origin_declared_at,
-    )
+@dataclass(frozen=True)
+class _Shape:
+    """A kind's read schema and the columns it shows by their own names."""
+
+    schema: type[DatasetRead] | type[ModelRead]
+    names: tuple[str, ...]
+    columns: Callable[[Artifact], tuple[Any, ...]]
+
+    @classmethod
+    def of(cls, schema: type[DatasetRead] | type[ModelRead]) -> _Shape:
+        names = tuple(name for name in schema.model_fields if name in Artifact.__table__.c)
+        return cls(schema, names, attrgetter(*names))
+
+
+_SHAPES = {"dataset": _Shape.of(DatasetRead), "model": _Shape.of(ModelRead)}
 
 
 def version_read(
@@ -55,30 +61,20 @@ def version_read(
     retraction: Retraction | None = None,
     training_run_id: uuid.UUID | None = None,
 ) -> DatasetRead | ModelRead:
-    """One version: the columns every kind shows, the dataset's own, or the model's run."""
-    common = {
-        "id": artifact.id,
-        "kind": artifact.kind,
-        "namespace": artifact.namespace,
-        "name": artifact.name,
-        "version": artifact.version,
-        "created_at": artifact.created_at,
-        "description": artifact.description,
-        "composition": composition_read(artifact),
-        "retraction": None
-        if retraction is None
-        else RetractionRef.model_validate(retraction, from_attributes=True),
-    }
-    if artifact.kind == "model":
-        return ModelRead(**common, training_run_id=training_run_id)
-    return DatasetRead(
-        **common,
-        size=artifact.size,
-        uri=artifact.uri,
-        checksum=artifact.checksum,
-        origin=origin_read(artifact),
+    """One version, as the schema of its kind shows it: the columns it shares with the schema by
+    name, what is read beside them (its retraction, a model's training run), and what is derived
+    from them (the summary of the stored composition; the origin, read from the ``origin_*``
+    columns when one was declared)."""
+    shape = _SHAPES[artifact.kind]
+    shown: dict[str, Any] = dict(zip(shape.names, shape.columns(artifact), strict=True))
+    shown.update(
+        composition=composition_read(artifact),
+        retraction=retraction,
+        training_run_id=training_run_id,
+        origin=None if artifact.origin_human is None else artifact,
         facets=artifact.facets or {},
     )
+    return shape.schema.model_validate(shown)
 
 
 def dataset_read(artifact: Artifact) -> DatasetRead:

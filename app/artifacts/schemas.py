@@ -6,7 +6,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from app.composition.core import MAX_AMOUNT
 from app.composition.schemas import CompositionRead
@@ -86,16 +93,25 @@ class OriginIn(Strict):
     digital_source_type: str | None = Field(default=None, alias="digitalSourceType", max_length=512)
 
 
+# a dataset version's declared origin, read from its origin_* columns
 class OriginRead(BaseModel):
-    human: float
-    synthetic: float
-    unknown: float
-    synthetic_depth: int
-    digitalSourceType: str | None = None
-    declared_by: str | None = Field(
-        default=None, description="The token that declared or last corrected it."
+    model_config = ConfigDict(from_attributes=True)
+
+    human: float = Field(validation_alias="origin_human")
+    synthetic: float = Field(validation_alias="origin_synthetic")
+    unknown: float = Field(validation_alias="origin_unknown")
+    synthetic_depth: Annotated[int, BeforeValidator(lambda depth: depth or 1)] = Field(
+        validation_alias="origin_synthetic_depth"
     )
-    declared_at: datetime | None = None
+    digitalSourceType: str | None = Field(
+        default=None, validation_alias="origin_digital_source_type"
+    )
+    declared_by: str | None = Field(
+        default=None,
+        validation_alias="origin_declared_by",
+        description="The token that declared or last corrected it.",
+    )
+    declared_at: datetime | None = Field(default=None, validation_alias="origin_declared_at")
 
 
 class ParentIn(ArtifactRef):
@@ -168,6 +184,8 @@ class RetractionRef(BaseModel):
 
 
 class ArtifactRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     kind: Kind
     namespace: str

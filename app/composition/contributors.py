@@ -40,7 +40,7 @@ def synthetic_credits(
     """Each entry point's synthetic mass in the target, as a fraction of the target's mass.
 
     ``nodes`` holds the target and its ancestors up to the nearest generations
-    (``repository.load_mass_region``); the credits sum to the target's synthetic fraction.
+    (``reads.load_mass_region``); the credits sum to the target's synthetic fraction.
     """
     return _entry_credits(
         {target: 1.0}, nodes, incoming, figure=lambda n: n.synthetic_fraction, generations=True

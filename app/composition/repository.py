@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, NamedTuple, cast
+from typing import Any
 
 from sqlalchemy import select, text, tuple_, update
 from sqlalchemy.orm import Session
@@ -502,85 +501,14 @@ def jobs(
     return session.scalars(query.order_by(*order).limit(limit)).all()
 
 
-class Label(NamedTuple):
-    """What names a version, with the figures a list of them shows."""
-
-    id: uuid.UUID
-    kind: Literal["dataset", "model"]
-    namespace: str
-    name: str
-    version: str
-    synthetic_fraction: float
-    unknown_fraction: float
-
-
-def _label(state: NodeState, row: Any, offset: int) -> Label:
-    namespace, name, version = row[offset : offset + 3]
-    kind = cast(Literal["dataset", "model"], state.kind)
-    return Label(
-        state.id, kind, namespace, name, version, state.synthetic_fraction, state.unknown_fraction
-    )
-
-
-@dataclass(frozen=True)
-class MassRegion:
-    """A node and the ancestors its mass reaches without passing through a generation (the
-    region whose synthetic mass entered at a generated_by edge or a declared origin), every
-    edge into them with its parent's state, and the natural key of each."""
-
-    target: NodeState  # with its stored composition
-    nodes: dict[uuid.UUID, NodeState]
-    incoming: dict[uuid.UUID, list[IncomingEdge]]
-    labels: dict[uuid.UUID, Label]
-
-
 _MASS_UPSTREAM = upstream(
     "CAST(:targets AS uuid[])", relations=("trained_on", "fine_tuned_from", "derived_from")
 )
 
 
-def load_mass_region(session: Session, target: uuid.UUID) -> MassRegion | None:
-    """The target's :class:`MassRegion` in one statement (None when no such node): the
-    figures of each node, not the vectors, which only the target's own comes with."""
-    rows = session.execute(
-        text(
-            f"""
-            {_MASS_UPSTREAM}
-            SELECT NULL::uuid, NULL::uuid, NULL::text, NULL::float8, NULL::text,
-                   {_columns()}, a.namespace, a.name, a.version, NULL::tid AS position
-            FROM artifacts a WHERE a.id = CAST(:target AS uuid)
-            UNION ALL
-            SELECT e.child_id, e.parent_id, e.relation, e.amount, e.amount_source,
-                   {_columns("NULL::jsonb")}, a.namespace, a.name, a.version, e.ctid
-            FROM up JOIN edges e ON e.child_id = up.id JOIN artifacts a ON a.id = e.parent_id
-            -- a node's edges in the order they are stored, as a lookup of one node's finds them
-            ORDER BY position
-            """
-        ),
-        {"target": target, "targets": [target]},
-    ).all()
-    end = 5 + STATE_WIDTH
-    own = [row for row in rows if row[0] is None]  # the target's row: it has no edge
-    if not own:
-        return None
-    found = _state(own[0], 5)
-    labels = {target: _label(found, own[0], end)}
-    region = MassRegion(found, {target: found}, defaultdict(list), labels)
-    for row in rows:
-        if row[0] is None:
-            continue
-        parent = _state(row, 5)
-        edge = IncomingEdge(row[0], row[1], row[2], row[3], parent, row[4])
-        region.incoming[edge.child_id].append(edge)
-        region.labels[parent.id] = _label(parent, row, end)
-        if edge.relation in ("trained_on", "fine_tuned_from", "derived_from"):
-            region.nodes.setdefault(parent.id, parent)
-    return region
-
-
 def load_mass_ancestors_of(session: Session, targets: Sequence[uuid.UUID]) -> list[NodeState]:
-    """The nodes of the targets' :class:`MassRegion`, each node once; the stored figures
-    without the vectors (following mass upstream needs no more)."""
+    """The nodes of the targets' mass regions (``reads.MassRegion``), each node once; the
+    stored figures without the vectors (following mass upstream needs no more)."""
     rows = session.execute(
         text(
             f"""

@@ -30,7 +30,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.artifacts import repository as artifact_repository
-from app.composition import repository
+from app.composition import reads, repository
 from app.composition.contributors import contribution_of, synthetic_credits
 from app.composition.core import (
     Composition,
@@ -500,13 +500,13 @@ class Explanation:
     node: repository.NodeState
     contributors: list[tuple[uuid.UUID, float]]
     weights: list[Weight]
-    labels: dict[uuid.UUID, repository.Label]
+    labels: dict[uuid.UUID, reads.Label]
 
 
 def explain(session: Session, node_id: uuid.UUID, limit: int) -> Explanation | None:
     """The node's contributors (at most ``limit``) and weights, from one load of the region
     its mass comes from (None when there is no such node)."""
-    region = repository.load_mass_region(session, node_id)
+    region = reads.load_mass_region(session, node_id)
     if region is None:
         return None
     credits = synthetic_credits(node_id, region.nodes, region.incoming)
