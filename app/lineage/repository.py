@@ -112,6 +112,16 @@ def add(session: Session, edges: Sequence[Edge]) -> None:
     session.flush()
 
 
+def replace_amounts(session: Session, changes: Sequence[tuple[Edge, float, str | None]]) -> None:
+    """Give recorded edges a new amount, read from the facet field named beside it."""
+    if not changes:
+        return
+    for edge, amount, source in changes:
+        edge.amount = amount
+        edge.amount_source = source
+    session.flush()
+
+
 def insert_many(session: Session, edges: Sequence[Edge]) -> None:
     """Insert many new edges in one statement of one array per column (see
     ``artifacts.repository.insert_new``); the objects stay outside the session."""
