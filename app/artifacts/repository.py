@@ -281,7 +281,9 @@ NaturalKey = tuple[str, str, str, str]
 
 
 def by_natural_keys(session: Session, keys: Sequence[NaturalKey]) -> dict[NaturalKey, Artifact]:
-    """The versions with these natural keys, of either kind, in one indexed join."""
+    """The versions with these natural keys, of either kind, in one indexed join; their stored
+    composition (the longest column) is read only if asked for: a write that names versions
+    needs their keys, origins and facets, and propagation reads compositions itself."""
     unique = list(dict.fromkeys(keys))
     if not unique:
         return {}
@@ -292,7 +294,9 @@ def by_natural_keys(session: Session, keys: Sequence[NaturalKey]) -> dict[Natura
         )
     )
     rows = session.scalars(
-        select(Artifact).join(
+        select(Artifact)
+        .options(defer(Artifact.composition))
+        .join(
             wanted,
             (Artifact.kind == wanted.c.kind)
             & (Artifact.namespace == wanted.c.namespace)
@@ -308,7 +312,8 @@ NewestWanted = tuple[str, str, str, str | None, datetime | None]
 
 
 def newest_each(session: Session, wanted: Sequence[NewestWanted]) -> dict[NewestWanted, Artifact]:
-    """``newest`` for many names at once: one query, a lateral lookup per name."""
+    """``newest`` for many names at once: one query, a lateral lookup per name (compositions
+    deferred, as ``by_natural_keys``)."""
     unique = list(dict.fromkeys(wanted))
     if not unique:
         return {}
@@ -337,6 +342,7 @@ def newest_each(session: Session, wanted: Sequence[NewestWanted]) -> dict[Newest
     )
     rows = session.execute(
         select(Artifact, asked.c.i)
+        .options(defer(Artifact.composition))
         .select_from(asked)
         .join(newest_one, true())
         .join(Artifact, Artifact.id == newest_one.c.id)
