@@ -224,24 +224,40 @@ def mixable_by_natural_key(
 
 
 _CREATED = "headwater.created_artifacts"
+_FED = "headwater.fed_artifacts"
+
+
+def _this_transaction(session: Session, name: str) -> set[uuid.UUID]:
+    """A set of ids kept for the session's current (outermost) transaction."""
+    root = session.get_transaction()
+    marked: tuple[object, set[uuid.UUID]] | None = session.info.get(name)
+    if marked is None or marked[0] is not root:
+        marked = (root, set())
+        session.info[name] = marked
+    return marked[1]
 
 
 def created_here(session: Session) -> set[uuid.UUID]:
     """The versions this transaction created. No other writer can see them before commit, so
     nothing can hang below them yet: an edge into one closes no cycle, and their descendants
     need no locks."""
-    root = session.get_transaction()
-    marked: tuple[object, set[uuid.UUID]] | None = session.info.get(_CREATED)
-    if marked is None or marked[0] is not root:
-        marked = (root, set())
-        session.info[_CREATED] = marked
-    return marked[1]
+    return _this_transaction(session, _CREATED)
 
 
 def gained_children(session: Session, parent_ids: Iterable[uuid.UUID]) -> None:
     """Versions of this transaction that now have children are leaves no longer: an edge
     into one of them may close a cycle through what hangs below it."""
     created_here(session).difference_update(parent_ids)
+
+
+def fed_here(session: Session) -> set[uuid.UUID]:
+    """The versions this transaction gave parents. One it created and did not give any has
+    no edges in: there is nothing recorded to look up."""
+    return _this_transaction(session, _FED)
+
+
+def gained_parents(session: Session, child_ids: Iterable[uuid.UUID]) -> None:
+    fed_here(session).update(child_ids)
 
 
 def add(session: Session, artifact: Artifact) -> Artifact:

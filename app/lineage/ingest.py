@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from app.artifacts.models import Artifact
 from app.auth.core import Principal, require_namespace
 from app.composition.service import LineageChange
-from app.db import lock_scope
+from app.db import lock_scopes
 from app.lineage import checks, intents, links, openlineage, symlinks, versions
 from app.lineage import repository as lineage_repository
 from app.lineage import service as lineage_service
@@ -52,9 +52,14 @@ def ingest(session: Session, payload: Mapping[str, Any], *, actor: Principal) ->
         require_namespace(actor, namespace)
     lineage_service.within_edge_limit(len(event.edges), "edges")
     # the events of one run merge one at a time; a redelivery waits on the stored event's
-    # fingerprint for the delivery it repeats (``record_event``)
+    # fingerprint for the delivery it repeats (``record_event``). The versions the event writes
+    # are locked with its run, before they are looked up: one that is not recorded yet is then
+    # created without a second look
+    written = [versions.natural_key(key) for key in event.outputs]
+    scopes: list[tuple[str, ...]] = [("artifact", *natural) for natural in written]
     if event.run_id is not None:
-        lock_scope(session, "openlineage-run", event.run_id)
+        scopes.append(("openlineage-run", event.run_id))
+    lock_scopes(session, scopes)
     event_id, earlier = lineage_repository.record_event(
         session,
         {
@@ -85,7 +90,9 @@ def ingest(session: Session, payload: Mapping[str, Any], *, actor: Principal) ->
     ):
         require_namespace(actor, namespace)
     first_named = run.first_named if run is not None else {}
-    nodes, touched, structural = versions.upsert_all(session, event.nodes, actor, first_named)
+    nodes, touched, structural = versions.upsert_all(
+        session, event.nodes, actor, first_named, written
+    )
     ended = event.event_type if event.event_type in intents.FAILED_STATES else None
     if run is not None:
         ended = ended or run.failed

@@ -66,10 +66,13 @@ def connect_all(
     if not edges:
         return linked
     pairs = list(dict.fromkeys((e.child.id, e.parent.id) for e in edges))
-    recorded = {
-        (e.child_id, e.parent_id, e.relation): e for e in lineage_repository.between(session, pairs)
-    }
     new_here = artifact_repository.created_here(session)
+    # a version this transaction created has no edges in until it gives it some
+    bare = new_here - artifact_repository.fed_here(session)
+    recorded = {
+        (e.child_id, e.parent_id, e.relation): e
+        for e in lineage_repository.between(session, [p for p in pairs if p[0] not in bare])
+    }
 
     def settled(e: retraction_service.ReportedEdge) -> bool:
         existing = recorded.get((e.child.id, e.parent.id, e.relation))

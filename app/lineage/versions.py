@@ -4,7 +4,7 @@ updated as the event says, set-based."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +16,12 @@ from app.artifacts.models import Artifact
 from app.auth.core import Principal
 from app.db import lock_scopes
 from app.lineage import facets, intents
+
+
+def natural_key(key: intents.NodeKey) -> artifact_repository.NaturalKey:
+    """The natural key of the version ``key`` records when none is recorded yet."""
+    version = key.version or key.fallback_version or intents.UNVERSIONED
+    return (key.kind, key.namespace, key.name, version)
 
 
 def resolve_all(
@@ -33,8 +39,7 @@ def resolve_all(
     natural: dict[intents.NodeKey, artifact_repository.NaturalKey] = {}
     newest: dict[intents.NodeKey, artifact_repository.NewestWanted] = {}
     for key in keys:
-        version = key.version or key.fallback_version or intents.UNVERSIONED
-        natural[key] = (key.kind, key.namespace, key.name, version)
+        natural[key] = natural_key(key)
         if key.version is None:
             wanted = (key.kind, key.namespace, key.name, key.fallback_version, first_named.get(key))
             newest[key] = wanted
@@ -52,12 +57,14 @@ def upsert_all(
     named: Sequence[intents.NodeIntent],
     actor: Principal,
     first_named: Mapping[intents.NodeKey, datetime],
+    locked: Collection[artifact_repository.NaturalKey] = (),
 ) -> tuple[dict[intents.NodeKey, Artifact], list[uuid.UUID], bool]:
     """The versions an event names, created or updated, in the event's order; the ids of those
     created or changed (their inputs changed), and whether any was created.
 
     Names are resolved in one round, the new versions' natural keys locked in one statement
-    and the new versions inserted together. For an unversioned input with no ``first_named``
+    (unless the caller locked them, ``locked``, before resolving) and looked up again, and the
+    new versions inserted together. For an unversioned input with no ``first_named``
     moment, a version this event created earlier in its order is the newest."""
     resolved = resolve_all(session, [i.key for i in named], first_named)
     missing = {
@@ -65,10 +72,11 @@ def upsert_all(
         for key, (artifact, version) in resolved.items()
         if artifact is None
     }
+    unlocked = sorted(missing.difference(locked))
     by_key: dict[artifact_repository.NaturalKey, Artifact] = {}
-    if missing:
-        lock_scopes(session, [("artifact", *natural) for natural in sorted(missing)])
-        by_key = artifact_repository.by_natural_keys(session, sorted(missing))
+    if unlocked:
+        lock_scopes(session, [("artifact", *natural) for natural in unlocked])
+        by_key = artifact_repository.by_natural_keys(session, unlocked)
     nodes: dict[intents.NodeKey, Artifact] = {}
     created: list[Artifact] = []
     newest_created: dict[tuple[str, str, str], Artifact] = {}
@@ -101,7 +109,7 @@ def upsert_all(
         elif update_version(artifact, intent, origin_columns, actor):
             touched.append(artifact.id)
         nodes[key] = artifact
-    artifact_repository.add_all(session, created)
+    artifact_repository.insert_new(session, created)
     return nodes, touched, bool(created)
 
 
