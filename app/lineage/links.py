@@ -69,6 +69,15 @@ def connect_all(
     new_here = artifact_repository.created_here(session)
     # a version this transaction created has no edges in until it gives it some
     bare = new_here - artifact_repository.fed_here(session)
+    # the children's subgraphs are locked before their edges are read, then the parents only
+    # for reading: a popular input stays open to every other writer that reads it. An edge
+    # that comes with an amount is expected to change, so its child is locked at once and its
+    # edges read once; the others' children only when an edge turns out to change, and their
+    # edges read again under the lock
+    eager = list(dict.fromkeys(e.child.id for e in edges if e.amount is not None))
+    eager = [child for child in eager if child not in new_here]
+    if eager:
+        composition_repository.lock_descendants(session, eager)
     recorded = {
         (e.child_id, e.parent_id, e.relation): e
         for e in lineage_repository.between(session, [p for p in pairs if p[0] not in bare])
@@ -79,10 +88,9 @@ def connect_all(
         return existing is not None and (e.amount is None or existing.amount == e.amount)
 
     unsettled = [e for e in edges if not settled(e)]
-    below = list(dict.fromkeys(e.child.id for e in unsettled if e.child.id not in new_here))
+    locked = set(eager) | new_here
+    below = list(dict.fromkeys(e.child.id for e in unsettled if e.child.id not in locked))
     if below:
-        # the children's subgraphs, then the parents only for reading: a popular input stays
-        # open to every other writer that reads it
         composition_repository.lock_descendants(session, below)
     composition_repository.lock_for_reading(session, [e.parent.id for e in unsettled])
     if below:

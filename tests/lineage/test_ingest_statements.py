@@ -49,3 +49,25 @@ def test_a_run_writing_a_new_version_takes_few_statements(session: Session) -> N
     # reading, the edge inserted (no edge into a version this transaction just made to read);
     # the propagation's five; before: 18
     assert len(statements) <= 15, "\n".join(" ".join(s.split())[:90] for s in statements)
+
+
+def test_a_run_completing_with_amounts_reads_its_edges_once(session: Session) -> None:
+    source = run([], [dataset("source", 100, output=True, facets=origin(1.0))])
+    writes.ingest(session, source, actor=ANYONE)
+    run_id = str(uuid.uuid4())
+    start = run([dataset("source", 100, output=False)], [dataset("made", 50, output=True)])
+    start |= {"eventType": "START", "run": {"runId": run_id}}
+    for facets in (*start["inputs"], *start["outputs"]):
+        facets.pop("inputFacets", None)
+        facets.pop("outputFacets", None)
+    writes.ingest(session, start, actor=ANYONE)
+    session.commit()  # the next event's transaction did not create the output
+    complete = run([dataset("source", 80, output=False)], [dataset("made", 80, output=True)])
+    complete["run"] = {"runId": run_id}
+
+    with counted(session) as statements:
+        result = writes.ingest(session, complete, actor=ANYONE)
+
+    assert result.status == "accepted"
+    edge_reads = [s for s in statements if " ".join(s.split()).startswith("SELECT edges.id")]
+    assert len(edge_reads) == 1, "\n".join(" ".join(s.split())[:90] for s in statements)
