@@ -280,12 +280,37 @@ def ingest(
 def ingest_batch(
     session: Session, events: Sequence[Any], *, actor: Principal
 ) -> list[lineage_ingest.Ingested | ProblemError]:
-    """OpenLineage events in order, each accepted or rejected on its own: a rejected event's
-    work is rolled back to its savepoint, the others' stays."""
+    """OpenLineage events in order, each recorded or rejected on its own (a rejected event's
+    work is rolled back to its savepoint, the others' stays), then what they changed propagated
+    and re-judged once for all of them: each descendant is recomputed once, however many of
+    the batch's events reach it."""
     outcomes: list[lineage_ingest.Ingested | ProblemError] = []
+    changes: list[LineageChange] = []
     for event in events:
+
+        def record(event: Any = event) -> tuple[lineage_ingest.Ingested, None]:
+            return lineage_ingest.ingest(session, event, actor=actor), None
+
         try:
-            outcomes.append(ingest(session, event, actor=actor))
+            result = write(session, record)
         except ProblemError as exc:
             outcomes.append(exc)
+            continue
+        if result.status == "accepted":
+            audit.record(session, actor.name, "lineage.event", event)
+        if result.change is not None:
+            changes.append(result.change)
+        outcomes.append(result)
+    if changes:
+        write(session, lambda: (None, together(changes)))
     return outcomes
+
+
+def together(changes: Sequence[LineageChange]) -> LineageChange:
+    """One change for several recorded writes: every root, and structural if any was."""
+    cause = changes[0].cause if len(changes) == 1 else f"batch of {len(changes)} OpenLineage events"
+    return LineageChange.of(
+        (root for change in changes for root in change.roots),
+        cause,
+        structural=any(change.structural for change in changes),
+    )

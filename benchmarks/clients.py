@@ -39,7 +39,7 @@ def interleaved(
 
 def run_clients(
     clients: int,
-    work: Sequence[Sequence[tuple[str, dict[str, Any]]]],
+    work: Sequence[Sequence[tuple[str, Any]]],
     server: Server,
     description: str,
     deadline_s: float,
@@ -53,7 +53,7 @@ def run_clients(
     with progress_bar() as bar:
         task = bar.add_task(description, total=total)
 
-        def worker(items: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        def worker(items: Sequence[tuple[str, Any]]) -> None:
             with server.client(timeout=300) as client:
                 for path, body in items:
                     if time.monotonic() > deadline:

@@ -62,7 +62,8 @@ class SqlTimer:
     def report(self, top: int) -> str:
         rows = sorted(self.totals.items(), key=lambda item: -item[1][1])[:top]
         total = sum(t for _, t in self.totals.values())
-        lines = [f"  SQL total {total:8.3f} s"]
+        count = int(sum(n for n, _ in self.totals.values()))
+        lines = [f"  SQL total {total:8.3f} s, {count} statements"]
         lines += [f"  {t:8.3f} s {int(n):6d}x  {statement}" for statement, (n, t) in rows]
         return "\n".join(lines)
 

@@ -258,6 +258,14 @@ def summarize(results: Run) -> Report:
             f"{ol.events_per_s:,.1f} events/s",
             f"discard route: {ol.discard_events_per_s:,.0f}/s",
             f"{ol.ratio_to_ceiling:.3f}x",
+            ">= 0.5x",
+            met(ol.ratio_to_ceiling >= 0.5),
+        )
+        report.add(
+            f"5b. OpenLineage batches\n{ol.batch_size} events a request",
+            f"{ol.batch_events_per_s:,.1f} events/s",
+            f"discard route: {ol.discard_events_per_s:,.0f}/s",
+            f"{ol.batch_ratio_to_ceiling:.3f}x",
             "(info)",
             "",
         )

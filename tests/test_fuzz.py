@@ -21,6 +21,10 @@ from app.db import Database
 from app.main import create_app
 from tests.conftest import serve_from
 
+# seconds: a generated batch may fill the item limit (thousands of identical models), which a
+# machine busy with other work records slower than schemathesis' default read timeout of 10 s
+REQUEST_TIMEOUT = 120
+
 schema = schemathesis.openapi.from_dict(create_app(run_worker=False).openapi())
 
 
@@ -43,5 +47,6 @@ def fuzzed_app(database_url: str, session: Session) -> Iterator[FastAPI]:
 def test_no_request_is_a_server_error(case: schemathesis.Case, fuzzed_app: FastAPI) -> None:
     case.call_and_validate(
         app=fuzzed_app,
+        timeout=REQUEST_TIMEOUT,
         checks=[not_a_server_error, status_code_conformance, content_type_conformance],
     )

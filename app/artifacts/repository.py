@@ -184,18 +184,24 @@ def many_by_natural_key(
 
 
 _CREATED = "headwater.created_artifacts"
+_FED = "headwater.fed_artifacts"
+
+
+def _this_transaction(session: Session, name: str) -> set[uuid.UUID]:
+    """A set of ids kept for the session's current (outermost) transaction."""
+    root = session.get_transaction()
+    marked: tuple[object, set[uuid.UUID]] | None = session.info.get(name)
+    if marked is None or marked[0] is not root:
+        marked = (root, set())
+        session.info[name] = marked
+    return marked[1]
 
 
 def created_here(session: Session) -> set[uuid.UUID]:
     """The versions this transaction created. No other writer can see them before commit, so
     nothing can hang below them yet: an edge into one closes no cycle, and their descendants
     need no locks."""
-    root = session.get_transaction()
-    marked: tuple[object, set[uuid.UUID]] | None = session.info.get(_CREATED)
-    if marked is None or marked[0] is not root:
-        marked = (root, set())
-        session.info[_CREATED] = marked
-    return marked[1]
+    return _this_transaction(session, _CREATED)
 
 
 def gained_children(session: Session, parent_ids: Iterable[uuid.UUID]) -> None:
@@ -210,6 +216,16 @@ def derivations(session: Session, child_id: uuid.UUID) -> dict[tuple[uuid.UUID, 
         select(Edge.parent_id, Edge.relation, Edge.amount).where(Edge.child_id == child_id)
     )
     return {(parent, relation): amount for parent, relation, amount in rows}
+
+
+def fed_here(session: Session) -> set[uuid.UUID]:
+    """The versions this transaction gave parents. One it created and did not give any has
+    no edges in: there is nothing recorded to look up."""
+    return _this_transaction(session, _FED)
+
+
+def gained_parents(session: Session, child_ids: Iterable[uuid.UUID]) -> None:
+    fed_here(session).update(child_ids)
 
 
 def add(session: Session, artifact: Artifact) -> Artifact:
@@ -231,7 +247,9 @@ NaturalKey = tuple[str, str, str, str]
 
 
 def by_natural_keys(session: Session, keys: Sequence[NaturalKey]) -> dict[NaturalKey, Artifact]:
-    """The versions with these natural keys, of either kind, in one indexed join."""
+    """The versions with these natural keys, of either kind, in one indexed join; their stored
+    composition (the longest column) is read only if asked for: a write that names versions
+    needs their keys, origins and facets, and propagation reads compositions itself."""
     unique = list(dict.fromkeys(keys))
     if not unique:
         return {}
@@ -242,7 +260,9 @@ def by_natural_keys(session: Session, keys: Sequence[NaturalKey]) -> dict[Natura
         )
     )
     rows = session.scalars(
-        select(Artifact).join(
+        select(Artifact)
+        .options(defer(Artifact.composition))
+        .join(
             wanted,
             (Artifact.kind == wanted.c.kind)
             & (Artifact.namespace == wanted.c.namespace)
@@ -258,7 +278,8 @@ NewestWanted = tuple[str, str, str, str | None, datetime | None]
 
 
 def newest_each(session: Session, wanted: Sequence[NewestWanted]) -> dict[NewestWanted, Artifact]:
-    """``newest`` for many names at once: one query, a lateral lookup per name."""
+    """``newest`` for many names at once: one query, a lateral lookup per name (compositions
+    deferred, as ``by_natural_keys``)."""
     unique = list(dict.fromkeys(wanted))
     if not unique:
         return {}
@@ -287,6 +308,7 @@ def newest_each(session: Session, wanted: Sequence[NewestWanted]) -> dict[Newest
     )
     rows = session.execute(
         select(Artifact, asked.c.i)
+        .options(defer(Artifact.composition))
         .select_from(asked)
         .join(newest_one, true())
         .join(Artifact, Artifact.id == newest_one.c.id)

@@ -361,7 +361,7 @@ class DatasetFacets(Facets):
     version: VersionFacet | None = None
     headwater_origin: HeadwaterOriginDatasetFacet | None = None
     symlinks: SymlinksFacet | None = None
-    # descriptive: its entries are read leniently (see openlineage._column_inputs)
+    # descriptive: its entries are read leniently (see facets.column_inputs)
     columnLineage: dict[str, Any] | None = None
 
 

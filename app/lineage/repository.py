@@ -100,9 +100,25 @@ def event_recorded(session: Session, fingerprint: str) -> bool:
     return session.scalars(found).first() is not None
 
 
-def add(session: Session, edges: Sequence[Edge]) -> None:
+def linked(session: Session, edges: Sequence[Edge]) -> None:
+    """What the versions of this transaction are, now that these edges join them."""
     artifact_repository.gained_children(session, (e.parent_id for e in edges))
+    artifact_repository.gained_parents(session, (e.child_id for e in edges))
+
+
+def add(session: Session, edges: Sequence[Edge]) -> None:
+    linked(session, edges)
     session.add_all(edges)
+    session.flush()
+
+
+def replace_amounts(session: Session, changes: Sequence[tuple[Edge, float, str | None]]) -> None:
+    """Give recorded edges a new amount, read from the facet field named beside it."""
+    if not changes:
+        return
+    for edge, amount, source in changes:
+        edge.amount = amount
+        edge.amount_source = source
     session.flush()
 
 
@@ -111,7 +127,7 @@ def insert_many(session: Session, edges: Sequence[Edge]) -> None:
     ``artifacts.repository.insert_new``); the objects stay outside the session."""
     if not edges:
         return
-    artifact_repository.gained_children(session, (e.parent_id for e in edges))
+    linked(session, edges)
     for edge in edges:
         edge.id = edge.id or uuid.uuid4()
     session.execute(
@@ -271,15 +287,36 @@ def _wanted(names: Sequence[Name]) -> Any:
 
 def canonical_names(session: Session, kind: str, names: Sequence[Name]) -> dict[Name, Name]:
     """For each name that is an alias, the identifier its versions are recorded under."""
-    if not names:
+    found = canonical_names_each(session, [(kind, *name) for name in names])
+    return {(k[1], k[2]): canonical for k, canonical in found.items()}
+
+
+KindName = tuple[str, str, str]
+"""kind, namespace, name"""
+
+
+def canonical_names_each(session: Session, named: Sequence[KindName]) -> dict[KindName, Name]:
+    """``canonical_names`` for names of either kind, in one query."""
+    if not named:
         return {}
-    wanted = _wanted(names)
+    unique = list(dict.fromkeys(named))
+    wanted = select(
+        *(
+            func.unnest(literal([n[i] for n in unique], ARRAY(Text))).label(column)
+            for i, column in enumerate(("kind", "namespace", "name"))
+        )
+    ).subquery()
     rows = session.execute(
-        select(Alias.namespace, Alias.name, Alias.canonical_namespace, Alias.canonical_name)
-        .join(wanted, (Alias.namespace == wanted.c.namespace) & (Alias.name == wanted.c.name))
-        .where(Alias.kind == kind)
+        select(
+            Alias.kind, Alias.namespace, Alias.name, Alias.canonical_namespace, Alias.canonical_name
+        ).join(
+            wanted,
+            (Alias.kind == wanted.c.kind)
+            & (Alias.namespace == wanted.c.namespace)
+            & (Alias.name == wanted.c.name),
+        )
     ).all()
-    return {(r[0], r[1]): (r[2], r[3]) for r in rows}
+    return {(r[0], r[1], r[2]): (r[3], r[4]) for r in rows}
 
 
 def recorded_names(session: Session, kind: str, names: Sequence[Name]) -> set[Name]:

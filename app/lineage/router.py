@@ -14,7 +14,6 @@ from app.auth.security import Writer, requires
 from app.db import SessionDep
 from app.errors import PROBLEM_BASE, PROBLEM_RESPONSES, ProblemError
 from app.lineage import events, ingest, service
-from app.lineage import repository as lineage_repository
 from app.lineage.schemas import (
     BatchItem,
     BatchResult,
@@ -27,7 +26,7 @@ from app.lineage.schemas import (
     StoredEvent,
 )
 from app.metrics import EVENTS
-from app.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
+from app.pagination import Cursor, Limit, Page
 
 
 class SchemaResponse(JSONResponse):
@@ -185,14 +184,7 @@ def list_events(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[StoredEvent]:
-    rows = lineage_repository.events(
-        session, run_id=run_id, after=decode_cursor("lineage events", cursor), limit=limit + 1
-    )
-    items = [StoredEvent.model_validate(row, from_attributes=True) for row in rows[:limit]]
-    return Page[StoredEvent](
-        items=items,
-        next_cursor=next_cursor("lineage events", rows, limit, lambda e: (e.received_at, e.id)),
-    )
+    return service.events(session, run_id=run_id, cursor=cursor, limit=limit)
 
 
 @router.get(

@@ -18,7 +18,15 @@ from app.config import get_settings
 from app.errors import Conflict, CycleRefused, InvalidInput, TooManyEdges
 from app.lineage import repository
 from app.lineage.models import Edge
-from app.lineage.schemas import EdgeCreate, EdgeEnd, EdgeRead, LineageGraph, LineageNode
+from app.lineage.schemas import (
+    EdgeCreate,
+    EdgeEnd,
+    EdgeRead,
+    LineageGraph,
+    LineageNode,
+    StoredEvent,
+)
+from app.pagination import Page, decode_cursor, next_cursor
 
 
 def within_edge_limit(count: int, what: str) -> None:
@@ -190,4 +198,17 @@ def lineage(
         truncated=truncated,
         nodes=nodes,
         edges=[edge_read(e) for e in edges],
+    )
+
+
+def events(
+    session: Session, *, run_id: str | None, cursor: str | None, limit: int
+) -> Page[StoredEvent]:
+    """Accepted OpenLineage events as received, newest first, a page after ``cursor``."""
+    rows = repository.events(
+        session, run_id=run_id, after=decode_cursor("lineage events", cursor), limit=limit + 1
+    )
+    return Page[StoredEvent](
+        items=[StoredEvent.model_validate(row, from_attributes=True) for row in rows[:limit]],
+        next_cursor=next_cursor("lineage events", rows, limit, lambda e: (e.received_at, e.id)),
     )

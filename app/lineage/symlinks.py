@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy.orm import Session
 
-from app.lineage import openlineage
+from app.lineage import intents
 from app.lineage import repository as lineage_repository
 
 Name = tuple[str, str]
@@ -23,21 +23,21 @@ Name = tuple[str, str]
 
 def canonical_keys(
     session: Session,
-    nodes: Sequence[openlineage.NodeIntent],
-    keys: Iterable[openlineage.NodeKey],
-) -> dict[openlineage.NodeKey, openlineage.NodeKey]:
+    nodes: Sequence[intents.NodeIntent],
+    keys: Iterable[intents.NodeKey],
+) -> dict[intents.NodeKey, intents.NodeKey]:
     """Record the aliases ``nodes`` declare; map each key that names an alias to its canonical
     identifier (keys already canonical are left out)."""
     keys = list(keys)
-    renamed: dict[openlineage.NodeKey, openlineage.NodeKey] = {}
+    renamed: dict[intents.NodeKey, intents.NodeKey] = {}
+    named = [(k.kind, k.namespace, k.name) for k in keys]
+    named += [(n.key.kind, *name) for n in nodes for name in n.identifiers]
+    aliases = lineage_repository.canonical_names_each(session, named)
     for kind in ("dataset", "model"):
         groups = [n.identifiers for n in nodes if n.key.kind == kind and n.identifiers]
-        wanted = [(k.namespace, k.name) for k in keys if k.kind == kind]
-        wanted += [name for group in groups for name in group]
-        if not wanted:
-            continue
-        known = lineage_repository.canonical_names(session, kind, wanted)
+        known = {(k[1], k[2]): canonical for k, canonical in aliases.items() if k[0] == kind}
         if groups:
+            wanted = [(k[1], k[2]) for k in named if k[0] == kind]
             recorded = lineage_repository.recorded_names(session, kind, wanted)
             fresh: dict[Name, Name] = {}
             for group in groups:

@@ -36,7 +36,7 @@ from openlineage.client.facet_v2 import (
 from openlineage.client.serde import Serde
 from openlineage.client.uuid import generate_new_uuid
 
-from app.lineage.openlineage import HEADWATER_ORIGIN_SCHEMA_ID
+from app.lineage.events import HEADWATER_ORIGIN_SCHEMA_ID
 
 PRODUCER = "https://github.com/example/pipelines/tree/v1"
 JOB_NAMESPACE = "training-pipeline"

@@ -22,7 +22,7 @@ from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import RunState, StaticDataset
 from openlineage.client.transport.http import HttpCompression, HttpTransport
 
-from app.lineage.openlineage import HEADWATER_ORIGIN_SCHEMA_ID
+from app.lineage.events import HEADWATER_ORIGIN_SCHEMA_ID
 from tests.conftest import LiveServer, truncate
 from tests.lineage.pipeline import (
     API_KEY,

@@ -34,17 +34,16 @@ from openlineage.client.facet_v2 import (
 from openlineage.client.serde import Serde
 
 from app.composition.origin import DIGITAL_SOURCE_TYPES, MAX_SYNTHETIC_DEPTH, Origin
-from app.lineage.events import headwater_origin_schema
-from app.lineage.openlineage import (
-    HEADWATER_ORIGIN_SCHEMA_ID,
+from app.lineage.events import HEADWATER_ORIGIN_SCHEMA_ID, headwater_origin_schema
+from app.lineage.intents import (
     UNVERSIONED,
     EdgeIntent,
     EventInvalid,
     MappedEvent,
     NodeIntent,
     NodeKey,
-    map_event,
 )
+from app.lineage.openlineage import map_event
 
 RUN_ID = "3f5e83fa-3480-44ff-99c5-ff943904e5e8"
 PRODUCER = "https://github.com/example/pipelines/tree/v1"
