@@ -463,13 +463,14 @@ def record_origin(
     if all(getattr(artifact, k) == v for k, v in columns.items()):
         return Registered(artifact, None)
     # the whole subgraph at once, in order, before the row itself changes (see lock_descendants)
-    composition_repository.lock_descendants(session, [artifact.id])
+    held = composition_repository.lock_descendants(session, [artifact.id])
     session.refresh(artifact)
     for key, value in {**columns, **declared_by(actor)}.items():
         setattr(artifact, key, value)
     session.flush()
     why = f"origin of {label(artifact)} corrected" + (f": {reason}" if reason else "")
-    return Registered(artifact, LineageChange.of([artifact.id], why, structural=False))
+    change = LineageChange.of([artifact.id], why, structural=False, locked=held)
+    return Registered(artifact, change)
 
 
 def get_or_404(session: Session, artifact_id: uuid.UUID, kind: str) -> Artifact:

@@ -18,7 +18,7 @@ import random
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from graphlib import TopologicalSorter
@@ -33,13 +33,13 @@ from app.artifacts import repository as artifact_repository
 from app.composition import repository
 from app.composition.contributors import contribution_of, synthetic_credits
 from app.composition.core import (
+    MASS_RELATIONS,
     Composition,
     Kind,
     NodeComposition,
-    ParentContribution,
     Relation,
     WeightSource,
-    compose,
+    compose_streamed,
     weighting,
 )
 from app.composition.models import PropagationJob
@@ -63,17 +63,31 @@ ATTEMPTS = 20
 @dataclass(frozen=True)
 class LineageChange:
     """What a recorded write changed: the nodes to recompute from, why, and whether edges or
-    nodes were added (``structural``) or only origins and sizes were corrected."""
+    nodes were added (``structural``) or only origins and sizes were corrected. ``locked`` is the
+    roots' whole descendant subgraph when the record step has locked it already
+    (``repository.lock_descendants``) and changed nothing below the roots since: propagation
+    then takes it as it is instead of walking and locking it again."""
 
     roots: tuple[uuid.UUID, ...]
     cause: str
     structural: bool = True
+    locked: tuple[uuid.UUID, ...] | None = None
 
     @classmethod
     def of(
-        cls, roots: Iterable[uuid.UUID], cause: str, *, structural: bool = True
+        cls,
+        roots: Iterable[uuid.UUID],
+        cause: str,
+        *,
+        structural: bool = True,
+        locked: Iterable[uuid.UUID] | None = None,
     ) -> LineageChange:
-        return cls(tuple(dict.fromkeys(roots)), cause, structural)
+        return cls(
+            tuple(dict.fromkeys(roots)),
+            cause,
+            structural,
+            None if locked is None else tuple(locked),
+        )
 
 
 @dataclass
@@ -88,26 +102,6 @@ class Recomputed:
     job_id: uuid.UUID | None = None
     cause: str = "lineage changed"
     structural: bool = True
-
-
-def contribution(edge: repository.IncomingEdge, parent: NodeComposition) -> ParentContribution:
-    is_dataset = edge.parent.kind == "dataset"
-    return ParentContribution(
-        relation=cast(Relation, edge.relation),
-        composition=parent.composition,
-        amount=edge.amount,
-        parent_size=edge.parent.size if is_dataset else None,
-        parent_total_amount=None if is_dataset else parent.total_amount,
-    )
-
-
-def stored(state: repository.NodeState) -> NodeComposition:
-    assert state.composition is not None
-    return NodeComposition(
-        composition=Composition.from_json(state.composition),
-        total_amount=state.total_amount,
-        weights_assumed=state.weights_assumed,
-    )
 
 
 def stored_row(
@@ -165,6 +159,46 @@ class Pass:
     written: dict[uuid.UUID, Written] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class ParentFigures:
+    """What weighing one edge needs (a :class:`~app.composition.core.ParentEdge`)."""
+
+    relation: Relation
+    amount: float | None
+    parent_size: float | None
+    parent_total_amount: float | None
+
+
+class Outside:
+    """The stored compositions of the parents outside a pass, as JSON text until a child needs
+    one; a parsed one is kept only while more children will need it, and each is dropped after
+    its last use. A node with 50,000 parents outside then holds their texts, not 50,000 parsed
+    compositions."""
+
+    def __init__(self) -> None:
+        self.texts: dict[uuid.UUID, tuple[str, float | None, bool]] = {}
+        self.uses: dict[uuid.UUID, int] = defaultdict(int)
+        self.parsed: dict[uuid.UUID, Composition] = {}
+        self.shared: dict[str, Composition] = {}
+
+    def total_amount(self, parent_id: uuid.UUID) -> float | None:
+        return self.texts[parent_id][1]
+
+    def composition(self, parent_id: uuid.UUID) -> Composition:
+        found = self.parsed.get(parent_id)
+        if found is None:
+            found = parsed(self.texts[parent_id][0], self.shared)
+            if self.uses[parent_id] > 1:
+                self.parsed[parent_id] = found
+        return found
+
+    def used(self, parent_id: uuid.UUID) -> None:
+        self.uses[parent_id] -= 1
+        if self.uses[parent_id] == 0:
+            del self.uses[parent_id], self.texts[parent_id]
+            self.parsed.pop(parent_id, None)
+
+
 def recompute(
     session: Session,
     ids: Sequence[uuid.UUID],
@@ -181,8 +215,7 @@ def recompute(
     nodes, edges = repository.load_chunk(session, ids)
     edges_into: list[list[repository.ChunkEdge]] = [[] for _ in ids]
     uses_left = [0] * len(ids)
-    outside: dict[uuid.UUID, NodeComposition] = {}
-    shared: dict[str, Composition] = {}
+    outside = Outside()
     missing: set[uuid.UUID] = set()
     graph: TopologicalSorter[int] = TopologicalSorter()
     for ix in range(len(ids)):
@@ -192,55 +225,77 @@ def recompute(
         if edge.parent_index is not None:
             uses_left[edge.parent_index] += 1
             graph.add(edge.child_index, edge.parent_index)
-        elif edge.parent_id not in outside:
-            hit = known.get(edge.parent_id) if known is not None else None
-            if (
-                hit is not None
-                and hit.updated_at == edge.parent_updated_at
-                and hit.stale == edge.parent_stale
-            ):
-                outside[edge.parent_id] = NodeComposition(
-                    parsed(hit.composition, shared), hit.total_amount, hit.weights_assumed
-                )
-            else:
-                missing.add(edge.parent_id)
+            continue
+        outside.uses[edge.parent_id] += 1
+        if edge.parent_id in outside.texts or edge.parent_id in missing:
+            continue
+        hit = known.get(edge.parent_id) if known is not None else None
+        if (
+            hit is not None
+            and hit.updated_at == edge.parent_updated_at
+            and hit.stale == edge.parent_stale
+        ):
+            outside.texts[edge.parent_id] = (
+                hit.composition,
+                hit.total_amount,
+                hit.weights_assumed,
+            )
+        else:
+            missing.add(edge.parent_id)
     for parent_id, composition, total, assumed in repository.load_compositions(
         session, list(missing)
     ):
-        outside[parent_id] = NodeComposition(parsed(composition, shared), total, assumed)
-    del missing, shared
+        outside.texts[parent_id] = (composition, total, assumed)
+    del missing, edges
 
     done = Pass()
     fresh: dict[int, tuple[NodeComposition, bool]] = {}
     writer = repository.CompositionWriter(session)
     kept: dict[int, tuple[repository.CompositionRow, bool]] = {}
+
+    def compositions(into: list[repository.ChunkEdge]) -> Iterator[Composition]:
+        for edge in into:
+            if edge.relation not in MASS_RELATIONS:
+                continue
+            if edge.parent_index is not None:
+                yield fresh[edge.parent_index][0].composition
+            else:
+                yield outside.composition(edge.parent_id)
+
     for ix in graph.static_order():
         node = nodes[ix]
+        into = edges_into[ix]
+        edges_into[ix] = []
         if node is None:  # gone since it was found
             continue
-        parents: list[ParentContribution] = []
+        figures: list[ParentFigures] = []
         node_stale = False
-        for edge in edges_into[ix]:
+        for edge in into:
             if edge.parent_index is not None:
                 parent, parent_stale = fresh[edge.parent_index]
-                uses_left[edge.parent_index] -= 1
-                if uses_left[edge.parent_index] == 0:
-                    del fresh[edge.parent_index]
+                total = parent.total_amount
             else:
-                parent, parent_stale = outside[edge.parent_id], edge.parent_stale
+                total, parent_stale = outside.total_amount(edge.parent_id), edge.parent_stale
             node_stale |= parent_stale
             is_dataset = edge.parent_kind == "dataset"
-            parents.append(
-                ParentContribution(
+            figures.append(
+                ParentFigures(
                     relation=cast(Relation, edge.relation),
-                    composition=parent.composition,
                     amount=edge.amount,
                     parent_size=edge.parent_size if is_dataset else None,
-                    parent_total_amount=None if is_dataset else parent.total_amount,
+                    parent_total_amount=None if is_dataset else total,
                 )
             )
-        edges_into[ix] = []
-        computed = compose(cast(Kind, node.kind), node.size, node.origin, parents)
+        computed = compose_streamed(
+            cast(Kind, node.kind), node.size, node.origin, figures, compositions(into)
+        )
+        for edge in into:
+            if edge.parent_index is None:
+                outside.used(edge.parent_id)
+                continue
+            uses_left[edge.parent_index] -= 1
+            if uses_left[edge.parent_index] == 0:
+                del fresh[edge.parent_index]
         if uses_left[ix]:
             fresh[ix] = (computed, node_stale)
         row = stored_row(node.id, computed, node_stale)
@@ -269,14 +324,18 @@ def recompute_from(
     inline_limit: int | None = None,
     cause: str = "lineage changed",
     structural: bool = True,
+    locked: Sequence[uuid.UUID] | None = None,
 ) -> Recomputed:
-    """Recompute ``roots`` and every descendant, holding them locked until commit.
+    """Recompute ``roots`` and every descendant, holding them locked until commit (``locked``:
+    they are, and these are all of them).
 
     ``structural`` (did edges change, or only origins and sizes) travels with a deferred job to
     the training runs it re-judges."""
     if not roots:
         return Recomputed()
-    if set(roots) <= artifact_repository.created_here(session):
+    if locked is not None:
+        ids = list(locked)
+    elif set(roots) <= artifact_repository.created_here(session):
         # new nodes only: no other writer can reach them, so there is nothing to lock
         ids = repository.descendant_ids(session, roots)
     else:
@@ -477,6 +536,7 @@ def propagate(session: Session, change: LineageChange) -> Recomputed:
         inline_limit=get_settings().propagation_inline_limit,
         cause=change.cause,
         structural=change.structural,
+        locked=change.locked,
     )
 
 
