@@ -1,63 +1,35 @@
 """The propagation engine: keep every stored composition equal to a from-scratch computation.
 
 Every write that adds a node or an edge, or corrects an origin or a size, ends by calling
-:func:`recompute_from` with the nodes it touched (``app.writes`` runs that sequence). It row-locks
+:func:`propagate` with the nodes it touched (``app.writes`` runs that sequence). It row-locks
 their descendant subgraph (see ``repository.lock_descendants``: writers below it wait, writers
-elsewhere do not), recomputes it in topological order in memory with the pure core, and writes
-the results back in bulk. A subgraph larger than the configured inline limit is marked stale and
-finished by a worker (:func:`run_pending_job`), level by level in transactions of their own
-(:func:`recompute_in_chunks`), so a read never presents a stale composition as current and a
-writer below it waits for one chunk, not for the whole job.
+elsewhere do not), recomputes it in topological order in memory with the pure core
+(``passes.recompute``), and writes the results back in bulk. A subgraph larger than the
+configured inline limit is marked stale and finished by a worker (``jobs.run_pending_job``).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import random
-import time
 import uuid
-from collections import defaultdict
-from collections.abc import Callable, Container, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from graphlib import TopologicalSorter
-from typing import TypeVar, cast
+from typing import cast
 
-import orjson
-from sqlalchemy import func
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.artifacts import repository as artifact_repository
 from app.composition import repository
 from app.composition.contributors import contribution_of, synthetic_credits
-from app.composition.core import (
-    MASS_RELATIONS,
-    Composition,
-    Kind,
-    NodeComposition,
-    Relation,
-    WeightSource,
-    compose_streamed,
-    weighting,
-)
+from app.composition.core import Kind, WeightSource, weighting
 from app.composition.models import PropagationJob
+from app.composition.passes import recompute
 from app.config import get_settings
-from app.db import json_dumps
 from app.errors import NotFound
 
 log = logging.getLogger("headwater.propagation")
-
-T = TypeVar("T")
-
-# Nodes a deferred job recomputes per transaction (whole levels, so a chunk may hold more).
-CHUNK_NODES = 5_000
-# Rounds of the last sweep for nodes that turned stale while a job ran.
-SWEEPS = 5
-# SQLSTATEs after which a chunk can simply run again: deadlock_detected, serialization_failure
-RETRYABLE = frozenset({"40P01", "40001"})
-ATTEMPTS = 20
 
 
 @dataclass(frozen=True)
@@ -104,219 +76,6 @@ class Recomputed:
     structural: bool = True
 
 
-def stored_row(
-    node_id: uuid.UUID, result: NodeComposition, stale: bool
-) -> repository.CompositionRow:
-    """The stored form of a node's composition (JSON plus the figures lists filter on)."""
-    c = result.composition
-    return repository.CompositionRow(
-        id=node_id,
-        composition=json_dumps(c.to_json()),
-        total_amount=result.total_amount,
-        weights_assumed=result.weights_assumed,
-        human_fraction=c.human_fraction,
-        synthetic_fraction=c.synthetic_fraction,
-        unknown_fraction=c.unknown_fraction,
-        stale=stale,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Written:
-    """A composition a job wrote, as it left it (in its stored JSON form, which takes a third of
-    the memory of the parsed one): a child in a later chunk may use it as long as the stored row
-    still carries the same write time and stale flag."""
-
-    composition: str
-    total_amount: float | None
-    weights_assumed: bool
-    updated_at: datetime
-    stale: bool
-
-
-# Stored compositions this short (a handful of buckets: all human, all unknown, a declared
-# origin) recur across a graph; equal ones parsed in one pass share one object.
-SHARED_BELOW = 256
-
-
-def parsed(stored_json: str, shared: dict[str, Composition]) -> Composition:
-    """A stored composition's JSON text as a composition; short ones parsed once per pass."""
-    if len(stored_json) > SHARED_BELOW:
-        return Composition.from_json(orjson.loads(stored_json))
-    found = shared.get(stored_json)
-    if found is None:
-        found = shared[stored_json] = Composition.from_json(orjson.loads(stored_json))
-    return found
-
-
-@dataclass
-class Pass:
-    """What recomputing one set of nodes did."""
-
-    nodes: int = 0
-    changed: set[uuid.UUID] = field(default_factory=set)
-    models: list[uuid.UUID] = field(default_factory=list)
-    written: dict[uuid.UUID, Written] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class ParentFigures:
-    """What weighing one edge needs (a :class:`~app.composition.core.ParentEdge`)."""
-
-    relation: Relation
-    amount: float | None
-    parent_size: float | None
-    parent_total_amount: float | None
-
-
-class Outside:
-    """The stored compositions of the parents outside a pass, as JSON text until a child needs
-    one; a parsed one is kept only while more children will need it, and each is dropped after
-    its last use. A node with 50,000 parents outside then holds their texts, not 50,000 parsed
-    compositions."""
-
-    def __init__(self) -> None:
-        self.texts: dict[uuid.UUID, tuple[str, float | None, bool]] = {}
-        self.uses: dict[uuid.UUID, int] = defaultdict(int)
-        self.parsed: dict[uuid.UUID, Composition] = {}
-        self.shared: dict[str, Composition] = {}
-
-    def total_amount(self, parent_id: uuid.UUID) -> float | None:
-        return self.texts[parent_id][1]
-
-    def composition(self, parent_id: uuid.UUID) -> Composition:
-        found = self.parsed.get(parent_id)
-        if found is None:
-            found = parsed(self.texts[parent_id][0], self.shared)
-            if self.uses[parent_id] > 1:
-                self.parsed[parent_id] = found
-        return found
-
-    def used(self, parent_id: uuid.UUID) -> None:
-        self.uses[parent_id] -= 1
-        if self.uses[parent_id] == 0:
-            del self.uses[parent_id], self.texts[parent_id]
-            self.parsed.pop(parent_id, None)
-
-
-def recompute(
-    session: Session,
-    ids: Sequence[uuid.UUID],
-    *,
-    known: dict[uuid.UUID, Written] | None = None,
-    keep: Container[uuid.UUID] = (),
-) -> Pass:
-    """Recompute the given nodes (locked by the caller) from their parents, in topological order.
-
-    A parent outside ``ids`` is read as stored, unless ``known`` holds what this job wrote for it
-    and nobody has rewritten it since. The results for the nodes in ``keep`` are returned (for
-    later passes of the same job); the others are dropped once their last child here used them.
-    """
-    nodes, edges = repository.load_chunk(session, ids)
-    edges_into: list[list[repository.ChunkEdge]] = [[] for _ in ids]
-    uses_left = [0] * len(ids)
-    outside = Outside()
-    missing: set[uuid.UUID] = set()
-    graph: TopologicalSorter[int] = TopologicalSorter()
-    for ix in range(len(ids)):
-        graph.add(ix)
-    for edge in edges:
-        edges_into[edge.child_index].append(edge)
-        if edge.parent_index is not None:
-            uses_left[edge.parent_index] += 1
-            graph.add(edge.child_index, edge.parent_index)
-            continue
-        outside.uses[edge.parent_id] += 1
-        if edge.parent_id in outside.texts or edge.parent_id in missing:
-            continue
-        hit = known.get(edge.parent_id) if known is not None else None
-        if (
-            hit is not None
-            and hit.updated_at == edge.parent_updated_at
-            and hit.stale == edge.parent_stale
-        ):
-            outside.texts[edge.parent_id] = (
-                hit.composition,
-                hit.total_amount,
-                hit.weights_assumed,
-            )
-        else:
-            missing.add(edge.parent_id)
-    for parent_id, composition, total, assumed in repository.load_compositions(
-        session, list(missing)
-    ):
-        outside.texts[parent_id] = (composition, total, assumed)
-    del missing, edges
-
-    done = Pass()
-    fresh: dict[int, tuple[NodeComposition, bool]] = {}
-    writer = repository.CompositionWriter(session)
-    kept: dict[int, tuple[repository.CompositionRow, bool]] = {}
-
-    def compositions(into: list[repository.ChunkEdge]) -> Iterator[Composition]:
-        for edge in into:
-            if edge.relation not in MASS_RELATIONS:
-                continue
-            if edge.parent_index is not None:
-                yield fresh[edge.parent_index][0].composition
-            else:
-                yield outside.composition(edge.parent_id)
-
-    for ix in graph.static_order():
-        node = nodes[ix]
-        into = edges_into[ix]
-        edges_into[ix] = []
-        if node is None:  # gone since it was found
-            continue
-        figures: list[ParentFigures] = []
-        node_stale = False
-        for edge in into:
-            if edge.parent_index is not None:
-                parent, parent_stale = fresh[edge.parent_index]
-                total = parent.total_amount
-            else:
-                total, parent_stale = outside.total_amount(edge.parent_id), edge.parent_stale
-            node_stale |= parent_stale
-            is_dataset = edge.parent_kind == "dataset"
-            figures.append(
-                ParentFigures(
-                    relation=cast(Relation, edge.relation),
-                    amount=edge.amount,
-                    parent_size=edge.parent_size if is_dataset else None,
-                    parent_total_amount=None if is_dataset else total,
-                )
-            )
-        computed = compose_streamed(
-            cast(Kind, node.kind), node.size, node.origin, figures, compositions(into)
-        )
-        for edge in into:
-            if edge.parent_index is None:
-                outside.used(edge.parent_id)
-                continue
-            uses_left[edge.parent_index] -= 1
-            if uses_left[edge.parent_index] == 0:
-                del fresh[edge.parent_index]
-        if uses_left[ix]:
-            fresh[ix] = (computed, node_stale)
-        row = stored_row(node.id, computed, node_stale)
-        if node.id in keep:
-            kept[ix] = (row, node_stale)
-        writer.add(row)
-        done.nodes += 1
-        if node.kind == "model":
-            done.models.append(node.id)
-    writer.flush()
-    done.changed = set(writer.changed)
-    for ix, (row, stale) in kept.items():
-        node = nodes[ix]
-        assert node is not None
-        updated_at = writer.changed.get(node.id, node.updated_at)
-        done.written[node.id] = Written(
-            row.composition, row.total_amount, row.weights_assumed, updated_at, stale
-        )
-    return done
-
-
 def recompute_from(
     session: Session,
     roots: Sequence[uuid.UUID],
@@ -361,170 +120,6 @@ def recompute_from(
         roots_set = set(roots)
         models = [m for m in models if m in done.changed or m in roots_set]
     return Recomputed(nodes=done.nodes, changed=len(done.changed), models=models)
-
-
-def levels(count: int, parents: Sequence[int], children: Sequence[int]) -> list[int]:
-    """Each node's level: 0 for a node without parents among the ``count`` given, else one more
-    than its deepest parent's. (A cycle, which the cycle check makes unreachable, would leave its
-    nodes at the last level.)"""
-    below: list[list[int]] = [[] for _ in range(count)]
-    waiting = [0] * count
-    for parent, child in zip(parents, children, strict=True):
-        below[parent].append(child)
-        waiting[child] += 1
-    level = [0] * count
-    frontier = [node for node in range(count) if waiting[node] == 0]
-    reached = len(frontier)
-    while frontier:
-        following: list[int] = []
-        for parent in frontier:
-            for child in below[parent]:
-                level[child] = max(level[child], level[parent] + 1)
-                waiting[child] -= 1
-                if waiting[child] == 0:
-                    following.append(child)
-        reached += len(following)
-        frontier = following
-    if reached < count:
-        last = max(level) + 1
-        level = [last if waiting[node] else level[node] for node in range(count)]
-    return level
-
-
-def chunks_by_level(
-    ids: Sequence[uuid.UUID], level: Sequence[int], size: int
-) -> list[list[uuid.UUID]]:
-    """Whole levels grouped into chunks of at least ``size`` nodes, parents' levels first. The
-    grouping starts from the deepest level, so the last chunk is a full one: the long thin tail
-    of deep lineage finishes in one transaction with what precedes it."""
-    by_level: dict[int, list[uuid.UUID]] = defaultdict(list)
-    for node, at in zip(ids, level, strict=True):
-        by_level[at].append(node)
-    chunks: list[list[uuid.UUID]] = []
-    current: list[uuid.UUID] = []
-    for at in sorted(by_level, reverse=True):
-        current.extend(by_level[at])
-        if len(current) >= size:
-            chunks.append(current)
-            current = []
-    if current:
-        chunks.append(current)
-    chunks.reverse()
-    return chunks
-
-
-def _retrying(sessions: Callable[[], Session], work: Callable[[Session], T]) -> T:
-    """``work`` in a transaction of its own, run again when PostgreSQL aborted it to break a
-    deadlock with a writer whose locks crossed it."""
-    attempt = 1
-    while True:
-        try:
-            with sessions() as session, session.begin():
-                return work(session)
-        except DBAPIError as exc:
-            if getattr(exc.orig, "sqlstate", None) not in RETRYABLE or attempt >= ATTEMPTS:
-                raise
-            time.sleep(random.uniform(0.0, 0.005 * 2 ** min(attempt, 6)))
-            attempt += 1
-
-
-def recompute_in_chunks(sessions: Callable[[], Session], roots: Sequence[uuid.UUID]) -> Recomputed:
-    """Recompute ``roots`` and every descendant level by level, committing every chunk of levels:
-    locks are held on one chunk at a time, so a writer below the roots waits for a chunk, not
-    for the whole job, and memory holds one chunk plus the results later chunks still need.
-
-    Nodes not yet reached keep reading ``stale``; a node is written current once its parents
-    are. A chunk re-reads its parents' edges and figures under its own locks, so writes that
-    land between chunks are taken into account; nodes that became stale meanwhile (a new node
-    or edge below one not yet recomputed) are found by a last sweep. Work committed before a
-    crash is correct as it stands; the job, still pending, runs again from its roots.
-    """
-    ids = _retrying(sessions, lambda s: repository.descendant_ids(s, roots))
-    parents, children = _retrying(sessions, lambda s: repository.internal_edges(s, ids))
-    level = levels(len(ids), parents, children)
-    chunks = chunks_by_level(ids, level, CHUNK_NODES)
-    chunk_of = {node: number for number, chunk in enumerate(chunks) for node in chunk}
-    # a node's result is kept until the last chunk with a child of it is done
-    last_use: dict[uuid.UUID, int] = {}
-    for parent, child in zip(parents, children, strict=True):
-        parent_id, used_in = ids[parent], chunk_of[ids[child]]
-        if chunk_of[parent_id] < used_in:
-            last_use[parent_id] = max(last_use.get(parent_id, used_in), used_in)
-    expiring: dict[int, list[uuid.UUID]] = defaultdict(list)
-    for parent_id, used_in in last_use.items():
-        expiring[used_in].append(parent_id)
-    del parents, children, level, chunk_of
-
-    known: dict[uuid.UUID, Written] = {}
-    outcome = Recomputed()
-    changed: set[uuid.UUID] = set()
-    seen_models: set[uuid.UUID] = set()
-
-    def run(chunk: Sequence[uuid.UUID]) -> Pass:
-        def work(session: Session) -> Pass:
-            repository.lock_nodes(session, chunk)
-            return recompute(session, chunk, known=known, keep=last_use)
-
-        done = _retrying(sessions, work)
-        outcome.nodes += done.nodes
-        changed.update(done.changed)
-        for model in done.models:
-            if model not in seen_models:
-                seen_models.add(model)
-                outcome.models.append(model)
-        return done
-
-    for number, chunk in enumerate(chunks):
-        known.update(run(chunk).written)
-        for parent_id in expiring.pop(number, ()):
-            known.pop(parent_id, None)
-    known.clear()
-
-    # nodes that turned stale while the job ran, below a node it had not reached yet
-    left: set[uuid.UUID] = set()
-    for _ in range(SWEEPS):
-        stale = set(
-            _retrying(sessions, lambda s: repository.descendant_ids(s, roots, stale_only=True))
-        )
-        if not stale or stale == left:
-            break
-        left = stale
-        run(sorted(stale))
-    outcome.changed = len(changed)
-    return outcome
-
-
-def run_pending_job(
-    session: Session, sessions: Callable[[], Session] | None = None
-) -> Recomputed | None:
-    """Finish the oldest deferred propagation.
-
-    The job row stays locked and pending in ``session``'s transaction until it commits, so a
-    crash part-way leaves it pending for the next worker. Without ``sessions`` the whole job
-    runs in that transaction; with it (a factory of sessions on the same database) the job
-    commits chunk by chunk (:func:`recompute_in_chunks`).
-    """
-    job = repository.claim_job(session)
-    if job is None:
-        return None
-    job.started_at = func.clock_timestamp()
-    if sessions is None:
-        outcome = recompute_from(session, job.roots, cause=job.cause)
-    else:
-        outcome = recompute_in_chunks(sessions, job.roots)
-    job.nodes_total = outcome.nodes
-    job.status = "done"
-    job.nodes_done = outcome.nodes
-    job.finished_at = func.clock_timestamp()
-    session.flush()
-    outcome.job_id = job.id
-    outcome.cause = job.cause
-    outcome.structural = job.structural
-    log.info(
-        "propagation finished",
-        extra={"job_id": str(job.id), "nodes": outcome.nodes, "changed": outcome.changed},
-    )
-    return outcome
 
 
 def propagate(session: Session, change: LineageChange) -> Recomputed:
