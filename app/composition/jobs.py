@@ -21,8 +21,8 @@ from sqlalchemy import func
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from app.composition import repository
-from app.composition.passes import Pass, Written, recompute
+from app.composition import passes, repository
+from app.composition.passes import Pass, Written
 from app.composition.service import Recomputed, recompute_from
 
 log = logging.getLogger("headwater.propagation")
@@ -138,7 +138,7 @@ def recompute_in_chunks(sessions: Callable[[], Session], roots: Sequence[uuid.UU
     def run(chunk: Sequence[uuid.UUID]) -> Pass:
         def work(session: Session) -> Pass:
             repository.lock_nodes(session, chunk)
-            return recompute(session, chunk, known=known, keep=last_use)
+            return passes.recompute(session, chunk, known=known, keep=last_use)
 
         done = _retrying(sessions, work)
         outcome.nodes += done.nodes

@@ -21,11 +21,10 @@ from typing import cast
 from sqlalchemy.orm import Session
 
 from app.artifacts import repository as artifact_repository
-from app.composition import repository
+from app.composition import passes, repository
 from app.composition.contributors import contribution_of, synthetic_credits
 from app.composition.core import Kind, WeightSource, weighting
 from app.composition.models import PropagationJob
-from app.composition.passes import recompute
 from app.config import get_settings
 from app.errors import NotFound
 
@@ -108,7 +107,7 @@ def recompute_from(
         )
         return Recomputed(nodes=len(ids), job_id=job_id)
 
-    done = recompute(session, ids)
+    done = passes.recompute(session, ids)
     # the bulk UPDATE bypasses the ORM: objects already loaded must reload what it wrote
     session.expire_all()
     models = done.models

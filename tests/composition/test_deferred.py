@@ -18,6 +18,7 @@ from app.artifacts.models import Artifact
 from app.artifacts.schemas import DatasetCreate, ModelCreate, OriginIn, ParentIn, TrainingSetItem
 from app.auth.core import NOBODY_IN_PARTICULAR as ANYONE
 from app.composition import jobs
+from app.composition import passes as composition_passes
 from app.composition.models import PropagationJob
 from app.composition.passes import Pass, recompute
 from app.config import get_settings
@@ -200,7 +201,7 @@ def test_a_job_commits_chunk_by_chunk_and_a_crash_part_way_leaves_nothing_wrong(
             raise RuntimeError("killed")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(jobs, "recompute", dies_in_the_third_chunk)
+    monkeypatch.setattr(composition_passes, "recompute", dies_in_the_third_chunk)
     with pytest.raises(RuntimeError), sessions.begin() as session:
         writes.finish_deferred(session, sessions)
     # the first two chunks are committed and current; the rest still says it is stale
@@ -214,7 +215,7 @@ def test_a_job_commits_chunk_by_chunk_and_a_crash_part_way_leaves_nothing_wrong(
         assert job.status == "pending"
 
     # after the restart the job runs again from its roots
-    monkeypatch.setattr(jobs, "recompute", real)
+    monkeypatch.setattr(composition_passes, "recompute", real)
     with sessions.begin() as session:
         assert writes.finish_deferred(session, sessions) is not None
     assert states(engine) == {name: (False, 0.0) for name in part_way}
@@ -248,7 +249,7 @@ def test_a_node_recorded_below_a_stale_one_while_a_job_runs_is_finished_by_it(
                 assert late.composition_stale
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(jobs, "recompute", with_a_writer_between_chunks)
+    monkeypatch.setattr(composition_passes, "recompute", with_a_writer_between_chunks)
     with sessions.begin() as session:
         assert writes.finish_deferred(session, sessions) is not None
     # four chunks (the late node's own write among them), then the sweep that finds it
