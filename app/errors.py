@@ -119,6 +119,12 @@ class InvalidInput(ProblemError):
     slug = "invalid-input"
     title = "Invalid input"
 
+    @classmethod
+    def at(cls, loc: str, msg: str, detail: str) -> InvalidInput:
+        """A 422 about one field: ``loc`` says where (``body.parents.0``), ``msg`` what is
+        wrong there, ``detail`` the whole sentence."""
+        return cls(detail, errors=[{"loc": loc, "msg": msg, "type": "value_error"}])
+
 
 class PayloadTooLarge(ProblemError):
     status = 413

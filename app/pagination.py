@@ -61,6 +61,14 @@ def encode_cursor(listing: str, created_at: datetime, id_: uuid.UUID) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def invalid_cursor() -> InvalidInput:
+    return InvalidInput.at(
+        "query.cursor",
+        "invalid cursor",
+        "The cursor is not one this service issued; pass the `next_cursor` of a previous page.",
+    )
+
+
 def decode_cursor(listing: str, cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
     """The position a cursor of ``listing`` stands for (None: the first page).
 
@@ -76,10 +84,7 @@ def decode_cursor(listing: str, cursor: str | None) -> tuple[datetime, uuid.UUID
         issuer, created_at, id_ = decoded
         position = datetime.fromisoformat(created_at), uuid.UUID(id_)
     except (ValueError, TypeError, AttributeError, RecursionError) as exc:
-        raise InvalidInput(
-            "The cursor is not one this service issued; pass the `next_cursor` of a previous page.",
-            errors=[{"loc": "query.cursor", "msg": "invalid cursor", "type": "value_error"}],
-        ) from exc
+        raise invalid_cursor() from exc
     if issuer != listing:
         raise ProblemError(
             f"The cursor belongs to the list of {issuer}, not to the list of {listing};"

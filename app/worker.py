@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import threading
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app import writes
+from app.background import Poller
 from app.db import Database
 from app.training import service as training_service
 
@@ -31,27 +31,15 @@ def drain(database: Database) -> int:
         done += 1
 
 
-class PropagationWorker:
-    def __init__(self, database: Database, poll_seconds: float = 1.0) -> None:
-        self.database = database
-        self.poll_seconds = poll_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="propagation-worker", daemon=True)
+class PropagationWorker(Poller):
+    name = "propagation-worker"
 
-    def start(self) -> None:
-        self._thread.start()
+    def round(self) -> None:
+        drain(self.database)
 
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                drain(self.database)
-            except (OperationalError, InterfaceError, PoolTimeout) as exc:
-                # the database is down or restarting: the jobs wait, and so does the worker
-                log.warning("propagation worker waits for the database", extra={"error": repr(exc)})
-            except Exception:
-                log.exception("propagation job failed; it stays pending and is retried")
-            self._stop.wait(self.poll_seconds)
+    def failed(self, exc: Exception) -> None:
+        if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+            # the database is down or restarting: the jobs wait, and so does the worker
+            log.warning("propagation worker waits for the database", extra={"error": repr(exc)})
+        else:
+            log.error("propagation job failed; it stays pending and is retried", exc_info=exc)

@@ -9,7 +9,7 @@ checked for the ``write`` scope:
    namespace the write touches (it knows them once it has resolved what the write names),
    checks what was said and stores it, locking only what its rows need: the natural key it
    creates, the parents it hangs below, and, for an edge into an existing node, that node's
-   descendants (``app.artifacts.service``, ``app.lineage.service``, ``app.lineage.ingest``,
+   descendants (``app.registration``, ``app.lineage.service``, ``app.lineage.ingest``,
    ``app.retractions.service``);
 2. **propagate** — every composition downstream is recomputed under row locks on that subgraph,
    or marked stale and queued when it is too large for one request (``app.composition.service``;
@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from app.artifacts import service as artifact_service
+from app import registration
 from app.artifacts.models import Artifact
 from app.artifacts.schemas import DatasetCreate, ModelCreate, OriginIn
 from app.artifacts.service import request_content
@@ -154,7 +154,7 @@ def finish_deferred(
 
 
 def registered(
-    result: artifact_service.Registered,
+    result: registration.Registered,
 ) -> tuple[tuple[Artifact, bool], LineageChange | None]:
     return (result.artifact, result.is_new), result.change
 
@@ -166,7 +166,7 @@ def register_dataset(
     lineage_service.within_edge_limit(len(body.parents), "parents")
     artifact, is_new = write(
         session,
-        lambda: registered(artifact_service.record_dataset(session, body, actor=actor)),
+        lambda: registered(registration.record_dataset(session, body, actor=actor)),
         whole_transaction=whole_transaction,
     )
     if is_new:
@@ -182,7 +182,7 @@ def register_model(
     lineage_service.within_edge_limit(members, "training-set members")
     artifact, is_new = write(
         session,
-        lambda: registered(artifact_service.record_model(session, body, actor=actor)),
+        lambda: registered(registration.record_model(session, body, actor=actor)),
         whole_transaction=whole_transaction,
     )
     if is_new:
@@ -215,7 +215,7 @@ def correct_origin(
     artifact, changed = write(
         session,
         lambda: registered(
-            artifact_service.record_origin(session, dataset_id, declared, reason, actor=actor)
+            registration.record_origin(session, dataset_id, declared, reason, actor=actor)
         ),
     )
     if changed:

@@ -12,7 +12,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 from app import migrate
+from app.cli import cli
+from app.config import get_settings
 from app.db import get_session, normalize_url
 from app.embedded import EmbeddedPostgres
 from app.main import create_app
@@ -234,3 +238,32 @@ def module_server(
         yield from serving(committed_url, tmp_path_factory.mktemp("server"), server_env)
     finally:
         truncate(committed_url)
+
+
+# The command: in this process, as a shell would run it (starting an interpreter for each run
+# costs seconds; tests that need a process of its own start one).
+
+
+@dataclass(frozen=True)
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def headwater(
+    *args: str, env: Mapping[str, str | None] | None = None, stdin: str | None = None
+) -> Done:
+    """``headwater ARGS``: the typer app parses the flags and the environment (this process's,
+    without its ``HEADWATER_`` settings, plus ``env``, where None removes a variable), reads
+    standard input, and exits with its code; the settings are read afresh."""
+    environment: dict[str, str | None] = {k: None for k in os.environ if k.startswith("HEADWATER_")}
+    environment.update({"COLUMNS": "80", **(env or {})})
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, list(args), input=stdin, env=environment)
+    finally:
+        get_settings.cache_clear()
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return Done(result.exit_code, result.stdout, result.stderr)

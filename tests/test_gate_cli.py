@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,7 @@ import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
-from app.cli import cli
 from app.composition.schemas import CompositionRead
 from app.gate_cli import GateOptions, run
 from app.gate_input import (
@@ -42,7 +39,7 @@ from app.gate_report import (
     exit_code,
     threshold_text,
 )
-from tests.conftest import ROOT, LiveServer, free_port
+from tests.conftest import ROOT, Done, LiveServer, free_port, headwater
 
 LAKE = "s3://lake"
 HUMAN = f"{LAKE}::web/2019@v1"
@@ -115,22 +112,8 @@ def service(module_server: LiveServer) -> LiveServer:
     return module_server
 
 
-@dataclass(frozen=True)
-class Done:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 def headwater_gate(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> Done:
-    """The command as a shell runs it, in this process: the typer app parses the flags and the
-    environment, reads standard input, and exits with the verdict's code."""
-    environment: dict[str, str | None] = {k: None for k in os.environ if k.startswith("HEADWATER_")}
-    environment.update({"COLUMNS": "80", **(env or {})})
-    result = CliRunner().invoke(cli, ["gate", *args], input=stdin, env=environment)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return Done(result.exit_code, result.stdout, result.stderr)
+    return headwater("gate", *args, env=env, stdin=stdin)
 
 
 def headwater_gate_process(*args: str) -> subprocess.CompletedProcess[str]:

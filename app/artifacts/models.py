@@ -6,10 +6,12 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
+    Computed,
     DateTime,
     Double,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -95,6 +97,11 @@ class Artifact(Base):
     origin_declared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     composition: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # the same vector as packed doubles, derived by the database (migration 0013): what a
+    # reader mixing thousands of compositions at once takes instead of the JSON
+    composition_packed: Mapped[bytes] = mapped_column(
+        LargeBinary, Computed("pack_composition(composition)", persisted=True)
+    )
     total_amount: Mapped[float | None] = mapped_column(Double)
     weights_assumed: Mapped[bool] = mapped_column(default=False, server_default="false")
     human_fraction: Mapped[float] = mapped_column(Double)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -25,11 +24,11 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session, aliased, defer
 
 from app.artifacts.models import Artifact
 from app.db import equals_any, json_dumps
+from app.lineage.models import Edge
 from app.pagination import newest_first
 from app.retractions.models import Retraction
 
@@ -132,14 +131,18 @@ def page(
 def many(
     session: Session, ids: Sequence[uuid.UUID], *, compositions: bool = True
 ) -> dict[uuid.UUID, Artifact]:
-    """The versions with these ids; without ``compositions``, their stored composition and
-    facets (the long JSON of a row) are read only if asked for: a write that names its parents
-    needs their keys, and propagation reads compositions itself."""
+    """The versions with these ids; without ``compositions``, their stored composition (both
+    forms) and facets (the long JSON of a row) are read only if asked for: a write that names
+    its parents needs their keys, and propagation reads compositions itself."""
     if not ids:
         return {}
     query = select(Artifact).where(equals_any(Artifact.id, ids))
     if not compositions:
-        query = query.options(defer(Artifact.composition), defer(Artifact.facets))
+        query = query.options(
+            defer(Artifact.composition),
+            defer(Artifact.composition_packed),
+            defer(Artifact.facets),
+        )
     rows = session.scalars(query).all()
     return {a.id: a for a in rows}
 
@@ -180,49 +183,6 @@ def many_by_natural_key(
     return {(a.namespace, a.name, a.version): a for a in rows}
 
 
-@dataclass(frozen=True, slots=True)
-class Mixable:
-    """A version as a mixture reads it: its key, size, stored composition and figures, and
-    why it was retracted (None while it is live). No ORM object: a training set of 100,000
-    is read at once."""
-
-    id: uuid.UUID
-    namespace: str
-    name: str
-    version: str
-    size: float | None
-    composition: dict[str, Any]
-    composition_stale: bool
-    human_fraction: float
-    synthetic_fraction: float
-    retracted: str | None
-
-
-def _mixable() -> Select[Any]:
-    return select(
-        Artifact.id,
-        Artifact.namespace,
-        Artifact.name,
-        Artifact.version,
-        Artifact.size,
-        Artifact.composition,
-        Artifact.composition_stale,
-        Artifact.human_fraction,
-        Artifact.synthetic_fraction,
-        Retraction.reason,
-    ).outerjoin(Retraction, Retraction.artifact_id == Artifact.id)
-
-
-def mixable_by_natural_key(
-    session: Session, kind: str, keys: Sequence[tuple[str, str, str]]
-) -> dict[tuple[str, str, str], Mixable]:
-    """``many_by_natural_key``, as :class:`Mixable` versions."""
-    if not keys:
-        return {}
-    rows = session.execute(_natural_keys_in(_mixable(), kind, keys))
-    return {(r.namespace, r.name, r.version): Mixable(*r) for r in rows}
-
-
 _CREATED = "headwater.created_artifacts"
 
 
@@ -244,6 +204,14 @@ def gained_children(session: Session, parent_ids: Iterable[uuid.UUID]) -> None:
     created_here(session).difference_update(parent_ids)
 
 
+def derivations(session: Session, child_id: uuid.UUID) -> dict[tuple[uuid.UUID, str], float | None]:
+    """A version's recorded parents: (parent, relation) to the edge's amount."""
+    rows = session.execute(
+        select(Edge.parent_id, Edge.relation, Edge.amount).where(Edge.child_id == child_id)
+    )
+    return {(parent, relation): amount for parent, relation, amount in rows}
+
+
 def add(session: Session, artifact: Artifact) -> Artifact:
     session.add(artifact)
     session.flush()
@@ -256,24 +224,6 @@ def add_all(session: Session, artifacts: Sequence[Artifact]) -> None:
     session.add_all(artifacts)
     session.flush()
     created_here(session).update(a.id for a in artifacts)
-
-
-def newest_mixable(
-    session: Session, kind: str, keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], Mixable]:
-    """The newest live version of each (namespace, name), in one query joined on unnested
-    arrays."""
-    if not keys:
-        return {}
-    wanted = _unnested(("namespace", [k[0] for k in keys]), ("name", [k[1] for k in keys]))
-    rows = session.execute(
-        _mixable()
-        .join(wanted, (Artifact.namespace == wanted.c.namespace) & (Artifact.name == wanted.c.name))
-        .where(Artifact.kind == kind, Retraction.id.is_(None))  # joined: none retracted it
-        .ext(distinct_on(Artifact.namespace, Artifact.name))
-        .order_by(Artifact.namespace, Artifact.name, Artifact.created_at.desc(), Artifact.id.desc())
-    )
-    return {(r.namespace, r.name): Mixable(*r) for r in rows}
 
 
 NaturalKey = tuple[str, str, str, str]

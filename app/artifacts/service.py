@@ -20,15 +20,11 @@ from app.artifacts.schemas import (
     OriginIn,
 )
 from app.auth.core import Principal, require_namespace
-from app.composition import repository as composition_repository
 from app.composition.core import Composition
 from app.composition.origin import Origin, OriginInvalid, resolve_origin
-from app.composition.service import LineageChange
 from app.db import lock_scope
 from app.errors import Conflict, InvalidInput, NotFound
-from app.lineage import repository as edge_repository
 from app.lineage.models import Edge
-from app.sources import service as source_service
 
 # The kinds an edge joins, child first; None where any kind may stand.
 RELATION_KINDS: dict[str, tuple[str | None, str | None]] = {
@@ -141,9 +137,10 @@ def wrong_kind(found: Artifact, wanted: str, field: str) -> InvalidInput:
     where = field.partition("[")[0]
     hint = KIND_HINTS.get((where, found.kind), "")
     loc = "body." + field.replace("[", ".").replace("]", "")
-    return InvalidInput(
+    return InvalidInput.at(
+        loc,
+        f"a {found.kind}, not a {wanted}",
         f"{field} names {label(found)}, which is a {found.kind}, not a {wanted}{hint}.",
-        errors=[{"loc": loc, "msg": f"a {found.kind}, not a {wanted}", "type": "value_error"}],
     )
 
 
@@ -159,9 +156,7 @@ def origin_of(declared: OriginIn | None, *, field: str = "origin") -> Origin | N
             digital_source_type=declared.digital_source_type,
         )
     except OriginInvalid as exc:
-        raise InvalidInput(
-            str(exc), errors=[{"loc": f"body.{field}", "msg": str(exc), "type": "value_error"}]
-        ) from exc
+        raise InvalidInput.at(f"body.{field}", str(exc), str(exc)) from exc
 
 
 ORIGIN_COLUMNS = (
@@ -245,15 +240,10 @@ def check_unique_parents(planned: Sequence[PlannedEdge], field: str) -> None:
     for index, edge in enumerate(planned):
         key = (edge.parent.id, edge.relation)
         if key in seen:
-            raise InvalidInput(
+            raise InvalidInput.at(
+                f"body.{field}.{index}",
+                "duplicate parent",
                 f"{label(edge.parent)} is listed twice as `{edge.relation}`.",
-                errors=[
-                    {
-                        "loc": f"body.{field}.{index}",
-                        "msg": "duplicate parent",
-                        "type": "value_error",
-                    }
-                ],
             )
         seen.add(key)
 
@@ -269,9 +259,7 @@ def differences(
         current = getattr(existing, key)
         if not _same(current, value):
             diff[key] = {"recorded": current, "posted": value}
-    recorded = {
-        (e.parent_id, e.relation): e.amount for e in edge_repository.incoming(session, existing.id)
-    }
+    recorded = repository.derivations(session, existing.id)
     for edge in planned:
         derivation = (edge.parent.id, edge.relation)
         if derivation not in recorded:
@@ -300,37 +288,23 @@ def conflict(existing: Artifact, diff: dict[str, Any], hint: str = "") -> Confli
     )
 
 
-@dataclass(frozen=True)
-class Registered:
-    """A version recorded (``change`` says what to propagate) or found already recorded."""
-
-    artifact: Artifact
-    change: LineageChange | None
-
-    @property
-    def is_new(self) -> bool:
-        return self.change is not None
-
-
 def lock_natural_key(session: Session, kind: str, key: tuple[str, str, str]) -> None:
     """Serialise writers of one natural key only, so two that post the same new version at once
     record it once."""
     lock_scope(session, "artifact", kind, *key)
 
 
-def register(session: Session, planned: Planned) -> Registered:
-    """Record a version with its parents, or return the identical one already recorded.
-
-    A new version is a leaf: nothing can hang below it yet, so its edges close no cycle."""
-    lock_natural_key(session, planned.kind, planned.key)
+def recorded(session: Session, planned: Planned) -> Artifact | None:
+    """The version already recorded under the planned one's key when it says the same (None:
+    there is none; a conflict when it says something else). Lock the key first."""
     existing = repository.by_natural_key(session, planned.kind, *planned.key)
-    if existing is not None:
-        return Registered(unchanged(session, existing, planned), None)
-    composition_repository.lock_for_reading(session, [e.parent.id for e in planned.edges])
+    return unchanged(session, existing, planned) if existing is not None else None
+
+
+def add(session: Session, planned: Planned) -> Artifact:
+    """Store a new version with its declared columns (its edges are lineage's to store)."""
     values = {**planned.declared, **planned.stamp}
-    artifact = repository.add(session, new_artifact(planned.kind, *planned.key, **values))
-    edge_repository.add(session, edges_of(artifact, planned))
-    return Registered(artifact, LineageChange.of([artifact.id], f"{label(artifact)} recorded"))
+    return repository.add(session, new_artifact(planned.kind, *planned.key, **values))
 
 
 def unchanged(session: Session, existing: Artifact, planned: Planned) -> Artifact:
@@ -370,25 +344,21 @@ def plan_dataset(
     for index, parent in enumerate(body.parents):
         parent_kind = RELATION_KINDS[parent.relation][1] or parent.kind or "dataset"
         if parent.kind is not None and parent.kind != parent_kind:
-            raise InvalidInput(
+            raise InvalidInput.at(
+                f"body.parents.{index}.kind",
+                "wrong kind",
                 f"A `{parent.relation}` parent of a dataset is a {parent_kind},"
                 f" not a {parent.kind}.",
-                errors=[
-                    {
-                        "loc": f"body.parents.{index}.kind",
-                        "msg": "wrong kind",
-                        "type": "value_error",
-                    }
-                ],
             )
         found = resolve(session, parent, parent_kind, field=f"parents[{index}]", known=known)
         planned.append(PlannedEdge(found, parent.relation, parent.amount))
     check_unique_parents(planned, "parents")
     if body.archive_uri is not None and (body.uri is None or origin is None or origin.human <= 0):
-        raise InvalidInput(
+        raise InvalidInput.at(
+            "body.archive_uri",
+            "not a source",
             "archive_uri names a preserved copy of an original source: a dataset version with "
             "human data (origin) and a uri.",
-            errors=[{"loc": "body.archive_uri", "msg": "not a source", "type": "value_error"}],
         )
     declared = {
         "size": body.size,
@@ -431,46 +401,25 @@ def plan_model(
     )
 
 
-def record_dataset(session: Session, body: DatasetCreate, *, actor: Principal) -> Registered:
-    known = look_up(session, body.parents)
-    registered = register(session, plan_dataset(session, body, actor=actor, known=known))
-    if body.archive_uri is not None:
-        source_service.name_archive(session, registered.artifact, body.archive_uri, actor=actor)
-    return registered
-
-
-def record_model(session: Session, body: ModelCreate, *, actor: Principal) -> Registered:
-    base = [body.base_model] if body.base_model is not None else []
-    known = look_up(session, [*body.training_set, *base])
-    return register(session, plan_model(session, body, actor=actor, known=known))
-
-
-def record_origin(
-    session: Session,
-    dataset_id: uuid.UUID,
-    declared: OriginIn,
-    reason: str | None,
-    *,
-    actor: Principal,
-) -> Registered:
-    """Replace a dataset version's declared origin (the change propagates to every descendant)."""
-    artifact = repository.get(session, dataset_id, "dataset")
-    if artifact is None:
-        raise NotFound(f"No dataset version has id {dataset_id}.", missing={"id": str(dataset_id)})
+def origin_correction(
+    session: Session, dataset_id: uuid.UUID, declared: OriginIn, *, actor: Principal
+) -> tuple[Artifact, dict[str, Any] | None]:
+    """A dataset version whose declared origin a client replaces, with the columns that change
+    (None: it already has that origin)."""
+    artifact = get_or_404(session, dataset_id, "dataset")
     require_namespace(actor, artifact.namespace)
-    origin = origin_of(declared)
-    columns = origin_columns(origin)
+    columns = origin_columns(origin_of(declared))
     if all(getattr(artifact, k) == v for k, v in columns.items()):
-        return Registered(artifact, None)
-    # the whole subgraph at once, in order, before the row itself changes (see lock_descendants)
-    held = composition_repository.lock_descendants(session, [artifact.id])
+        return artifact, None
+    return artifact, {**columns, **declared_by(actor)}
+
+
+def correct_origin(session: Session, artifact: Artifact, columns: dict[str, Any]) -> None:
+    """Store a corrected origin (lock the descendants first: they are recomputed from it)."""
     session.refresh(artifact)
-    for key, value in {**columns, **declared_by(actor)}.items():
+    for key, value in columns.items():
         setattr(artifact, key, value)
     session.flush()
-    why = f"origin of {label(artifact)} corrected" + (f": {reason}" if reason else "")
-    change = LineageChange.of([artifact.id], why, structural=False, locked=held)
-    return Registered(artifact, change)
 
 
 def get_or_404(session: Session, artifact_id: uuid.UUID, kind: str) -> Artifact:

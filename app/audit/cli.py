@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Annotated
 
 import typer
@@ -10,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.audit import service
-from app.audit.schemas import BreachRead, VerifyRead
+from app.audit.schemas import VerifyRead
 from app.config import get_settings
 from app.db import Database
 from app.embedded import service_database
@@ -30,21 +31,7 @@ def check() -> VerifyRead:
                     verdict = service.verify(session)
         finally:
             database.dispose()
-    breach = verdict.breach
-    return VerifyRead(
-        intact=breach is None,
-        sealed=verdict.sealed,
-        pending=verdict.pending,
-        head_hash=verdict.head_hash,
-        breach=BreachRead(
-            kind=breach.kind,
-            sequence=breach.sequence,
-            entry_id=breach.entry_id,
-            detail=breach.detail,
-        )
-        if breach is not None
-        else None,
-    )
+    return VerifyRead(intact=verdict.breach is None, **asdict(verdict))
 
 
 @audit.command()

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+import orjson
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from app.pagination import Page
 
 
 class AuditEntryRead(BaseModel):
+    """A sealed entry, read from its row (which keeps the content as canonical JSON text)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     sequence: int
     recorded_at: datetime
     actor: str = Field(description="The token's name (`anonymous` while authentication is off).")
     operation: str
-    content: Any = Field(description="What the write said, as received (secrets left out).")
+    content: Annotated[Any, BeforeValidator(orjson.loads)] = Field(
+        description="What the write said, as received (secrets left out)."
+    )
     content_hash: str
     previous_hash: str
     hash: str

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-import threading
 
 from app.audit import service
+from app.background import Poller
 from app.db import Database
 
 log = logging.getLogger("headwater.audit")
@@ -22,28 +22,19 @@ def drain(database: Database) -> int:
             return done
 
 
-class AuditSealer:
-    def __init__(self, database: Database, poll_seconds: float = 0.25) -> None:
-        self.database = database
-        self.poll_seconds = poll_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="audit-sealer", daemon=True)
+class AuditSealer(Poller):
+    name = "audit-sealer"
+    poll_seconds = 0.25
 
-    def start(self) -> None:
-        self._thread.start()
+    def round(self) -> None:
+        drain(self.database)
+
+    def failed(self, exc: Exception) -> None:
+        log.error("sealing audit entries failed; they stay pending and are retried", exc_info=exc)
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
+        super().stop()
         try:
             drain(self.database)  # a clean stop leaves nothing of this replica's unsealed
         except Exception:
             log.exception("sealing audit entries at shutdown failed; the next start seals them")
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                drain(self.database)
-            except Exception:
-                log.exception("sealing audit entries failed; they stay pending and are retried")
-            self._stop.wait(self.poll_seconds)

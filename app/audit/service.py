@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from app.audit import chain, repository
 from app.audit.models import AuditEntry
+from app.audit.schemas import AuditEntryRead
+from app.pagination import Page, invalid_cursor, page
 
 SEAL_BATCH = 5_000
 
@@ -80,4 +82,33 @@ def verify(session: Session) -> chain.Verdict:
         (as_entry(row) for row in repository.stream_pending(session)),
         (head.sequence, head.hash) if head is not None else None,
         lambda hash_: repository.sequence_of(session, hash_),
+    )
+
+
+def after(cursor: str | None) -> int | None:
+    """The sequence number a cursor of the audit log stands for (None: the first page)."""
+    if cursor is None:
+        return None
+    if not cursor.isdigit():
+        raise invalid_cursor()
+    return int(cursor)
+
+
+def listing(
+    session: Session,
+    *,
+    since: datetime | None,
+    actor: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[AuditEntryRead]:
+    """One page of the sealed entries, oldest first; writes acknowledged a moment ago are
+    sealed first, so they are listed too, not only those the sealer reached."""
+    seal(session)
+    start = after(cursor)
+    return page(
+        lambda n: repository.page(session, after=start, since=since, actor=actor, limit=n),
+        limit,
+        lambda rows: [AuditEntryRead.model_validate(row) for row in rows],
+        lambda row: str(row.sequence),
     )

@@ -98,7 +98,7 @@ def list_tokens(
 ) -> None:
     """Every token, by name (never a secret)."""
     with transaction() as session:
-        rows = [TokenRead.model_validate(t) for t in service.listing(session, None, 1_000_000)]
+        rows = service.listing(session, limit=1_000_000, cursor=None).items
     if as_json:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in rows]))
         return

@@ -11,7 +11,7 @@ from app.auth.schemas import TokenCreate, TokenCreated, TokenRead
 from app.auth.security import Admin
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
-from app.pagination import Cursor, Limit, Page, page
+from app.pagination import Cursor, Limit, Page
 
 router = APIRouter(prefix="/api/v1", tags=["tokens"], responses=PROBLEM_RESPONSES)
 
@@ -22,12 +22,7 @@ Name = Annotated[str, Path(min_length=1, max_length=128)]
 def list_tokens(
     session: SessionDep, _: Admin, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[TokenRead]:
-    return page(
-        lambda n: service.listing(session, cursor, n),
-        limit,
-        lambda rows: [TokenRead.model_validate(t) for t in rows],
-        lambda t: t.name,
-    )
+    return service.listing(session, limit=limit, cursor=cursor)
 
 
 @router.post(

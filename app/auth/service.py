@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -12,8 +11,9 @@ from app.audit import service as audit
 from app.auth import repository
 from app.auth.core import Principal, new_secret, same_hash, secret_hash
 from app.auth.models import Token
-from app.auth.schemas import TokenCreate
+from app.auth.schemas import TokenCreate, TokenRead
 from app.errors import Conflict, NotFound, Unauthenticated
+from app.pagination import Page, page
 
 LAST_USED_EVERY = timedelta(seconds=repository.LAST_USED_RESOLUTION_S)
 
@@ -53,8 +53,14 @@ def create(session: Session, body: TokenCreate, *, actor: str) -> tuple[Token, s
     return token, secret
 
 
-def listing(session: Session, after: str | None, limit: int) -> Sequence[Token]:
-    return repository.page(session, after, limit)
+def listing(session: Session, *, limit: int, cursor: str | None) -> Page[TokenRead]:
+    """Tokens by name, from just after the one ``cursor`` names."""
+    return page(
+        lambda n: repository.page(session, cursor, n),
+        limit,
+        lambda rows: [TokenRead.model_validate(t) for t in rows],
+        lambda t: t.name,
+    )
 
 
 def revoke(session: Session, name: str, *, actor: str) -> Token:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -214,12 +215,24 @@ def mix(parts: Iterable[tuple[float, Composition]]) -> Composition | None:
     Weights must be finite and non-negative. They are scaled by the largest first, so amounts
     near the float range cannot overflow.
     """
+    return mix_vectors((weight, c.buckets, c.unknown) for weight, c in parts)
+
+
+Buckets = Iterable[tuple[int, float]]
+"""A vector's ``(depth, mass)`` pairs, by increasing depth."""
+
+
+def mix_vectors(parts: Iterable[tuple[float, Buckets, float]]) -> Composition | None:
+    """:func:`mix` over vectors given as their buckets and unknown mass (as :func:`unpacked`
+    reads them from storage), so that mixing thousands builds no :class:`Composition` each."""
     weighted = list(parts)
-    return _mixed([weight for weight, _ in weighted], (c for _, c in weighted))
+    return _mixed([w for w, _, _ in weighted], ((b, u) for _, b, u in weighted))
 
 
-def _mixed(weights: Sequence[float], compositions: Iterable[Composition]) -> Composition | None:
-    """:func:`mix` of the weights (checked) with the compositions, one for each weight, taken
+def _mixed(
+    weights: Sequence[float], vectors: Iterable[tuple[Buckets, float]]
+) -> Composition | None:
+    """:func:`mix_vectors` of the weights (checked) with the vectors, one for each weight, taken
     one at a time: a node with 50,000 parents never holds them all. Every term is kept and
     summed once with ``math.fsum``, which rounds exactly, so the result does not depend on the
     order the parents come in; every ``PACK_EVERY`` parents the terms move from lists into
@@ -233,13 +246,13 @@ def _mixed(weights: Sequence[float], compositions: Iterable[Composition]) -> Com
     terms: dict[int, list[float]] = defaultdict(list)
     unknown_terms: list[float] = []
     packed: dict[int, array[float]] = defaultdict(lambda: array("d"))
-    for count, (weight, composition) in enumerate(zip(weights, compositions, strict=True), 1):
+    for count, (weight, (buckets, unknown)) in enumerate(zip(weights, vectors, strict=True), 1):
         if weight == 0.0:
             continue
         scale = weight / top
-        for depth, mass in composition.buckets:
+        for depth, mass in buckets:
             terms[depth].append(scale * mass)
-        unknown_terms.append(scale * composition.unknown)
+        unknown_terms.append(scale * unknown)
         if count % PACK_EVERY == 0:
             for depth, masses in [*terms.items(), (UNKNOWN_TERMS, unknown_terms)]:
                 packed[depth].extend(masses)
@@ -252,6 +265,18 @@ def _mixed(weights: Sequence[float], compositions: Iterable[Composition]) -> Com
     return _normalized(
         {depth: math.fsum(masses) for depth, masses in terms.items()}, math.fsum(unknown_terms)
     )
+
+
+def unpacked(packed: bytes) -> tuple[Buckets, float]:
+    """A stored vector's buckets and unknown mass from its packed form (``artifacts.
+    composition_packed``, which the database derives from the JSON: the unknown mass, then
+    depth and mass of each bucket, as big-endian doubles)."""
+    values = array("d", packed)
+    if len(values) % 2 != 1:
+        raise ValueError(f"not a packed composition: {len(packed)} bytes")
+    if sys.byteorder == "little":
+        values.byteswap()
+    return zip(map(int, values[1::2]), values[2::2], strict=True), values[0]
 
 
 class ParentEdge(Protocol):
@@ -353,13 +378,13 @@ def compose_streamed(
         if edge.relation in MASS_RELATIONS
     ]
     mixed: list[float] = [weight for weight, _ in carrying]
-    parts: Iterable[Composition] = (
-        composition.shifted() if shift else composition
-        for (_, shift), composition in zip(carrying, compositions, strict=True)
+    parts: Iterable[tuple[Buckets, float]] = (
+        (((depth + 1, mass) for depth, mass in c.buckets) if shift else c.buckets, c.unknown)
+        for (_, shift), c in zip(carrying, compositions, strict=True)
     )
     if weights.residual > 0.0:
         mixed.append(weights.residual)
-        parts = itertools.chain(parts, (own,))
+        parts = itertools.chain(parts, ((own.buckets, own.unknown),))
     composition = _mixed(mixed, parts)
     return NodeComposition(
         fallback if composition is None else composition,

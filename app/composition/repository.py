@@ -16,6 +16,7 @@ from app.artifacts.models import Artifact
 from app.composition.models import PropagationJob
 from app.composition.origin import Origin
 from app.db import equals_any
+from app.graph import upstream
 from app.metrics import LOCK_WAIT_SECONDS
 
 WRITE_CHUNK = 5_000
@@ -536,14 +537,9 @@ class MassRegion:
     labels: dict[uuid.UUID, Label]
 
 
-_MASS_UPSTREAM = """
-    WITH RECURSIVE up(id) AS (
-        SELECT unnest(CAST(:targets AS uuid[]))
-        UNION
-        SELECT e.parent_id FROM edges e JOIN up u ON e.child_id = u.id
-        WHERE e.relation IN ('trained_on', 'fine_tuned_from', 'derived_from')
-    )
-"""
+_MASS_UPSTREAM = upstream(
+    "CAST(:targets AS uuid[])", relations=("trained_on", "fine_tuned_from", "derived_from")
+)
 
 
 def load_mass_region(session: Session, target: uuid.UUID) -> MassRegion | None:

@@ -28,12 +28,6 @@ def find(session: Session, child_id: uuid.UUID, parent_id: uuid.UUID, relation: 
     ).one_or_none()
 
 
-def incoming(session: Session, child_id: uuid.UUID) -> Sequence[Edge]:
-    return session.scalars(
-        select(Edge).where(Edge.child_id == child_id).order_by(Edge.created_at, Edge.id)
-    ).all()
-
-
 def remove(session: Session, edge: Edge) -> None:
     session.delete(edge)
     session.flush()

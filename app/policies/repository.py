@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import exists, func, select, text
 from sqlalchemy.orm import Session
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.artifacts.models import HUMAN_SOURCE_MIN, Artifact
 from app.artifacts.repository import is_source
 from app.db import equals_any
-from app.lineage.models import Edge
+from app.graph import upstream
 from app.policies.models import Policy
 from app.sources.models import CHECKED_STATUSES, SourceState
 
@@ -65,81 +65,98 @@ def previous_generation(
     namespace: str,
     name: str,
     exclude: uuid.UUID | None,
-) -> Artifact | None:
+) -> uuid.UUID | None:
     """The nearest model version named (namespace, name) upstream of the given datasets.
 
-    A breadth-first walk, one query per level, stopping at the first level that holds such a
-    version: in a self-consuming loop that is a level or two up. When a few levels find none,
-    one recursive query over the whole ancestry (each node once) says whether any is there at
-    all before the walk goes on.
+    A breadth-first walk in one statement, stopping at the first level that holds such a
+    version: in a self-consuming loop that is a level or two up. When the first few levels
+    find none, one recursive query over the whole ancestry (each node once) says whether any
+    is there at all before the walk goes further.
     """
-    query = select(Artifact.id).where(
-        Artifact.kind == "model", Artifact.namespace == namespace, Artifact.name == name
-    )
-    if exclude is not None:
-        query = query.where(Artifact.id != exclude)
-    versions = set(session.scalars(query).all())
-    if not versions:
+    asked = {"start": list(start_ids), "namespace": namespace, "name": name, "exclude": exclude}
+    nearest, exhausted = _walk_to_version(session, asked, SHALLOW_LEVELS)
+    if nearest is not None or exhausted:
+        return nearest
+    if not _any_version_among_ancestors(session, asked):
         return None
-    seen = set(start_ids)
-    frontier = list(seen)
-    for level in range(MAX_ANCESTRY):
-        if not frontier:
-            return None
-        if level == SHALLOW_LEVELS and not versions & ancestors(session, frontier):
-            return None
-        parents = session.scalars(
-            select(Edge.parent_id).where(equals_any(Edge.child_id, frontier)).distinct()
-        ).all()
-        frontier = [p for p in parents if p not in seen]
-        seen.update(frontier)
-        found = [p for p in frontier if p in versions]
-        if found:
-            return session.scalars(
-                select(Artifact)
-                .where(equals_any(Artifact.id, found))
-                .order_by(Artifact.created_at.desc(), Artifact.id.desc())
-                .limit(1)
-            ).first()
-    return None
+    nearest, _ = _walk_to_version(session, asked, MAX_ANCESTRY)
+    return nearest
 
 
-def ancestors(session: Session, start_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-    """Every ancestor of the given nodes, in one recursive query."""
-    rows = session.execute(
+_VERSIONS = """
+    SELECT v.id FROM artifacts v
+    WHERE v.kind = 'model' AND v.namespace = :namespace AND v.name = :name
+      AND v.id IS DISTINCT FROM CAST(:exclude AS uuid)
+"""
+
+
+def _walk_to_version(
+    session: Session, asked: dict[str, Any], levels: int
+) -> tuple[uuid.UUID | None, bool]:
+    """The newest version found at the first level (at most ``levels`` up) that holds one, and
+    whether the walk ran out of ancestors before its bound. Each level is one row: the parents
+    of the level below not seen before, so every ancestor is expanded once."""
+    row = session.execute(
         text(
-            """
-            WITH RECURSIVE up(id) AS (
-                SELECT unnest(CAST(:start AS uuid[]))
-                UNION
-                SELECT e.parent_id FROM edges e JOIN up u ON e.child_id = u.id
+            f"""
+            WITH RECURSIVE versions AS MATERIALIZED (
+                SELECT array_agg(v.id) AS ids FROM ({_VERSIONS}) v
+            ), walk(level, frontier, seen) AS (
+                SELECT 0, CAST(:start AS uuid[]), CAST(:start AS uuid[])
+                FROM versions WHERE versions.ids IS NOT NULL
+                UNION ALL
+                SELECT w.level + 1, parents.ids, w.seen || parents.ids
+                FROM walk w CROSS JOIN versions
+                CROSS JOIN LATERAL (
+                    SELECT array_agg(DISTINCT e.parent_id) AS ids FROM edges e
+                    WHERE e.child_id = ANY(w.frontier) AND e.parent_id <> ALL(w.seen)
+                ) parents
+                WHERE parents.ids IS NOT NULL AND w.level < :levels
+                  AND NOT (w.frontier && versions.ids)
             )
-            SELECT id FROM up
+            SELECT w.level, (
+                SELECT a.id FROM artifacts a
+                WHERE a.id = ANY(w.frontier) AND a.id = ANY(versions.ids)
+                ORDER BY a.created_at DESC, a.id DESC
+                LIMIT 1
+            )
+            FROM walk w CROSS JOIN versions
+            ORDER BY w.level DESC
+            LIMIT 1
             """
         ),
-        {"start": list(start_ids)},
-    ).scalars()
-    return set(rows)
+        {**asked, "levels": levels},
+    ).first()
+    if row is None:  # no other version of the model: nothing to walk to
+        return None, True
+    level, found = row
+    return found, found is None and level < levels
 
 
-def carried_over(session: Session, previous: Artifact) -> set[uuid.UUID]:
+def _any_version_among_ancestors(session: Session, asked: dict[str, Any]) -> bool:
+    return bool(
+        session.execute(
+            text(
+                f"""
+                {upstream("CAST(:start AS uuid[])")}
+                SELECT EXISTS (SELECT FROM up JOIN ({_VERSIONS}) v ON v.id = up.id)
+                """
+            ),
+            asked,
+        ).scalar_one()
+    )
+
+
+def carried_over(session: Session, previous: uuid.UUID) -> set[uuid.UUID]:
     """The data the previous generation trained on: its training set and the datasets those
     derive from, up to (not through) the models that generated any of them."""
+    walk = upstream(
+        "ARRAY[CAST(:start AS uuid)]",
+        through="child.kind = 'dataset' OR u.id = CAST(:start AS uuid)",
+    )
     rows = session.execute(
-        text(
-            """
-            WITH RECURSIVE up(id) AS (
-                SELECT CAST(:start AS uuid)
-                UNION
-                SELECT e.parent_id FROM edges e
-                JOIN up u ON e.child_id = u.id
-                JOIN artifacts child ON child.id = u.id
-                WHERE child.kind = 'dataset' OR u.id = CAST(:start AS uuid)
-            )
-            SELECT id FROM up
-            """
-        ),
-        {"start": previous.id},
+        text(f"{walk} SELECT id FROM up"),
+        {"start": previous},
     ).scalars()
     return set(rows)
 

@@ -16,7 +16,9 @@ from app.composition.core import (
     Composition,
     NodeComposition,
     ParentContribution,
-    compose,
+    Weighting,
+    mix_vectors,
+    unpacked,
     weighting,
 )
 from app.errors import NotFound
@@ -102,7 +104,7 @@ class MemberVersion(Protocol):
     @property
     def size(self) -> float | None: ...
     @property
-    def composition(self) -> dict[str, Any]: ...
+    def composition_packed(self) -> bytes: ...
     @property
     def composition_stale(self) -> bool: ...
     @property
@@ -129,27 +131,47 @@ class Judgement:
     previous: PreviousGenerationRead | None
 
 
-def _contributions(members: Sequence[Member]) -> list[ParentContribution]:
-    return [
-        ParentContribution(
-            relation="trained_on",
-            composition=Composition.from_stored(m.artifact.composition),
-            amount=m.amount,
-            parent_size=m.artifact.size,
-            parent_total_amount=None,
-        )
-        for m in members
-    ]
+# ``weighting`` reads amounts and sizes, never a member's vector: this stands in for it
+_UNREAD = Composition.all_unknown()
+
+
+def _weighting(members: Sequence[Member]) -> Weighting:
+    """How the training set weighs its members: as ``compose`` weighs a model's training set."""
+    return weighting(
+        "model",
+        None,
+        [
+            ParentContribution(
+                relation="trained_on",
+                composition=_UNREAD,
+                amount=m.amount,
+                parent_size=m.artifact.size,
+                parent_total_amount=None,
+            )
+            for m in members
+        ],
+    )
 
 
 def training_set_composition(members: Sequence[Member]) -> NodeComposition:
-    """The mixture of a training set's datasets, by amount (default: the dataset's size)."""
-    return compose("model", None, None, _contributions(members))
+    """The mixture of a training set's datasets, by amount (default: the dataset's size):
+    ``compose`` for a model's training set, reading each member's packed vector rather than
+    building a :class:`Composition` of each (a gate mixes thousands)."""
+    weights = _weighting(members)
+    mixed = mix_vectors(
+        (weight, *unpacked(m.artifact.composition_packed))
+        for weight, m in zip(weights.parents, members, strict=True)
+    )
+    return NodeComposition(
+        Composition.all_unknown() if mixed is None else mixed,
+        weights.total_amount,
+        weights.weights_assumed,
+    )
 
 
 def member_shares(members: Sequence[Member]) -> dict[uuid.UUID, float]:
     """Each member's share of the training set's mass, weighed as the composition weighs it."""
-    shares, _ = weighting("model", None, _contributions(members)).shares()
+    shares, _ = _weighting(members).shares()
     found: dict[uuid.UUID, float] = {}
     for member, share in zip(members, shares, strict=True):
         if share > 0.0:
@@ -277,9 +299,7 @@ def find_ancestry(
     if earlier is None:
         return Ancestry(None, frozenset())
     carried = repository.carried_over(session, earlier)
-    return Ancestry(
-        earlier.id, frozenset(m.artifact.id for m in members if m.artifact.id in carried)
-    )
+    return Ancestry(earlier, frozenset(m.artifact.id for m in members if m.artifact.id in carried))
 
 
 def previous_generation(

@@ -12,8 +12,8 @@ from app.artifacts.schemas import Kind
 from app.auth.security import Writer, requires
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
-from app.pagination import Cursor, Limit, Page, newest_first_page
-from app.retractions import repository, service
+from app.pagination import Cursor, Limit, Page
+from app.retractions import service
 from app.retractions.schemas import RetractionCreate, RetractionRead
 
 router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES, tags=["retractions"])
@@ -87,14 +87,7 @@ def list_retractions(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[RetractionRead]:
-    return newest_first_page(
-        "retractions",
-        cursor,
-        limit,
-        lambda after, n: repository.page(session, artifact_id=artifact_id, after=after, limit=n),
-        lambda rows: service.reads(session, rows),
-        lambda r: (r.created_at, r.id),
-    )
+    return service.listing(session, artifact_id=artifact_id, limit=limit, cursor=cursor)
 
 
 @router.get(

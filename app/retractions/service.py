@@ -23,6 +23,7 @@ from app.composition import repository as composition_repository
 from app.composition.service import LineageChange
 from app.errors import NotFound
 from app.lineage.models import Edge
+from app.pagination import Page, newest_first_page
 from app.retractions import repository
 from app.retractions.models import RetractedEdge, Retraction
 from app.retractions.schemas import (
@@ -185,3 +186,17 @@ def get(session: Session, retraction_id: uuid.UUID) -> RetractionRead:
     if found is None:
         raise NotFound(f"No retraction has id {retraction_id}.", missing={"id": str(retraction_id)})
     return reads(session, [found])[0]
+
+
+def listing(
+    session: Session, *, artifact_id: uuid.UUID | None, limit: int, cursor: str | None
+) -> Page[RetractionRead]:
+    """Retractions, newest first; with ``artifact_id``, those of a version or its edges."""
+    return newest_first_page(
+        "retractions",
+        cursor,
+        limit,
+        lambda after, n: repository.page(session, artifact_id=artifact_id, after=after, limit=n),
+        lambda rows: reads(session, rows),
+        lambda r: (r.created_at, r.id),
+    )

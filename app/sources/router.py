@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from app.auth.security import Writer, requires
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
-from app.pagination import Cursor, Limit, Page, newest_first_page
+from app.pagination import Cursor, Limit, Page
 from app.sources import service
 from app.sources.models import SourceStatus
 from app.sources.schemas import (
@@ -40,15 +40,8 @@ def list_sources(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[SourceRead]:
-    return newest_first_page(
-        "sources",
-        cursor,
-        limit,
-        lambda after, n: service.listing(
-            session, status=status, namespace=namespace, after=after, limit=n
-        ),
-        lambda rows: service.source_reads(session, rows, with_runs=runs),
-        lambda r: (r[0].created_at, r[0].id),
+    return service.listing(
+        session, status=status, namespace=namespace, with_runs=runs, limit=limit, cursor=cursor
     )
 
 

@@ -22,6 +22,7 @@ from app.auth.core import Principal, require_namespace
 from app.composition import repository as composition_repository
 from app.db import lock_scope
 from app.errors import InvalidInput, NotFound
+from app.pagination import Page, newest_first_page
 from app.sources import repository
 from app.sources.models import SourceState
 from app.sources.schemas import (
@@ -82,8 +83,26 @@ def source_reads(
     ]
 
 
-# sources, newest first, with their last state: the list is the repository's page as it is
-listing = repository.page
+def listing(
+    session: Session,
+    *,
+    status: str | None,
+    namespace: str | None,
+    with_runs: bool,
+    limit: int,
+    cursor: str | None,
+) -> Page[SourceRead]:
+    """Sources, newest first, with what was last found at each."""
+    return newest_first_page(
+        "sources",
+        cursor,
+        limit,
+        lambda after, n: repository.page(
+            session, status=status, namespace=namespace, after=after, limit=n
+        ),
+        lambda rows: source_reads(session, rows, with_runs=with_runs),
+        lambda r: (r[0].created_at, r[0].id),
+    )
 
 
 def found_sources(
@@ -152,9 +171,10 @@ def record_checks(session: Session, body: ChecksReport, *, actor: Principal) -> 
     ids = [check.id for check in body.checks]
     duplicates = sorted({str(i) for i, n in Counter(ids).items() if n > 1})
     if duplicates:
-        raise InvalidInput(
+        raise InvalidInput.at(
+            "body.checks",
+            "duplicate id",
             f"Each source may be reported once per request; repeated: {', '.join(duplicates[:5])}.",
-            errors=[{"loc": "body.checks", "msg": "duplicate id", "type": "value_error"}],
         )
     found = found_sources(session, ids)
     for artifact, _ in found.values():

@@ -3,55 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.artifacts import repository as artifact_repository
 from app.composition.schemas import composition_summary
 from app.errors import Conflict, NotFound
-from app.lineage import repository as lineage_repository
 from app.metrics import VERDICTS
 from app.policies import service as policy_service
 from app.policies.schemas import FindingRead, GateRequest, GateResponse, PolicyRef, SetMember
+from app.training import repository
 from app.training import service as training_service
 
 
 def resolve_training_set(session: Session, request: GateRequest) -> list[policy_service.Member]:
     """Each proposed dataset, or a 404 naming every one that is not recorded."""
-    # a symlinked dataset is found by any of its identifiers
-    names = lineage_repository.canonical_names(
-        session, "dataset", [(i.namespace, i.name) for i in request.training_set]
+    found = repository.proposed_members(
+        session, [(i.namespace, i.name, i.version or None) for i in request.training_set]
     )
-
-    def recorded_as(namespace: str, name: str) -> tuple[str, str]:
-        return names.get((namespace, name), (namespace, name))
-
-    versioned = [
-        (*recorded_as(i.namespace, i.name), i.version) for i in request.training_set if i.version
+    missing = [
+        {"index": index, "namespace": item.namespace, "name": item.name, "version": item.version}
+        for index, (item, version) in enumerate(zip(request.training_set, found, strict=True))
+        if version is None
     ]
-    newest_keys = [recorded_as(i.namespace, i.name) for i in request.training_set if not i.version]
-    exact = artifact_repository.mixable_by_natural_key(session, "dataset", versioned)
-    newest = artifact_repository.newest_mixable(session, "dataset", newest_keys)
-    members: list[tuple[artifact_repository.Mixable, float | None]] = []
-    missing: list[dict[str, Any]] = []
-    for index, item in enumerate(request.training_set):
-        found = (
-            exact.get((*recorded_as(item.namespace, item.name), item.version))
-            if item.version
-            else newest.get(recorded_as(item.namespace, item.name))
-        )
-        if found is None:
-            missing.append(
-                {
-                    "index": index,
-                    "namespace": item.namespace,
-                    "name": item.name,
-                    "version": item.version,
-                }
-            )
-        else:
-            members.append((found, item.amount))
     if missing:
         named = ", ".join(
             f"{m['namespace']}/{m['name']}" + (f"@{m['version']}" if m["version"] else "")
@@ -63,11 +36,15 @@ def resolve_training_set(session: Session, request: GateRequest) -> list[policy_
             " The gate never guesses; record them first.",
             missing=missing,
         )
-    refuse_retracted([version for version, _ in members])
-    return [policy_service.Member(version, amount) for version, amount in members]
+    versions = [version for version in found if version is not None]
+    refuse_retracted(versions)
+    return [
+        policy_service.Member(version, item.amount)
+        for version, item in zip(versions, request.training_set, strict=True)
+    ]
 
 
-def refuse_retracted(versions: Sequence[artifact_repository.Mixable]) -> None:
+def refuse_retracted(versions: Sequence[repository.ProposedMember]) -> None:
     """A retracted version is lineage declared wrong: judging it would judge nothing real."""
     named = [a for a in versions if a.retracted is not None]
     if not named:

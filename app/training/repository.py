@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app.artifacts.models import Artifact
-from app.db import equals_any
+from app.db import equals_any, json_dumps
 from app.lineage.models import Edge
 from app.pagination import newest_first
 from app.training.models import RejudgeRequest, TrainingRun, VerdictRecord
@@ -135,3 +136,74 @@ def rejudging(session: Session, model_ids: Sequence[uuid.UUID]) -> set[uuid.UUID
 
 def rejudge_queue_depth(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(RejudgeRequest)) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class ProposedMember:
+    """A dataset version a proposed training set names, as the gate mixes and judges it: its
+    key, size, packed composition and figures, and why it was retracted (None while it is
+    live). No ORM object: a proposed set of 100,000 is read at once."""
+
+    id: uuid.UUID
+    namespace: str
+    name: str
+    version: str
+    size: float | None
+    composition_packed: bytes
+    composition_stale: bool
+    human_fraction: float
+    synthetic_fraction: float
+    retracted: str | None
+
+
+def proposed_members(
+    session: Session, items: Sequence[tuple[str, str, str | None]]
+) -> list[ProposedMember | None]:
+    """The dataset version each (namespace, name, version) names, None where none is recorded,
+    in one statement. A name that is an alias is looked up under the identifier it leads to;
+    no version means the newest one not retracted; a version named is found retracted or not.
+    """
+    rows = session.execute(
+        text(
+            """
+            WITH asked AS MATERIALIZED (
+                SELECT k.position, n.namespace, n.name,
+                       coalesce(k.version, newest.version) AS version
+                FROM jsonb_to_recordset(CAST(:items AS jsonb))
+                    AS k(position int, namespace text, name text, version text)
+                LEFT JOIN aliases al
+                    ON al.kind = 'dataset' AND al.namespace = k.namespace AND al.name = k.name
+                CROSS JOIN LATERAL (
+                    SELECT coalesce(al.canonical_namespace, k.namespace) AS namespace,
+                           coalesce(al.canonical_name, k.name) AS name
+                ) n
+                LEFT JOIN LATERAL (
+                    SELECT v.version FROM artifacts v
+                    WHERE k.version IS NULL AND v.kind = 'dataset'
+                      AND v.namespace = n.namespace AND v.name = n.name
+                      AND NOT EXISTS (SELECT FROM retractions x WHERE x.artifact_id = v.id)
+                    ORDER BY v.created_at DESC, v.id DESC
+                    LIMIT 1
+                ) newest ON true
+            )
+            -- materialized: each version is then found by its unique key, not among its name's
+            SELECT a.id, a.namespace, a.name, a.version, a.size, a.composition_packed,
+                   a.composition_stale, a.human_fraction, a.synthetic_fraction, r.reason
+            FROM asked
+            LEFT JOIN artifacts a
+                ON a.kind = 'dataset' AND a.namespace = asked.namespace
+                AND a.name = asked.name AND a.version = asked.version
+            LEFT JOIN retractions r ON r.artifact_id = a.id
+            ORDER BY asked.position
+            """
+        ),
+        {
+            "items": json_dumps(
+                [
+                    {"position": i, "namespace": namespace, "name": name, "version": version}
+                    for i, (namespace, name, version) in enumerate(items)
+                ]
+            )
+        },
+    )
+    return [None if row[0] is None else ProposedMember(*row) for row in rows.all()]

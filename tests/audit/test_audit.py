@@ -4,9 +4,6 @@ the first entry altered, removed or reordered."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 from typing import Any
 
@@ -26,7 +23,7 @@ from app.policies import service as policy_service
 from app.policies.schemas import PolicyPut
 from tests.auth.conftest import Issue, bearer
 from tests.auth.test_tokens import ol_dataset, run_event
-from tests.conftest import ROOT, free_port
+from tests.conftest import free_port, headwater
 
 
 def entries(client: TestClient, headers: dict[str, str], **params: Any) -> list[dict[str, Any]]:
@@ -110,15 +107,7 @@ def test_every_accepted_write_is_recorded_once_with_its_actor(
 
 
 def verify_command(url: str) -> tuple[int, dict[str, Any]]:
-    env = {**os.environ, "DATABASE_URL": url, "HEADWATER_LOG_LEVEL": "warning"}
-    done = subprocess.run(
-        [sys.executable, "-m", "app", "audit", "verify", "--json"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = headwater("audit", "verify", "--json", env={"DATABASE_URL": url})
     return done.returncode, json.loads(done.stdout)
 
 

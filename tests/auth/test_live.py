@@ -17,24 +17,13 @@ import pytest
 from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import Job, OutputDataset, Run, RunEvent, RunState
 
-from tests.conftest import ROOT, LiveServer
+from tests.conftest import ROOT, LiveServer, headwater
 
 PRODUCER = "https://github.com/example/pipelines/tree/v1"
 
 
-def headwater(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        env={**os.environ, "HEADWATER_LOG_LEVEL": "warning", **env},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-
-
 def create_token(env: dict[str, str], name: str, *options: str) -> str:
-    done = headwater(env, "tokens", "create", "--name", name, *options, "--json")
+    done = headwater("tokens", "create", "--name", name, *options, "--json", env=env)
     assert done.returncode == 0, done.stderr
     created = json.loads(done.stdout)
     assert created["name"] == name
@@ -129,11 +118,11 @@ def test_tokens_from_the_command_work_with_the_openlineage_client_and_never_reac
     secrets.append(gatekeeper)
     judged = [
         headwater(
-            {**env, **token, "HEADWATER_URL": server.url},
             "gate",
             "--dataset",
             "s3://team-a::out-gzip",
             "--json",
+            env={**env, **token, "HEADWATER_URL": server.url},
         )
         for token in ({"HEADWATER_TOKEN": gatekeeper}, {})
     ]
@@ -141,7 +130,7 @@ def test_tokens_from_the_command_work_with_the_openlineage_client_and_never_reac
     assert json.loads(judged[0].stdout)["verdict"] in ("pass", "warn", "fail")
     assert judged[1].returncode == 2 and "401" in judged[1].stderr
 
-    revoked = headwater(env, "tokens", "revoke", "pipeline")
+    revoked = headwater("tokens", "revoke", "pipeline", env=env)
     assert revoked.returncode == 0, revoked.stderr
     with server.client() as api:
         refused = api.post(
@@ -161,9 +150,9 @@ def test_tokens_from_the_command_work_with_the_openlineage_client_and_never_reac
         ("token.create", "cli"),
         ("token.revoke", "cli"),
     ]
-    listing = headwater(env, "tokens", "list")
+    listing = headwater("tokens", "list", env=env)
     assert "pipeline\trevoked" in listing.stdout and "admin\tactive" in listing.stdout
-    verified = headwater(env, "audit", "verify")
+    verified = headwater("audit", "verify", env=env)
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
     server.stop()
@@ -177,11 +166,11 @@ def test_tokens_from_the_command_work_with_the_openlineage_client_and_never_reac
 def test_a_second_token_with_the_same_name_is_refused_by_the_command(committed: str) -> None:
     env = {"DATABASE_URL": committed}
     create_token(env, "once", "--scope", "read")
-    again = headwater(env, "tokens", "create", "--name", "once", "--scope", "read")
+    again = headwater("tokens", "create", "--name", "once", "--scope", "read", env=env)
     assert again.returncode == 1 and "already named" in again.stderr
-    bad = headwater(env, "tokens", "create", "--name", "x", "--scope", "root")
+    bad = headwater("tokens", "create", "--name", "x", "--scope", "root", env=env)
     assert bad.returncode == 2 and "scopes" in bad.stderr
-    missing = headwater(env, "tokens", "revoke", "nobody")
+    missing = headwater("tokens", "revoke", "nobody", env=env)
     assert missing.returncode == 1
 
 

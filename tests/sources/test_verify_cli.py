@@ -8,9 +8,6 @@ import hashlib
 import importlib.util
 import io
 import json
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
@@ -27,7 +24,7 @@ from app.sources.cli import (
     VerifyOptions,
     run,
 )
-from tests.conftest import ROOT, LiveServer, free_port
+from tests.conftest import Done, LiveServer, free_port, headwater
 from tests.sources.test_checking import Quiet
 
 LAKE = "s3://lake"
@@ -37,33 +34,23 @@ def sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def offline_env(tmp_path: Path) -> dict[str, str]:
+def offline_env(tmp_path: Path) -> dict[str, str | None]:
     """No AWS credentials anywhere, and nothing that could leave loopback."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
-        and k != "AWS_PROFILE"
+    return {
+        "AWS_ACCESS_KEY_ID": None,
+        "AWS_SECRET_ACCESS_KEY": None,
+        "AWS_SESSION_TOKEN": None,
+        "AWS_PROFILE": None,
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
+        "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+        "COLUMNS": "200",
     }
-    env.update(
-        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-credentials"),
-        AWS_CONFIG_FILE=str(tmp_path / "no-config"),
-        AWS_EC2_METADATA_DISABLED="true",
-        AWS_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}",
-        COLUMNS="200",
-    )
-    return env
 
 
-def verify(service_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app", "sources", "verify", "--url", service_url, *args],
-        cwd=ROOT,
-        env=offline_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def verify(service_url: str, tmp_path: Path, *args: str) -> Done:
+    return headwater("sources", "verify", "--url", service_url, *args, env=offline_env(tmp_path))
 
 
 @pytest.fixture
