@@ -81,7 +81,8 @@ def record_origin(
     if columns is None:
         return Registered(artifact, None)
     # the whole subgraph at once, in order, before the row itself changes (see lock_descendants)
-    composition_repository.lock_descendants(session, [artifact.id])
+    held = composition_repository.lock_descendants(session, [artifact.id])
     artifact_service.correct_origin(session, artifact, columns)
     why = f"origin of {label(artifact)} corrected" + (f": {reason}" if reason else "")
-    return Registered(artifact, LineageChange.of([artifact.id], why, structural=False))
+    change = LineageChange.of([artifact.id], why, structural=False, locked=held)
+    return Registered(artifact, change)

@@ -12,7 +12,8 @@ checked for the ``write`` scope:
    descendants (``app.registration``, ``app.lineage.service``, ``app.lineage.ingest``,
    ``app.retractions.service``);
 2. **propagate** — every composition downstream is recomputed under row locks on that subgraph,
-   or marked stale and queued when it is too large for one request (``app.composition.service``);
+   or marked stale and queued when it is too large for one request (``app.composition.service``;
+   a worker finishes it, ``app.composition.jobs``);
 3. **re-judge** — the training runs downstream are judged again (``app.training.service``), in
    the request when they are few, else queued for a worker, their verdicts reading
    ``rejudging`` until it is done;
@@ -45,6 +46,7 @@ from app.artifacts.schemas import DatasetCreate, ModelCreate, OriginIn
 from app.artifacts.service import request_content
 from app.audit import service as audit
 from app.auth.core import Principal
+from app.composition import jobs as composition_jobs
 from app.composition import service as composition_service
 from app.composition.service import LineageChange
 from app.config import get_settings
@@ -143,7 +145,7 @@ def finish_deferred(
     """Finish the oldest deferred propagation, then queue the re-judging of the runs it reached
     (in batches of their own, after this transaction releases the subgraph). With ``sessions``
     the propagation commits level by level in sessions of its own."""
-    outcome = composition_service.run_pending_job(session, sessions)
+    outcome = composition_jobs.run_pending_job(session, sessions)
     if outcome is not None and outcome.models:
         training_service.queue(
             session, outcome.models, cause=outcome.cause, structural=outcome.structural

@@ -63,11 +63,6 @@ class Artifact(Base):
         CheckConstraint("total_amount IS NULL OR total_amount >= 0", name="total_non_negative"),
         Index("ix_artifacts_listing", "kind", "namespace", "name", "created_at", "id"),
         Index("ix_artifacts_created", "kind", "created_at", "id"),
-        Index(
-            "ix_artifacts_stale",
-            "id",
-            postgresql_where="composition_stale",
-        ),
         # remediation's candidate sources: the largest all-human dataset versions
         Index(
             "ix_artifacts_human_sources",

@@ -10,13 +10,14 @@ exactly rounded ``math.fsum``, and nothing here recurses.
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal, TypeGuard, get_args
+from typing import Any, Final, Literal, Protocol, TypeGuard, get_args
 
 from app.composition.origin import Origin
 
@@ -43,6 +44,10 @@ SUM_TOLERANCE: Final = 1e-9
 # The largest amount or size a client may state (a billion billion rows or tokens): sums of
 # 100,000 of them stay far from overflowing a double, so no weighting ever overflows.
 MAX_AMOUNT: Final = 1e18
+# Parents mixed between two packings of their terms into arrays (see _mixed), and the key the
+# unknown terms are packed under.
+PACK_EVERY: Final = 1024
+UNKNOWN_TERMS: Final = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,22 +225,43 @@ Buckets = Iterable[tuple[int, float]]
 def mix_vectors(parts: Iterable[tuple[float, Buckets, float]]) -> Composition | None:
     """:func:`mix` over vectors given as their buckets and unknown mass (as :func:`unpacked`
     reads them from storage), so that mixing thousands builds no :class:`Composition` each."""
-    weighted: list[tuple[float, Buckets, float]] = []
-    for weight, buckets, unknown in parts:
+    weighted = list(parts)
+    return _mixed([w for w, _, _ in weighted], ((b, u) for _, b, u in weighted))
+
+
+def _mixed(
+    weights: Sequence[float], vectors: Iterable[tuple[Buckets, float]]
+) -> Composition | None:
+    """:func:`mix_vectors` of the weights (checked) with the vectors, one for each weight, taken
+    one at a time: a node with 50,000 parents never holds them all. Every term is kept and
+    summed once with ``math.fsum``, which rounds exactly, so the result does not depend on the
+    order the parents come in; every ``PACK_EVERY`` parents the terms move from lists into
+    arrays of doubles (a quarter of the memory)."""
+    for weight in weights:
         if not (math.isfinite(weight) and weight >= 0.0):
             raise ValueError(f"mixing weight {weight!r} must be finite and >= 0")
-        if weight > 0.0:
-            weighted.append((weight, buckets, unknown))
-    if not weighted:
+    top = max(weights, default=0.0)
+    if top == 0.0:
         return None
-    top = max(weight for weight, _, _ in weighted)
     terms: dict[int, list[float]] = defaultdict(list)
     unknown_terms: list[float] = []
-    for weight, buckets, unknown in weighted:
+    packed: dict[int, array[float]] = defaultdict(lambda: array("d"))
+    for count, (weight, (buckets, unknown)) in enumerate(zip(weights, vectors, strict=True), 1):
+        if weight == 0.0:
+            continue
         scale = weight / top
         for depth, mass in buckets:
             terms[depth].append(scale * mass)
         unknown_terms.append(scale * unknown)
+        if count % PACK_EVERY == 0:
+            for depth, masses in [*terms.items(), (UNKNOWN_TERMS, unknown_terms)]:
+                packed[depth].extend(masses)
+                masses.clear()
+    if packed:
+        for depth, masses in [*terms.items(), (UNKNOWN_TERMS, unknown_terms)]:
+            packed[depth].extend(masses)
+        unknown = math.fsum(packed.pop(UNKNOWN_TERMS))
+        return _normalized({depth: math.fsum(masses) for depth, masses in packed.items()}, unknown)
     return _normalized(
         {depth: math.fsum(masses) for depth, masses in terms.items()}, math.fsum(unknown_terms)
     )
@@ -251,6 +277,23 @@ def unpacked(packed: bytes) -> tuple[Buckets, float]:
     if sys.byteorder == "little":
         values.byteswap()
     return zip(map(int, values[1::2]), values[2::2], strict=True), values[0]
+
+
+class ParentEdge(Protocol):
+    """What weighing one incoming edge needs: everything of a :class:`ParentContribution` but
+    the parent's composition."""
+
+    @property
+    def relation(self) -> Relation: ...
+
+    @property
+    def amount(self) -> float | None: ...
+
+    @property
+    def parent_size(self) -> float | None: ...
+
+    @property
+    def parent_total_amount(self) -> float | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,20 +346,46 @@ def compose(
 
     Origins belong to datasets; a model's is ignored.
     """
-    weights = weighting(kind, size, parents)
+    return compose_streamed(
+        kind,
+        size,
+        origin,
+        parents,
+        (p.composition for p in parents if p.relation in MASS_RELATIONS),
+    )
+
+
+def compose_streamed(
+    kind: Kind,
+    size: float | None,
+    origin: Origin | None,
+    edges: Sequence[ParentEdge],
+    compositions: Iterable[Composition],
+) -> NodeComposition:
+    """:func:`compose`, with the parents' compositions apart from their edges: ``compositions``
+    yields one for each mass-carrying edge (every edge but ``used``), in order, and is read one
+    at a time, after the weights are known, so that a caller can fetch or parse them as they
+    are needed. Nothing is read from it when no parent weighs anything."""
+    weights = weighting(kind, size, edges)
     own = Composition.all_unknown()
     if kind == "dataset" and origin is not None:
         own = Composition.from_origin(origin)
     fallback = own if kind == "dataset" else Composition.all_unknown()
 
-    parts = [
-        (weight, p.composition.shifted() if p.relation == "generated_by" else p.composition)
-        for weight, p in zip(weights.parents, parents, strict=True)
-        if p.relation in MASS_RELATIONS
+    carrying = [
+        (weight, edge.relation == "generated_by")
+        for weight, edge in zip(weights.parents, edges, strict=True)
+        if edge.relation in MASS_RELATIONS
     ]
+    mixed: list[float] = [weight for weight, _ in carrying]
+    parts: Iterable[tuple[Buckets, float]] = (
+        (((depth + 1, mass) for depth, mass in c.buckets) if shift else c.buckets, c.unknown)
+        for (_, shift), c in zip(carrying, compositions, strict=True)
+    )
     if weights.residual > 0.0:
-        parts.append((weights.residual, own))
-    composition = mix(parts) if parts else None
+        mixed.append(weights.residual)
+        parts = itertools.chain(parts, ((own.buckets, own.unknown),))
+    composition = _mixed(mixed, parts)
     return NodeComposition(
         fallback if composition is None else composition,
         weights.total_amount,
@@ -347,7 +416,7 @@ class Weighting:
         return tuple(w / total for w in self.parents), self.residual / total
 
 
-def weighting(kind: Kind, size: float | None, parents: Sequence[ParentContribution]) -> Weighting:
+def weighting(kind: Kind, size: float | None, parents: Sequence[ParentEdge]) -> Weighting:
     """The weights ``compose`` mixes a node's parents with (see its rules)."""
     if kind not in ("dataset", "model"):
         raise ValueError(f"unknown node kind {kind!r}")
@@ -358,7 +427,7 @@ def weighting(kind: Kind, size: float | None, parents: Sequence[ParentContributi
     return _weighting(kind, size, parents)
 
 
-def _weighting(kind: Kind, size: float | None, parents: Sequence[ParentContribution]) -> Weighting:
+def _weighting(kind: Kind, size: float | None, parents: Sequence[ParentEdge]) -> Weighting:
     carrying = [p for p in parents if p.relation in MASS_RELATIONS]
     if not carrying:
         return Weighting(
@@ -396,7 +465,7 @@ def _check_amount(what: str, value: float | None) -> None:
 
 
 def _amounts(
-    size: float | None, carrying: Sequence[ParentContribution]
+    size: float | None, carrying: Sequence[ParentEdge]
 ) -> list[tuple[float | None, WeightSource]]:
     for parent in carrying:
         _check_amount("amount", parent.amount)

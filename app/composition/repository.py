@@ -108,31 +108,34 @@ def lock_descendants(session: Session, roots: Sequence[uuid.UUID]) -> list[uuid.
     ``FOR SHARE``, so it waits here and then reads the recomputed value; one that locked its
     parent first is waited for, and its node is found by the next round. The rounds repeat until
     no new descendant appears, so the set returned is every descendant there will be until commit.
-    Each round locks in id order, so writers whose subgraphs overlap queue rather than deadlock.
+    The first round walks and locks; the later ones walk and lock only what is new. Each lock
+    is taken in id order, so writers whose subgraphs overlap queue rather than deadlock.
     """
-    held: set[uuid.UUID] = set()
     with LOCK_WAIT_SECONDS.time():
-        while True:
-            found = session.execute(
+        held = set(
+            session.execute(
                 text(
                     """
-                WITH RECURSIVE down(id) AS (
-                    SELECT unnest(CAST(:roots AS uuid[]))
-                    UNION
-                    SELECT e.child_id FROM edges e JOIN down d ON e.parent_id = d.id
-                )
-                SELECT a.id FROM artifacts a
-                WHERE a.id IN (SELECT id FROM down)
-                ORDER BY a.id
-                FOR NO KEY UPDATE
-                """
+                    WITH RECURSIVE down(id) AS (
+                        SELECT unnest(CAST(:roots AS uuid[]))
+                        UNION
+                        SELECT e.child_id FROM edges e JOIN down d ON e.parent_id = d.id
+                    )
+                    SELECT a.id FROM artifacts a
+                    WHERE a.id IN (SELECT id FROM down)
+                    ORDER BY a.id
+                    FOR NO KEY UPDATE
+                    """
                 ),
                 {"roots": list(roots)},
             ).scalars()
-            reached = set(found)
-            if reached <= held:
-                return list(held)
-            held |= reached
+        )
+    while True:
+        new = set(descendant_ids(session, roots)) - held
+        if not new:
+            return list(held)
+        lock_nodes(session, list(new))
+        held |= new
 
 
 def lock_for_reading(session: Session, ids: Sequence[uuid.UUID]) -> None:

@@ -1,79 +1,64 @@
 """The propagation engine: keep every stored composition equal to a from-scratch computation.
 
 Every write that adds a node or an edge, or corrects an origin or a size, ends by calling
-:func:`recompute_from` with the nodes it touched (``app.writes`` runs that sequence). It row-locks
+:func:`propagate` with the nodes it touched (``app.writes`` runs that sequence). It row-locks
 their descendant subgraph (see ``repository.lock_descendants``: writers below it wait, writers
-elsewhere do not), recomputes it in topological order in memory with the pure core, and writes
-the results back in bulk. A subgraph larger than the configured inline limit is marked stale and
-finished by a worker (:func:`run_pending_job`), level by level in transactions of their own
-(:func:`recompute_in_chunks`), so a read never presents a stale composition as current and a
-writer below it waits for one chunk, not for the whole job.
+elsewhere do not), recomputes it in topological order in memory with the pure core
+(``passes.recompute``), and writes the results back in bulk. A subgraph larger than the
+configured inline limit is marked stale and finished by a worker (``jobs.run_pending_job``).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import random
-import time
 import uuid
-from collections import defaultdict
-from collections.abc import Callable, Container, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from graphlib import TopologicalSorter
-from typing import TypeVar, cast
+from typing import cast
 
-import orjson
-from sqlalchemy import func
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.artifacts import repository as artifact_repository
-from app.composition import reads, repository
+from app.composition import passes, reads, repository
 from app.composition.contributors import contribution_of, synthetic_credits
-from app.composition.core import (
-    Composition,
-    Kind,
-    NodeComposition,
-    ParentContribution,
-    Relation,
-    WeightSource,
-    compose,
-    weighting,
-)
+from app.composition.core import Kind, WeightSource, weighting
 from app.composition.models import PropagationJob
 from app.config import get_settings
-from app.db import json_dumps
 from app.errors import NotFound
 
 log = logging.getLogger("headwater.propagation")
-
-T = TypeVar("T")
-
-# Nodes a deferred job recomputes per transaction (whole levels, so a chunk may hold more).
-CHUNK_NODES = 5_000
-# Rounds of the last sweep for nodes that turned stale while a job ran.
-SWEEPS = 5
-# SQLSTATEs after which a chunk can simply run again: deadlock_detected, serialization_failure
-RETRYABLE = frozenset({"40P01", "40001"})
-ATTEMPTS = 20
 
 
 @dataclass(frozen=True)
 class LineageChange:
     """What a recorded write changed: the nodes to recompute from, why, and whether edges or
-    nodes were added (``structural``) or only origins and sizes were corrected."""
+    nodes were added (``structural``) or only origins and sizes were corrected. ``locked`` is the
+    roots' whole descendant subgraph when the record step has locked it already
+    (``repository.lock_descendants``) and changed nothing below the roots since: propagation
+    then takes it as it is instead of walking and locking it again."""
 
     roots: tuple[uuid.UUID, ...]
     cause: str
     structural: bool = True
+    locked: tuple[uuid.UUID, ...] | None = None
 
     @classmethod
     def of(
-        cls, roots: Iterable[uuid.UUID], cause: str, *, structural: bool = True
+        cls,
+        roots: Iterable[uuid.UUID],
+        cause: str,
+        *,
+        structural: bool = True,
+        locked: Iterable[uuid.UUID] | None = None,
     ) -> LineageChange:
-        return cls(tuple(dict.fromkeys(roots)), cause, structural)
+        return cls(
+            tuple(dict.fromkeys(roots)),
+            cause,
+            structural,
+            None if locked is None else tuple(locked),
+        )
 
 
 @dataclass
@@ -90,178 +75,6 @@ class Recomputed:
     structural: bool = True
 
 
-def contribution(edge: repository.IncomingEdge, parent: NodeComposition) -> ParentContribution:
-    is_dataset = edge.parent.kind == "dataset"
-    return ParentContribution(
-        relation=cast(Relation, edge.relation),
-        composition=parent.composition,
-        amount=edge.amount,
-        parent_size=edge.parent.size if is_dataset else None,
-        parent_total_amount=None if is_dataset else parent.total_amount,
-    )
-
-
-def stored(state: repository.NodeState) -> NodeComposition:
-    assert state.composition is not None
-    return NodeComposition(
-        composition=Composition.from_json(state.composition),
-        total_amount=state.total_amount,
-        weights_assumed=state.weights_assumed,
-    )
-
-
-def stored_row(
-    node_id: uuid.UUID, result: NodeComposition, stale: bool
-) -> repository.CompositionRow:
-    """The stored form of a node's composition (JSON plus the figures lists filter on)."""
-    c = result.composition
-    return repository.CompositionRow(
-        id=node_id,
-        composition=json_dumps(c.to_json()),
-        total_amount=result.total_amount,
-        weights_assumed=result.weights_assumed,
-        human_fraction=c.human_fraction,
-        synthetic_fraction=c.synthetic_fraction,
-        unknown_fraction=c.unknown_fraction,
-        stale=stale,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Written:
-    """A composition a job wrote, as it left it (in its stored JSON form, which takes a third of
-    the memory of the parsed one): a child in a later chunk may use it as long as the stored row
-    still carries the same write time and stale flag."""
-
-    composition: str
-    total_amount: float | None
-    weights_assumed: bool
-    updated_at: datetime
-    stale: bool
-
-
-# Stored compositions this short (a handful of buckets: all human, all unknown, a declared
-# origin) recur across a graph; equal ones parsed in one pass share one object.
-SHARED_BELOW = 256
-
-
-def parsed(stored_json: str, shared: dict[str, Composition]) -> Composition:
-    """A stored composition's JSON text as a composition; short ones parsed once per pass."""
-    if len(stored_json) > SHARED_BELOW:
-        return Composition.from_json(orjson.loads(stored_json))
-    found = shared.get(stored_json)
-    if found is None:
-        found = shared[stored_json] = Composition.from_json(orjson.loads(stored_json))
-    return found
-
-
-@dataclass
-class Pass:
-    """What recomputing one set of nodes did."""
-
-    nodes: int = 0
-    changed: set[uuid.UUID] = field(default_factory=set)
-    models: list[uuid.UUID] = field(default_factory=list)
-    written: dict[uuid.UUID, Written] = field(default_factory=dict)
-
-
-def recompute(
-    session: Session,
-    ids: Sequence[uuid.UUID],
-    *,
-    known: dict[uuid.UUID, Written] | None = None,
-    keep: Container[uuid.UUID] = (),
-) -> Pass:
-    """Recompute the given nodes (locked by the caller) from their parents, in topological order.
-
-    A parent outside ``ids`` is read as stored, unless ``known`` holds what this job wrote for it
-    and nobody has rewritten it since. The results for the nodes in ``keep`` are returned (for
-    later passes of the same job); the others are dropped once their last child here used them.
-    """
-    nodes, edges = repository.load_chunk(session, ids)
-    edges_into: list[list[repository.ChunkEdge]] = [[] for _ in ids]
-    uses_left = [0] * len(ids)
-    outside: dict[uuid.UUID, NodeComposition] = {}
-    shared: dict[str, Composition] = {}
-    missing: set[uuid.UUID] = set()
-    graph: TopologicalSorter[int] = TopologicalSorter()
-    for ix in range(len(ids)):
-        graph.add(ix)
-    for edge in edges:
-        edges_into[edge.child_index].append(edge)
-        if edge.parent_index is not None:
-            uses_left[edge.parent_index] += 1
-            graph.add(edge.child_index, edge.parent_index)
-        elif edge.parent_id not in outside:
-            hit = known.get(edge.parent_id) if known is not None else None
-            if (
-                hit is not None
-                and hit.updated_at == edge.parent_updated_at
-                and hit.stale == edge.parent_stale
-            ):
-                outside[edge.parent_id] = NodeComposition(
-                    parsed(hit.composition, shared), hit.total_amount, hit.weights_assumed
-                )
-            else:
-                missing.add(edge.parent_id)
-    for parent_id, composition, total, assumed in repository.load_compositions(
-        session, list(missing)
-    ):
-        outside[parent_id] = NodeComposition(parsed(composition, shared), total, assumed)
-    del missing, shared
-
-    done = Pass()
-    fresh: dict[int, tuple[NodeComposition, bool]] = {}
-    writer = repository.CompositionWriter(session)
-    kept: dict[int, tuple[repository.CompositionRow, bool]] = {}
-    for ix in graph.static_order():
-        node = nodes[ix]
-        if node is None:  # gone since it was found
-            continue
-        parents: list[ParentContribution] = []
-        node_stale = False
-        for edge in edges_into[ix]:
-            if edge.parent_index is not None:
-                parent, parent_stale = fresh[edge.parent_index]
-                uses_left[edge.parent_index] -= 1
-                if uses_left[edge.parent_index] == 0:
-                    del fresh[edge.parent_index]
-            else:
-                parent, parent_stale = outside[edge.parent_id], edge.parent_stale
-            node_stale |= parent_stale
-            is_dataset = edge.parent_kind == "dataset"
-            parents.append(
-                ParentContribution(
-                    relation=cast(Relation, edge.relation),
-                    composition=parent.composition,
-                    amount=edge.amount,
-                    parent_size=edge.parent_size if is_dataset else None,
-                    parent_total_amount=None if is_dataset else parent.total_amount,
-                )
-            )
-        edges_into[ix] = []
-        computed = compose(cast(Kind, node.kind), node.size, node.origin, parents)
-        if uses_left[ix]:
-            fresh[ix] = (computed, node_stale)
-        row = stored_row(node.id, computed, node_stale)
-        if node.id in keep:
-            kept[ix] = (row, node_stale)
-        writer.add(row)
-        done.nodes += 1
-        if node.kind == "model":
-            done.models.append(node.id)
-    writer.flush()
-    done.changed = set(writer.changed)
-    for ix, (row, stale) in kept.items():
-        node = nodes[ix]
-        assert node is not None
-        updated_at = writer.changed.get(node.id, node.updated_at)
-        done.written[node.id] = Written(
-            row.composition, row.total_amount, row.weights_assumed, updated_at, stale
-        )
-    return done
-
-
 def recompute_from(
     session: Session,
     roots: Sequence[uuid.UUID],
@@ -269,14 +82,18 @@ def recompute_from(
     inline_limit: int | None = None,
     cause: str = "lineage changed",
     structural: bool = True,
+    locked: Sequence[uuid.UUID] | None = None,
 ) -> Recomputed:
-    """Recompute ``roots`` and every descendant, holding them locked until commit.
+    """Recompute ``roots`` and every descendant, holding them locked until commit (``locked``:
+    they are, and these are all of them).
 
     ``structural`` (did edges change, or only origins and sizes) travels with a deferred job to
     the training runs it re-judges."""
     if not roots:
         return Recomputed()
-    if set(roots) <= artifact_repository.created_here(session):
+    if locked is not None:
+        ids = list(locked)
+    elif set(roots) <= artifact_repository.created_here(session):
         # new nodes only: no other writer can reach them, so there is nothing to lock
         ids = repository.descendant_ids(session, roots)
     else:
@@ -290,7 +107,7 @@ def recompute_from(
         )
         return Recomputed(nodes=len(ids), job_id=job_id)
 
-    done = recompute(session, ids)
+    done = passes.recompute(session, ids)
     # the bulk UPDATE bypasses the ORM: objects already loaded must reload what it wrote
     session.expire_all()
     models = done.models
@@ -304,170 +121,6 @@ def recompute_from(
     return Recomputed(nodes=done.nodes, changed=len(done.changed), models=models)
 
 
-def levels(count: int, parents: Sequence[int], children: Sequence[int]) -> list[int]:
-    """Each node's level: 0 for a node without parents among the ``count`` given, else one more
-    than its deepest parent's. (A cycle, which the cycle check makes unreachable, would leave its
-    nodes at the last level.)"""
-    below: list[list[int]] = [[] for _ in range(count)]
-    waiting = [0] * count
-    for parent, child in zip(parents, children, strict=True):
-        below[parent].append(child)
-        waiting[child] += 1
-    level = [0] * count
-    frontier = [node for node in range(count) if waiting[node] == 0]
-    reached = len(frontier)
-    while frontier:
-        following: list[int] = []
-        for parent in frontier:
-            for child in below[parent]:
-                level[child] = max(level[child], level[parent] + 1)
-                waiting[child] -= 1
-                if waiting[child] == 0:
-                    following.append(child)
-        reached += len(following)
-        frontier = following
-    if reached < count:
-        last = max(level) + 1
-        level = [last if waiting[node] else level[node] for node in range(count)]
-    return level
-
-
-def chunks_by_level(
-    ids: Sequence[uuid.UUID], level: Sequence[int], size: int
-) -> list[list[uuid.UUID]]:
-    """Whole levels grouped into chunks of at least ``size`` nodes, parents' levels first. The
-    grouping starts from the deepest level, so the last chunk is a full one: the long thin tail
-    of deep lineage finishes in one transaction with what precedes it."""
-    by_level: dict[int, list[uuid.UUID]] = defaultdict(list)
-    for node, at in zip(ids, level, strict=True):
-        by_level[at].append(node)
-    chunks: list[list[uuid.UUID]] = []
-    current: list[uuid.UUID] = []
-    for at in sorted(by_level, reverse=True):
-        current.extend(by_level[at])
-        if len(current) >= size:
-            chunks.append(current)
-            current = []
-    if current:
-        chunks.append(current)
-    chunks.reverse()
-    return chunks
-
-
-def _retrying(sessions: Callable[[], Session], work: Callable[[Session], T]) -> T:
-    """``work`` in a transaction of its own, run again when PostgreSQL aborted it to break a
-    deadlock with a writer whose locks crossed it."""
-    attempt = 1
-    while True:
-        try:
-            with sessions() as session, session.begin():
-                return work(session)
-        except DBAPIError as exc:
-            if getattr(exc.orig, "sqlstate", None) not in RETRYABLE or attempt >= ATTEMPTS:
-                raise
-            time.sleep(random.uniform(0.0, 0.005 * 2 ** min(attempt, 6)))
-            attempt += 1
-
-
-def recompute_in_chunks(sessions: Callable[[], Session], roots: Sequence[uuid.UUID]) -> Recomputed:
-    """Recompute ``roots`` and every descendant level by level, committing every chunk of levels:
-    locks are held on one chunk at a time, so a writer below the roots waits for a chunk, not
-    for the whole job, and memory holds one chunk plus the results later chunks still need.
-
-    Nodes not yet reached keep reading ``stale``; a node is written current once its parents
-    are. A chunk re-reads its parents' edges and figures under its own locks, so writes that
-    land between chunks are taken into account; nodes that became stale meanwhile (a new node
-    or edge below one not yet recomputed) are found by a last sweep. Work committed before a
-    crash is correct as it stands; the job, still pending, runs again from its roots.
-    """
-    ids = _retrying(sessions, lambda s: repository.descendant_ids(s, roots))
-    parents, children = _retrying(sessions, lambda s: repository.internal_edges(s, ids))
-    level = levels(len(ids), parents, children)
-    chunks = chunks_by_level(ids, level, CHUNK_NODES)
-    chunk_of = {node: number for number, chunk in enumerate(chunks) for node in chunk}
-    # a node's result is kept until the last chunk with a child of it is done
-    last_use: dict[uuid.UUID, int] = {}
-    for parent, child in zip(parents, children, strict=True):
-        parent_id, used_in = ids[parent], chunk_of[ids[child]]
-        if chunk_of[parent_id] < used_in:
-            last_use[parent_id] = max(last_use.get(parent_id, used_in), used_in)
-    expiring: dict[int, list[uuid.UUID]] = defaultdict(list)
-    for parent_id, used_in in last_use.items():
-        expiring[used_in].append(parent_id)
-    del parents, children, level, chunk_of
-
-    known: dict[uuid.UUID, Written] = {}
-    outcome = Recomputed()
-    changed: set[uuid.UUID] = set()
-    seen_models: set[uuid.UUID] = set()
-
-    def run(chunk: Sequence[uuid.UUID]) -> Pass:
-        def work(session: Session) -> Pass:
-            repository.lock_nodes(session, chunk)
-            return recompute(session, chunk, known=known, keep=last_use)
-
-        done = _retrying(sessions, work)
-        outcome.nodes += done.nodes
-        changed.update(done.changed)
-        for model in done.models:
-            if model not in seen_models:
-                seen_models.add(model)
-                outcome.models.append(model)
-        return done
-
-    for number, chunk in enumerate(chunks):
-        known.update(run(chunk).written)
-        for parent_id in expiring.pop(number, ()):
-            known.pop(parent_id, None)
-    known.clear()
-
-    # nodes that turned stale while the job ran, below a node it had not reached yet
-    left: set[uuid.UUID] = set()
-    for _ in range(SWEEPS):
-        stale = set(
-            _retrying(sessions, lambda s: repository.descendant_ids(s, roots, stale_only=True))
-        )
-        if not stale or stale == left:
-            break
-        left = stale
-        run(sorted(stale))
-    outcome.changed = len(changed)
-    return outcome
-
-
-def run_pending_job(
-    session: Session, sessions: Callable[[], Session] | None = None
-) -> Recomputed | None:
-    """Finish the oldest deferred propagation.
-
-    The job row stays locked and pending in ``session``'s transaction until it commits, so a
-    crash part-way leaves it pending for the next worker. Without ``sessions`` the whole job
-    runs in that transaction; with it (a factory of sessions on the same database) the job
-    commits chunk by chunk (:func:`recompute_in_chunks`).
-    """
-    job = repository.claim_job(session)
-    if job is None:
-        return None
-    job.started_at = func.clock_timestamp()
-    if sessions is None:
-        outcome = recompute_from(session, job.roots, cause=job.cause)
-    else:
-        outcome = recompute_in_chunks(sessions, job.roots)
-    job.nodes_total = outcome.nodes
-    job.status = "done"
-    job.nodes_done = outcome.nodes
-    job.finished_at = func.clock_timestamp()
-    session.flush()
-    outcome.job_id = job.id
-    outcome.cause = job.cause
-    outcome.structural = job.structural
-    log.info(
-        "propagation finished",
-        extra={"job_id": str(job.id), "nodes": outcome.nodes, "changed": outcome.changed},
-    )
-    return outcome
-
-
 def propagate(session: Session, change: LineageChange) -> Recomputed:
     """After a lineage write: bring every composition downstream up to date (or mark it stale
     and queue the work when the subgraph is over the inline limit)."""
@@ -477,6 +130,7 @@ def propagate(session: Session, change: LineageChange) -> Recomputed:
         inline_limit=get_settings().propagation_inline_limit,
         cause=change.cause,
         structural=change.structural,
+        locked=change.locked,
     )
 
 

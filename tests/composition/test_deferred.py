@@ -17,8 +17,10 @@ from app import writes
 from app.artifacts.models import Artifact
 from app.artifacts.schemas import DatasetCreate, ModelCreate, OriginIn, ParentIn, TrainingSetItem
 from app.auth.core import NOBODY_IN_PARTICULAR as ANYONE
-from app.composition import service as composition_service
+from app.composition import jobs
+from app.composition import passes as composition_passes
 from app.composition.models import PropagationJob
+from app.composition.passes import Pass, recompute
 from app.config import get_settings
 from tests.artifacts.test_api import dataset, ref
 from tests.conftest import LiveServer
@@ -178,7 +180,7 @@ def corrected_in_chunks_of_two(
     root = record_graph(sessions)
     with sessions.begin() as session:
         writes.correct_origin(session, root, OriginIn(synthetic=1), "relabelled", actor=ANYONE)
-    monkeypatch.setattr(composition_service, "CHUNK_NODES", 2)
+    monkeypatch.setattr(jobs, "CHUNK_NODES", 2)
     yield engine, sessions
     engine.dispose()
 
@@ -190,16 +192,16 @@ def test_a_job_commits_chunk_by_chunk_and_a_crash_part_way_leaves_nothing_wrong(
     engine, sessions = corrected_in_chunks_of_two
     assert all(stale for name, (stale, _) in states(engine).items())
 
-    real = composition_service.recompute
+    real = recompute
     passes: list[int] = []
 
-    def dies_in_the_third_chunk(*args: Any, **kwargs: Any) -> composition_service.Pass:
+    def dies_in_the_third_chunk(*args: Any, **kwargs: Any) -> Pass:
         passes.append(len(args[1]))
         if len(passes) == 3:
             raise RuntimeError("killed")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(composition_service, "recompute", dies_in_the_third_chunk)
+    monkeypatch.setattr(composition_passes, "recompute", dies_in_the_third_chunk)
     with pytest.raises(RuntimeError), sessions.begin() as session:
         writes.finish_deferred(session, sessions)
     # the first two chunks are committed and current; the rest still says it is stale
@@ -213,7 +215,7 @@ def test_a_job_commits_chunk_by_chunk_and_a_crash_part_way_leaves_nothing_wrong(
         assert job.status == "pending"
 
     # after the restart the job runs again from its roots
-    monkeypatch.setattr(composition_service, "recompute", real)
+    monkeypatch.setattr(composition_passes, "recompute", real)
     with sessions.begin() as session:
         assert writes.finish_deferred(session, sessions) is not None
     assert states(engine) == {name: (False, 0.0) for name in part_way}
@@ -225,10 +227,10 @@ def test_a_node_recorded_below_a_stale_one_while_a_job_runs_is_finished_by_it(
 ) -> None:
     engine, sessions = corrected_in_chunks_of_two
 
-    real = composition_service.recompute
+    real = recompute
     passes: list[int] = []
 
-    def with_a_writer_between_chunks(*args: Any, **kwargs: Any) -> composition_service.Pass:
+    def with_a_writer_between_chunks(*args: Any, **kwargs: Any) -> Pass:
         passes.append(len(args[1]))
         if len(passes) == 2:
             # another writer hangs a dataset below the deepest node, not yet recomputed
@@ -247,7 +249,7 @@ def test_a_node_recorded_below_a_stale_one_while_a_job_runs_is_finished_by_it(
                 assert late.composition_stale
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(composition_service, "recompute", with_a_writer_between_chunks)
+    monkeypatch.setattr(composition_passes, "recompute", with_a_writer_between_chunks)
     with sessions.begin() as session:
         assert writes.finish_deferred(session, sessions) is not None
     # four chunks (the late node's own write among them), then the sweep that finds it

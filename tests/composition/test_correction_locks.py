@@ -1,0 +1,83 @@
+"""An origin correction locks its subgraph once, and flipping the stale flag of a large one
+touches no index."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
+
+from app import writes
+from app.artifacts.schemas import DatasetCreate, OriginIn, ParentIn
+from app.auth.core import NOBODY_IN_PARTICULAR as ANYONE
+from app.config import get_settings
+
+
+def chain(session: Session, length: int) -> list[uuid.UUID]:
+    ids: list[uuid.UUID] = []
+    for i in range(length):
+        node, _ = writes.register_dataset(
+            session,
+            DatasetCreate(
+                namespace="s3://locks",
+                name=f"n{i}",
+                version="1",
+                size=10,
+                origin=OriginIn(human=1) if not ids else None,
+                parents=[ParentIn(id=ids[-1], relation="derived_from")] if ids else [],
+            ),
+            actor=ANYONE,
+        )
+        ids.append(node.id)
+    return ids
+
+
+def locking_statements(session: Session) -> tuple[list[str], Any]:
+    seen: list[str] = []
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "FOR NO KEY UPDATE" in statement:
+            seen.append(statement)
+
+    connection = session.connection()
+    event.listen(connection, "before_cursor_execute", before)
+    return seen, lambda: event.remove(connection, "before_cursor_execute", before)
+
+
+@pytest.fixture(params=["inline", "deferred"])
+def inline_limit(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    if request.param == "deferred":
+        monkeypatch.setenv("HEADWATER_PROPAGATION_INLINE_LIMIT", "2")
+    get_settings.cache_clear()
+    yield str(request.param)
+    get_settings.cache_clear()
+
+
+def test_a_correction_walks_and_locks_its_subgraph_once(
+    session: Session, inline_limit: str
+) -> None:
+    ids = chain(session, 5)
+    seen, stop = locking_statements(session)
+    try:
+        writes.correct_origin(session, ids[0], OriginIn(synthetic=1), "relabelled", actor=ANYONE)
+    finally:
+        stop()
+    assert len(seen) == 1, seen
+    stale, synthetic = session.execute(
+        text("SELECT composition_stale, synthetic_fraction FROM artifacts WHERE id = :id"),
+        {"id": ids[-1]},
+    ).one()
+    assert (stale, synthetic) == ((True, 0.0) if inline_limit == "deferred" else (False, 1.0))
+
+
+def test_no_index_reads_the_stale_flag(session: Session) -> None:
+    """An index on composition_stale (or with it in its predicate) makes every flip of the
+    flag, tens of thousands for one large correction, a non-HOT update of every index."""
+    definitions = session.execute(
+        text("SELECT indexdef FROM pg_indexes WHERE tablename = 'artifacts'")
+    ).scalars()
+    assert [d for d in definitions if "composition_stale" in d] == []
