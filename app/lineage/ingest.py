@@ -150,7 +150,7 @@ def withhold_failed_outputs(
         artifact = nodes.get(key) or versions.find(session, key, None)
         if artifact is None:
             continue
-        _, recompute, _ = retraction_service.retract_version(
+        _, recompute, _, _ = retraction_service.retract_version(
             session,
             artifact,
             f"run {event.run_id} ended {ended}",

@@ -117,12 +117,14 @@ def connect(
         if existing.amount != amount and not amount_may_change:
             raise differs(existing, child, parent, relation, amount)
         return existing, None  # recorded already, and edges are not removed: nothing to lock
+    held: list[uuid.UUID] | None = None  # the child's subgraph, when it had to be locked
     if child.id in artifact_repository.created_here(session):
         composition_repository.lock_for_reading(session, [parent.id])
     else:
         # the child's subgraph, then the parent only for reading: a popular input stays open to
-        # every other writer that reads it
-        composition_repository.lock_descendants(session, [child.id])
+        # every other writer that reads it; propagation takes the subgraph as locked here (an
+        # edge into the child adds nothing below it)
+        held = composition_repository.lock_descendants(session, [child.id])
         composition_repository.lock_for_reading(session, [parent.id])
         existing = repository.find(session, child.id, parent.id, relation)
     if existing is not None:
@@ -130,7 +132,7 @@ def connect(
             existing.amount = amount
             session.flush()
             why = f"amount of an edge into {artifact_service.label(child)} changed"
-            return existing, LineageChange.of([child.id], why, structural=False)
+            return existing, LineageChange.of([child.id], why, structural=False, locked=held)
         if existing.amount != amount and not amount_may_change:
             raise differs(existing, child, parent, relation, amount)
         return existing, None
@@ -138,7 +140,7 @@ def connect(
     edge = Edge(child_id=child.id, parent_id=parent.id, relation=relation, amount=amount)
     repository.add(session, [edge])
     why = f"edge {artifact_service.label(child)} ← {artifact_service.label(parent)} added"
-    return edge, LineageChange.of([child.id], why)
+    return edge, LineageChange.of([child.id], why, locked=held)
 
 
 def refuse_cycle(session: Session, child: Artifact, parent: Artifact) -> None:

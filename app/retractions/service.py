@@ -35,25 +35,27 @@ from app.retractions.schemas import (
 
 def retract_version(
     session: Session, artifact: Artifact, reason: str, *, retracted_by: str | None = None
-) -> tuple[Retraction, list[uuid.UUID], bool]:
-    """Retract a version: (its retraction, the nodes to recompute, whether it is new).
+) -> tuple[Retraction, list[uuid.UUID], list[uuid.UUID], bool]:
+    """Retract a version: (its retraction, the nodes to recompute, the subgraph locked for
+    them, whether it is new).
 
     The nodes are the version itself (now without parents) and its former children; the
     caller propagates from them and re-judges what they reach (``app.writes``), which withdraws
-    a retracted model's verdict (``app.training.service.refresh``)."""
+    a retracted model's verdict (``app.training.service.refresh``). The locked subgraph, the
+    version and everything that was below it, is everything below them still."""
     existing = repository.of_versions(session, [artifact.id]).get(artifact.id)
     if existing is not None:
-        return existing, [], False
+        return existing, [], [], False
     # the version and everything below it, before its edges leave: a writer adding a child
     # meanwhile waits, and one that did is found (see lock_descendants)
-    composition_repository.lock_descendants(session, [artifact.id])
+    held = composition_repository.lock_descendants(session, [artifact.id])
     retraction = repository.add(
         session, Retraction(artifact_id=artifact.id, reason=reason, retracted_by=retracted_by)
     )
     edges = repository.live_edges_of(session, artifact.id)
     roots = list(dict.fromkeys([artifact.id, *(e.child_id for e in edges)]))
     repository.move(session, retraction.id, edges)
-    return retraction, roots, True
+    return retraction, roots, held, True
 
 
 def retract_edge(
@@ -61,10 +63,11 @@ def retract_edge(
 ) -> tuple[Retraction, LineageChange]:
     """Retract one edge; its child and everything downstream are to be recomputed."""
     child_id = edge.child_id
-    composition_repository.lock_descendants(session, [child_id])
+    held = composition_repository.lock_descendants(session, [child_id])
     retraction = repository.add(session, Retraction(reason=reason, retracted_by=retracted_by))
     repository.move(session, retraction.id, [edge])
-    return retraction, LineageChange.of([child_id], f"edge {edge.id} retracted: {reason}")
+    why = f"edge {edge.id} retracted: {reason}"
+    return retraction, LineageChange.of([child_id], why, locked=held)
 
 
 def withheld(
@@ -133,9 +136,11 @@ def record_version_retraction(
     """A client's retraction of a version in a namespace its token may write."""
     artifact = artifact_service.get_or_404(session, artifact_id, kind)
     require_namespace(actor, artifact.namespace)
-    retraction, roots, created = retract_version(session, artifact, reason, retracted_by=actor.name)
+    retraction, roots, held, created = retract_version(
+        session, artifact, reason, retracted_by=actor.name
+    )
     why = f"{artifact_service.label(artifact)} retracted: {reason}"
-    return (retraction, created), LineageChange.of(roots, why) if roots else None
+    return (retraction, created), LineageChange.of(roots, why, locked=held) if roots else None
 
 
 def record_edge_retraction(

@@ -1,5 +1,5 @@
-"""An origin correction locks its subgraph once, and flipping the stale flag of a large one
-touches no index."""
+"""An origin correction, a later edge and a retraction each lock their subgraph once, and
+flipping the stale flag of a large correction touches no index."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from app import writes
 from app.artifacts.schemas import DatasetCreate, OriginIn, ParentIn
 from app.auth.core import NOBODY_IN_PARTICULAR as ANYONE
 from app.config import get_settings
+from app.lineage.models import Edge
+from app.lineage.schemas import EdgeCreate, EdgeEnd
 
 
 def chain(session: Session, length: int) -> list[uuid.UUID]:
@@ -81,3 +83,58 @@ def test_no_index_reads_the_stale_flag(session: Session) -> None:
         text("SELECT indexdef FROM pg_indexes WHERE tablename = 'artifacts'")
     ).scalars()
     assert [d for d in definitions if "composition_stale" in d] == []
+
+
+def fractions(session: Session, node: uuid.UUID) -> tuple[bool, float, float]:
+    stale, human, synthetic = session.execute(
+        text(
+            "SELECT composition_stale, human_fraction, synthetic_fraction"
+            " FROM artifacts WHERE id = :id"
+        ),
+        {"id": node},
+    ).one()
+    return stale, human, synthetic
+
+
+def once(session: Session, write: Any) -> None:
+    seen, stop = locking_statements(session)
+    try:
+        write()
+    finally:
+        stop()
+    assert len(seen) == 1, seen
+
+
+def test_a_later_edge_locks_its_childs_subgraph_once(session: Session) -> None:
+    ids = chain(session, 5)
+    generated, _ = writes.register_dataset(
+        session,
+        DatasetCreate(
+            namespace="s3://locks",
+            name="generated",
+            version="1",
+            size=10,
+            origin=OriginIn(synthetic=1),
+        ),
+        actor=ANYONE,
+    )
+    body = EdgeCreate(
+        child=EdgeEnd(id=ids[1]), parent=EdgeEnd(id=generated.id), relation="derived_from"
+    )
+    once(session, lambda: writes.add_edge(session, body, actor=ANYONE))
+    assert fractions(session, ids[-1]) == (False, 0.5, 0.5)
+
+
+def test_a_retracted_edge_locks_its_childs_subgraph_once(session: Session) -> None:
+    ids = chain(session, 5)
+    edge = session.query(Edge).filter_by(child_id=ids[1], parent_id=ids[0]).one()
+    once(session, lambda: writes.retract_edge(session, edge.id, "wrong", actor=ANYONE))
+    stale, human, _ = fractions(session, ids[-1])
+    assert (stale, human) == (False, 0.0)
+
+
+def test_a_retracted_version_locks_its_subgraph_once(session: Session) -> None:
+    ids = chain(session, 5)
+    once(session, lambda: writes.retract_version(session, ids[1], "dataset", "bad", actor=ANYONE))
+    stale, human, _ = fractions(session, ids[-1])
+    assert (stale, human) == (False, 0.0)
