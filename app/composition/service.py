@@ -94,8 +94,9 @@ def recompute_from(
     if locked is not None:
         ids = list(locked)
     elif set(roots) <= artifact_repository.created_here(session):
-        # new nodes only: no other writer can reach them, so there is nothing to lock
-        ids = repository.descendant_ids(session, roots)
+        # new nodes with nothing below them yet (an edge out of one ends its place in
+        # created_here): no other writer can reach them, and they are all there is to recompute
+        ids = list(dict.fromkeys(roots))
     else:
         ids = repository.lock_descendants(session, roots)
     if inline_limit is not None and len(ids) > inline_limit:
