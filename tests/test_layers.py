@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, frozenset[str]]] = [
                 "app.http",
                 "app.embedded",
                 "app.background",
+                "app.graph",
                 "app.migrate",
                 "app.client_options",
             }
