@@ -58,7 +58,7 @@ def human_credits(
     Human mass never crosses a generation (``generated_by`` shifts it to depth 1), so it enters
     only where a dataset declares an origin: at a root, or in the residual of a dataset larger
     than its parents. ``nodes`` holds the start nodes and their ancestors up to the nearest
-    generations (``repository.load_mass_ancestors_of``); the credits sum to the mixture's human
+    generations (``reads.load_mass_ancestors_of``); the credits sum to the mixture's human
     fraction.
     """
     return _entry_credits(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, cast
 
@@ -17,9 +18,10 @@ from app.composition.repository import (  # the state row every loader of the en
     STATE_WIDTH,
     IncomingEdge,
     NodeState,
-    _columns,
-    _state,
+    node_state,
+    state_columns,
 )
+from app.graph import upstream
 
 MASS_CARRYING = ("trained_on", "fine_tuned_from", "derived_from")
 
@@ -58,7 +60,7 @@ class MassRegion:
 
 _EDGE = f"""
     SELECT e.child_id, e.parent_id, e.relation, e.amount, e.amount_source,
-           {_columns("NULL::jsonb")}, a.namespace, a.name, a.version, e.ctid AS position
+           {state_columns("NULL::jsonb")}, a.namespace, a.name, a.version, e.ctid AS position
 """
 
 # The walk carries the region's edges themselves, each with its parent's row: every join is
@@ -78,7 +80,7 @@ _MASS_REGION = f"""
         WHERE r.relation IN ({", ".join(f"'{r}'" for r in MASS_CARRYING)})
     )
     SELECT NULL::uuid, NULL::uuid, NULL::text, NULL::float8, NULL::text,
-           {_columns()}, a.namespace, a.name, a.version, NULL::tid AS position
+           {state_columns()}, a.namespace, a.name, a.version, NULL::tid AS position
     FROM artifacts a WHERE a.id = CAST(:target AS uuid)
     UNION ALL
     SELECT * FROM region
@@ -95,16 +97,34 @@ def load_mass_region(session: Session, target: uuid.UUID) -> MassRegion | None:
     own = [row for row in rows if row[0] is None]  # the target's row: it has no edge
     if not own:
         return None
-    found = _state(own[0], 5)
+    found = node_state(own[0], 5)
     labels = {target: _label(found, own[0], end)}
     region = MassRegion(found, {target: found}, defaultdict(list), labels)
     for row in rows:
         if row[0] is None:
             continue
-        parent = _state(row, 5)
+        parent = node_state(row, 5)
         edge = IncomingEdge(row[0], row[1], row[2], row[3], parent, row[4])
         region.incoming[edge.child_id].append(edge)
         region.labels[parent.id] = _label(parent, row, end)
         if edge.relation in MASS_CARRYING:
             region.nodes.setdefault(parent.id, parent)
     return region
+
+
+_MASS_UPSTREAM = upstream("CAST(:targets AS uuid[])", relations=MASS_CARRYING)
+
+
+def load_mass_ancestors_of(session: Session, targets: Sequence[uuid.UUID]) -> list[NodeState]:
+    """The nodes of the targets' mass regions (:class:`MassRegion`), each node once; the
+    stored figures without the vectors (following mass upstream needs no more)."""
+    rows = session.execute(
+        text(
+            f"""
+            {_MASS_UPSTREAM}
+            SELECT {state_columns("NULL::jsonb")} FROM up JOIN artifacts a ON a.id = up.id
+            """
+        ),
+        {"targets": list(targets)},
+    )
+    return [node_state(row) for row in rows]

@@ -15,7 +15,6 @@ from app.artifacts.models import Artifact
 from app.composition.models import PropagationJob
 from app.composition.origin import Origin
 from app.db import equals_any
-from app.graph import upstream
 from app.metrics import LOCK_WAIT_SECONDS
 
 WRITE_CHUNK = 5_000
@@ -58,11 +57,14 @@ _STATE_COLUMNS = """
 STATE_WIDTH = 15
 
 
-def _columns(composition: str = "a.composition") -> str:
+def state_columns(composition: str = "a.composition") -> str:
+    """The ``artifacts a`` columns a :class:`NodeState` is read from (``STATE_WIDTH`` of them),
+    with ``composition`` in the composition's place (``NULL::jsonb`` where it is not needed)."""
     return _STATE_COLUMNS.format(composition=composition)
 
 
-def _state(row: Any, offset: int = 0) -> NodeState:
+def node_state(row: Any, offset: int = 0) -> NodeState:
+    """The :class:`NodeState` in ``row`` from ``offset``, as ``state_columns`` selected it."""
     (id_, kind, size, human, synthetic, unknown, depth, dst, composition, total, assumed, stale) = (
         row[offset : offset + 12]
     )
@@ -92,12 +94,12 @@ def load_descendants(session: Session, roots: Sequence[uuid.UUID]) -> list[NodeS
                 UNION
                 SELECT e.child_id FROM edges e JOIN down d ON e.parent_id = d.id
             )
-            SELECT {_columns("NULL::jsonb")} FROM down JOIN artifacts a ON a.id = down.id
+            SELECT {state_columns("NULL::jsonb")} FROM down JOIN artifacts a ON a.id = down.id
             """
         ),
         {"roots": list(roots)},
     )
-    return [_state(row) for row in rows]
+    return [node_state(row) for row in rows]
 
 
 def lock_descendants(session: Session, roots: Sequence[uuid.UUID]) -> list[uuid.UUID]:
@@ -162,13 +164,13 @@ def load_nodes(session: Session, ids: Sequence[uuid.UUID]) -> list[NodeState]:
     rows = session.execute(
         text(
             f"""
-            SELECT {_columns("NULL::jsonb")} FROM artifacts a
+            SELECT {state_columns("NULL::jsonb")} FROM artifacts a
             WHERE a.id = ANY(CAST(:ids AS uuid[]))
             """
         ),
         {"ids": list(ids)},
     )
-    return [_state(row) for row in rows]
+    return [node_state(row) for row in rows]
 
 
 def load_incoming(
@@ -195,7 +197,7 @@ def load_incoming(
             f"""
             WITH given(id) AS (SELECT unnest(CAST(:ids AS uuid[])))
             SELECT e.child_id, e.parent_id, e.relation, e.amount, e.amount_source,
-                   {_columns(composition)}
+                   {state_columns(composition)}
             FROM given JOIN edges e ON e.child_id = given.id
             JOIN artifacts a ON a.id = e.parent_id
             LEFT JOIN given inside ON inside.id = e.parent_id
@@ -203,7 +205,9 @@ def load_incoming(
         ),
         {"ids": list(child_ids)},
     )
-    return [IncomingEdge(row[0], row[1], row[2], row[3], _state(row, 5), row[4]) for row in rows]
+    return [
+        IncomingEdge(row[0], row[1], row[2], row[3], node_state(row, 5), row[4]) for row in rows
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -502,23 +506,3 @@ def jobs(
         query = query.where(tuple_(PropagationJob.created_at, PropagationJob.id) < tuple_(*after))
     order = (PropagationJob.created_at.desc(), PropagationJob.id.desc())
     return session.scalars(query.order_by(*order).limit(limit)).all()
-
-
-_MASS_UPSTREAM = upstream(
-    "CAST(:targets AS uuid[])", relations=("trained_on", "fine_tuned_from", "derived_from")
-)
-
-
-def load_mass_ancestors_of(session: Session, targets: Sequence[uuid.UUID]) -> list[NodeState]:
-    """The nodes of the targets' mass regions (``reads.MassRegion``), each node once; the
-    stored figures without the vectors (following mass upstream needs no more)."""
-    rows = session.execute(
-        text(
-            f"""
-            {_MASS_UPSTREAM}
-            SELECT {_columns("NULL::jsonb")} FROM up JOIN artifacts a ON a.id = up.id
-            """
-        ),
-        {"targets": list(targets)},
-    )
-    return [_state(row) for row in rows]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from app.composition import reads as composition_reads
 from app.composition import repository as composition_repository
 from app.composition.contributors import human_credits
 from app.composition.repository import IncomingEdge, NodeState
@@ -45,7 +46,7 @@ class Region:
 
 
 def load_region(session: Session, starts: Sequence[uuid.UUID]) -> Region:
-    nodes = {n.id: n for n in composition_repository.load_mass_ancestors_of(session, starts)}
+    nodes = {n.id: n for n in composition_reads.load_mass_ancestors_of(session, starts)}
     statuses = repository.checked_statuses(session, list(nodes)) if nodes else {}
     incoming: dict[uuid.UUID, list[IncomingEdge]] = defaultdict(list)
     if statuses:
