@@ -69,18 +69,27 @@ def node_state(row: Any, offset: int = 0) -> NodeState:
         row[offset : offset + 12]
     )
     fractions = row[offset + 12 : offset + STATE_WIDTH]
-    origin = (
-        None
-        if human is None
-        else Origin(
-            human=human,
-            synthetic=synthetic,
-            unknown=unknown,
-            synthetic_depth=depth or 1,
-            digital_source_type=dst,
-        )
-    )
+    origin = stored_origin(human, synthetic, unknown, depth, dst)
     return NodeState(id_, kind, size, origin, composition, total, assumed, stale, *fractions)
+
+
+def stored_origin(
+    human: float | None,
+    synthetic: float | None,
+    unknown: float | None,
+    depth: int | None,
+    digital_source_type: str | None,
+) -> Origin | None:
+    """A version's declared origin from its ``origin_*`` columns (None: it declared none)."""
+    if human is None or synthetic is None or unknown is None:
+        return None
+    return Origin(
+        human=human,
+        synthetic=synthetic,
+        unknown=unknown,
+        synthetic_depth=depth or 1,
+        digital_source_type=digital_source_type,
+    )
 
 
 def load_descendants(session: Session, roots: Sequence[uuid.UUID]) -> list[NodeState]:
@@ -266,17 +275,7 @@ def load_chunk(
         {"ids": list(ids)},
     ).all()
     for ix, kind, size, human, synthetic, unknown, depth, dst, updated_at in rows:
-        origin = (
-            None
-            if human is None
-            else Origin(
-                human=human,
-                synthetic=synthetic,
-                unknown=unknown,
-                synthetic_depth=depth or 1,
-                digital_source_type=dst,
-            )
-        )
+        origin = stored_origin(human, synthetic, unknown, depth, dst)
         nodes[ix] = ChunkNode(ids[ix], kind, size, origin, updated_at)
     edges = [
         ChunkEdge(*row)
