@@ -288,7 +288,8 @@ class Use:
     units: set[str] = field(default_factory=set)
     writers: set[str] = field(default_factory=set)
     unversioned: bool = False
-    facets: set[str] = field(default_factory=set)
+    facets: dict[str | None, set[str]] = field(default_factory=dict)
+    """The facets each version is named with (by their fingerprint)."""
 
 
 def standing_alone(
@@ -305,8 +306,8 @@ def standing_alone(
     unless it declares symlinks (aliases later events read), fails (its outputs are retracted
     as the run ends), repeats an event of the batch, merges unversioned inputs across several
     events (each resolves them as of when the run first named them), or names a dataset or
-    model another unit names too — except one both only read, at a given version, with the
-    same facets: reading it in either order records the same."""
+    model another unit names too — except one they all only read, at versions they name, each
+    version with the same facets: reading it in either order records the same."""
     unit_of = {
         i: f"run:{e.run_id}" if e.run_id is not None else f"event:{i}" for i, e in events.items()
     }
@@ -339,7 +340,8 @@ def standing_alone(
                 uses.setdefault(name, Use()).writers.add(unit)
         for node in event.nodes:
             for name in names(node.key.kind, node.key.namespace, node.key.name):
-                uses[name].facets.add(checks.fingerprint(node.facets))
+                given = uses[name].facets.setdefault(node.key.version, set())
+                given.add(checks.fingerprint(node.facets))
             for namespace, other in node.identifiers:
                 for name in names(node.key.kind, namespace, other):
                     use = uses.setdefault(name, Use())
@@ -347,7 +349,8 @@ def standing_alone(
                     use.writers.add(unit)
     chained = Counter(unit_of.values())
     for use in uses.values():
-        if len(use.units) > 1 and (use.writers or use.unversioned or len(use.facets) > 1):
+        differ = any(len(given) > 1 for given in use.facets.values())
+        if len(use.units) > 1 and (use.writers or use.unversioned or differ):
             failing |= use.units
         if use.unversioned:
             failing |= {unit for unit in use.units if chained[unit] > 1}
