@@ -364,7 +364,8 @@ def record_together(
     ready: Sequence[tuple[int, intents.MappedEvent, RunSoFar | None]],
     actor: Principal,
 ) -> dict[int, Ingested]:
-    """Record events that name disjoint versions and runs, set-based (``ingest_together``)."""
+    """Record the events that stand alone (``standing_alone``), set-based, in the batch's
+    order: a run's events one after the other, each run's edges those its events named so far."""
     ids = lineage_repository.record_events(
         session, [stored_values(payloads[index], mapped_events[index]) for index, _, _ in ready]
     )

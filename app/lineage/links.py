@@ -49,8 +49,9 @@ def connect_each(
 ) -> list[Linked]:
     """Record the edges of several events (or runs) at once, set-based: the versions they name
     that the events do not, the retracted ones, the recorded edges and the locks each in one
-    round for all of them; what each group did, in the groups' order. The groups name disjoint
-    versions (a batch's events that share one are recorded one after the other).
+    round for all of them; what each group did, in the groups' order. Groups are applied in
+    order, as events one after the other would be: an edge several groups report is added
+    once, with the amount the last of them gave.
 
     A later report may replace an edge's amount (a facet sent again replaces the earlier one).
     With the model named, a run is known to be a generation: an earlier ``derived_from`` from a
