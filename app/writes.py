@@ -282,30 +282,37 @@ def ingest(
 def ingest_batch(
     session: Session, events: Sequence[Any], *, actor: Principal
 ) -> list[lineage_ingest.Ingested | ProblemError]:
-    """OpenLineage events in order, each recorded or rejected on its own (a rejected event's
-    work is rolled back to its savepoint, the others' stays), then what they changed propagated
-    and re-judged once for all of them: each descendant is recomputed once, however many of
-    the batch's events reach it."""
-    outcomes: list[lineage_ingest.Ingested | ProblemError] = []
-    changes: list[LineageChange] = []
-    for event in events:
+    """OpenLineage events, each recorded or rejected on its own, as if posted one after the
+    other: those that stand alone recorded together, set-based, the others one by one in order
+    on savepoints of their own (a rejected event's work is rolled back to its savepoint, the
+    others' stays; ``lineage_ingest.ingest_together``); then what they changed propagated and
+    re-judged once for all of them: each descendant is recomputed once, however many of the
+    batch's events reach it."""
+    settled = write(
+        session, lambda: (lineage_ingest.ingest_together(session, events, actor=actor), None)
+    )
+    outcomes = dict(settled.outcomes)
+    for index in settled.left:
 
-        def record(event: Any = event) -> tuple[lineage_ingest.Ingested, None]:
+        def record(event: Any = events[index]) -> tuple[lineage_ingest.Ingested, None]:
             return lineage_ingest.ingest(session, event, actor=actor), None
 
         try:
-            result = write(session, record)
+            outcomes[index] = write(session, record)
         except ProblemError as exc:
-            outcomes.append(exc)
+            outcomes[index] = exc
+    ordered = [outcomes[index] for index in range(len(events))]
+    changes: list[LineageChange] = []
+    for event, outcome in zip(events, ordered, strict=True):
+        if isinstance(outcome, ProblemError):
             continue
-        if result.status == "accepted":
+        if outcome.status == "accepted":
             audit.record(session, actor.name, "lineage.event", event)
-        if result.change is not None:
-            changes.append(result.change)
-        outcomes.append(result)
+        if outcome.change is not None:
+            changes.append(outcome.change)
     if changes:
         write(session, lambda: (None, together(changes)))
-    return outcomes
+    return ordered
 
 
 def together(changes: Sequence[LineageChange]) -> LineageChange:

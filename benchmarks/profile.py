@@ -1,6 +1,7 @@
 """Where the time goes: the slow paths of ``benchmarks.run``, in-process, under cProfile.
 
-    python -m benchmarks.profile {read,gate,ingest,correction,all} [--database NAME] [--top N]
+    python -m benchmarks.profile {read,gate,ingest,ingest-batch,correction,all}
+        [--database NAME] [--top N]
 
 Runs against a database that ``benchmarks.run`` set up (default ``headwater_bench``) and
 changes nothing in it: every step runs in a transaction that is rolled back. For each step it
@@ -196,10 +197,8 @@ def profile_correction(engine: Engine, sql: SqlTimer, top: int, rng: random.Rand
         session.rollback()
 
 
-def profile_ingest(engine: Engine, sql: SqlTimer, top: int, rng: random.Random) -> None:
-    """OpenLineage runs (START + COMPLETE) as benchmarks.run sends them, one run per
-    transaction, each rolled back."""
-    from app import writes
+def ol_runs_on(engine: Engine, count: int, rng: random.Random) -> list[list[dict[str, Any]]]:
+    """OpenLineage runs (START + COMPLETE) as benchmarks.run sends them, over the stored graph."""
     from benchmarks.generate import Graph, Node
     from benchmarks.ingestion import ol_runs
 
@@ -208,13 +207,58 @@ def profile_ingest(engine: Engine, sql: SqlTimer, top: int, rng: random.Random) 
             text("SELECT id, kind, namespace, name, version, size FROM artifacts")
         ).all()
     graph = Graph(seed=0, nodes=[Node(*row, origin=None, uri=None) for row in rows])
-    runs = ol_runs(graph, 150, rng)
-    with profiled(f"OpenLineage ingest: {len(runs)} runs, {2 * len(runs)} events", sql, top):
-        for events in runs:
+    return ol_runs(graph, count, rng)
+
+
+@contextmanager
+def per_event(sql: SqlTimer, events: int) -> Iterator[None]:
+    """After the step: its statements and this process's CPU time, per event."""
+    cpu = time.process_time()
+    try:
+        yield
+    finally:
+        cpu = time.process_time() - cpu
+        statements = sum(n for n, _ in sql.totals.values())
+        print(
+            f"  per event: {statements / events:.1f} statements,"
+            f" {cpu / events * 1000:.2f} ms CPU in this process"
+        )
+
+
+def profile_ingest(engine: Engine, sql: SqlTimer, top: int, rng: random.Random) -> None:
+    """OpenLineage runs (START + COMPLETE) as benchmarks.run sends them, one run per
+    transaction, each rolled back."""
+    from app import writes
+
+    runs = ol_runs_on(engine, 150, rng)
+    events = 2 * len(runs)
+    with (
+        per_event(sql, events),
+        profiled(f"OpenLineage ingest: {len(runs)} runs, {events} events", sql, top),
+    ):
+        for run in runs:
             with Session(engine) as session:
-                for event in events:
+                for event in run:
                     writes.ingest(session, event, actor=NOBODY_IN_PARTICULAR)
                     session.flush()
+                session.rollback()
+
+
+def profile_ingest_batch(engine: Engine, sql: SqlTimer, top: int, rng: random.Random) -> None:
+    """The same kind of runs through ``POST /lineage/batch``'s path: as benchmarks.run sends
+    them, ``BATCH_EVENTS`` events a batch (a run's events in one, in order), each batch one
+    transaction, rolled back."""
+    from app import writes
+    from benchmarks.ingestion import BATCH_EVENTS
+
+    events = [event for run in ol_runs_on(engine, 150, rng) for event in run]
+    title = f"OpenLineage batches: {len(events)} events, {BATCH_EVENTS} a batch"
+    with per_event(sql, len(events)), profiled(title, sql, top):
+        for start in range(0, len(events), BATCH_EVENTS):
+            with Session(engine) as session:
+                batch = events[start : start + BATCH_EVENTS]
+                writes.ingest_batch(session, batch, actor=NOBODY_IN_PARTICULAR)
+                session.flush()
                 session.rollback()
 
 
@@ -222,6 +266,7 @@ STEPS: dict[str, Callable[[Engine, SqlTimer, int, random.Random], None]] = {
     "read": profile_read,
     "gate": profile_gate,
     "ingest": profile_ingest,
+    "ingest-batch": profile_ingest_batch,
     "correction": profile_correction,
 }
 

@@ -37,8 +37,21 @@ def connect_all(
     nodes: Mapping[intents.NodeKey, Artifact],
     first_named: Mapping[intents.NodeKey, datetime],
 ) -> Linked:
-    """Record an event's edges (or its run's), set-based: the versions they name that the event
-    does not, the retracted ones, the recorded edges and the locks each in one round.
+    """Record an event's edges (or its run's), set-based (see ``connect_each``)."""
+    return connect_each(session, [named], nodes, first_named)[0]
+
+
+def connect_each(
+    session: Session,
+    groups: Sequence[Sequence[intents.EdgeIntent]],
+    nodes: Mapping[intents.NodeKey, Artifact],
+    first_named: Mapping[intents.NodeKey, datetime],
+) -> list[Linked]:
+    """Record the edges of several events (or runs) at once, set-based: the versions they name
+    that the events do not, the retracted ones, the recorded edges and the locks each in one
+    round for all of them; what each group did, in the groups' order. Groups are applied in
+    order, as events one after the other would be: an edge several groups report is added
+    once, with the amount the last of them gave.
 
     A later report may replace an edge's amount (a facet sent again replaces the earlier one).
     With the model named, a run is known to be a generation: an earlier ``derived_from`` from a
@@ -47,24 +60,31 @@ def connect_all(
     Locks, as ``lineage_service.connect`` takes them: an edge into a version this transaction
     created closes no cycle and needs only its parent locked for reading; an edge into any other
     version locks that version's descendants first, then reads again and checks for a cycle."""
+    named = [intent for group in groups for intent in group]
     outside = [k for e in named for k in (e.child, e.parent) if k not in nodes]
     found = {k: a for k, (a, _) in versions.resolve_all(session, outside, first_named).items()}
     reported: list[retraction_service.ReportedEdge] = []
-    for intent in named:
-        child = nodes.get(intent.child) or found.get(intent.child)
-        parent = nodes.get(intent.parent) or found.get(intent.parent)
-        if child is None or parent is None or child.id == parent.id:
-            continue
-        reported.append(
-            retraction_service.ReportedEdge(
-                child, parent, intent.relation, intent.amount, intent.amount_source
+    owners: list[int] = []
+    for owner, group in enumerate(groups):
+        for intent in group:
+            child = nodes.get(intent.child) or found.get(intent.child)
+            parent = nodes.get(intent.parent) or found.get(intent.parent)
+            if child is None or parent is None or child.id == parent.id:
+                continue
+            reported.append(
+                retraction_service.ReportedEdge(
+                    child, parent, intent.relation, intent.amount, intent.amount_source
+                )
             )
-        )
+            owners.append(owner)
     withheld = retraction_service.withheld_many(session, reported)
-    edges = [e for e, held in zip(reported, withheld, strict=True) if not held]
-    linked = Linked(count=len(edges))
+    kept = [(e, o) for e, o, held in zip(reported, owners, withheld, strict=True) if not held]
+    edges = [e for e, _ in kept]
+    each = [Linked() for _ in groups]
+    for _, owner in kept:
+        each[owner].count += 1
     if not edges:
-        return linked
+        return each
     pairs = list(dict.fromkeys((e.child.id, e.parent.id) for e in edges))
     new_here = artifact_repository.created_here(session)
     # a version this transaction created has no edges in until it gives it some
@@ -103,8 +123,9 @@ def connect_all(
     added: dict[tuple[uuid.UUID, uuid.UUID, str], Edge] = {}
     gained: set[uuid.UUID] = set()
     amounts: list[tuple[Edge, float, str | None]] = []
-    checked: list[retraction_service.ReportedEdge] = []
-    for e in edges:
+    checked: list[tuple[retraction_service.ReportedEdge, int]] = []
+    for e, owner in kept:
+        linked = each[owner]
         slot = (e.child.id, e.parent.id, e.relation)
         if e.relation == "used":
             superseded_slot = (e.child.id, e.parent.id, "derived_from")
@@ -116,7 +137,7 @@ def connect_all(
                 linked.structural = True
         existing = recorded.get(slot)
         if existing is None and (e.child.id not in new_here or e.child.id in gained):
-            checked.append(e)
+            checked.append((e, owner))
             continue
         if existing is None:
             recorded[slot] = added[slot] = new_edge(e)
@@ -128,20 +149,25 @@ def connect_all(
             continue
         if existing.amount != e.amount:
             linked.touched.append(e.child.id)
-        if existing.amount != e.amount or existing.amount_source != e.amount_source:
+        if slot in added:
+            # an edge an earlier group added, not inserted yet: it goes in with the later amount
+            existing.amount, existing.amount_source = e.amount, e.amount_source
+        elif existing.amount != e.amount or existing.amount_source != e.amount_source:
             amounts.append((existing, e.amount, e.amount_source))
     lineage_repository.insert_many(session, list(added.values()))
     lineage_repository.replace_amounts(session, amounts)
-    for e in checked:
+    # where several groups report one checked edge, it goes in once with the last amount given
+    last = {(e.child.id, e.parent.id, e.relation): e for e, _ in checked if e.amount is not None}
+    for e, owner in checked:
         slot = (e.child.id, e.parent.id, e.relation)
         if slot in recorded:
             continue
         lineage_service.refuse_cycle(session, e.child, e.parent)
-        recorded[slot] = new_edge(e)
+        recorded[slot] = new_edge(last.get(slot, e))
         lineage_repository.insert_many(session, [recorded[slot]])
-        linked.touched.append(e.child.id)
-        linked.structural = True
-    return linked
+        each[owner].touched.append(e.child.id)
+        each[owner].structural = True
+    return each
 
 
 def new_edge(e: retraction_service.ReportedEdge) -> Edge:

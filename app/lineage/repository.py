@@ -94,6 +94,70 @@ def record_event(
     return rows[0].id, earlier
 
 
+def record_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> dict[str, uuid.UUID]:
+    """Store many accepted OpenLineage events in one statement, in order: the id of each
+    stored, by fingerprint (one stored already, or by a delivery racing this one, is left
+    out: it waits on the fingerprint's unique index like ``record_event``)."""
+    if not rows:
+        return {}
+    columns = ("fingerprint", "event_kind", "event_type", "run_id", "job_namespace", "job_name")
+    stored = session.execute(
+        text(
+            """
+            INSERT INTO lineage_events (id, fingerprint, event_kind, event_type, run_id,
+                job_namespace, job_name, event_time, producer, payload)
+            SELECT id, fingerprint, event_kind, event_type, run_id, job_namespace, job_name,
+                event_time, producer, payload
+            FROM unnest(
+                CAST(:id AS uuid[]), CAST(:fingerprint AS text[]), CAST(:event_kind AS text[]),
+                CAST(:event_type AS text[]), CAST(:run_id AS text[]),
+                CAST(:job_namespace AS text[]), CAST(:job_name AS text[]),
+                CAST(:event_time AS timestamptz[]), CAST(:producer AS text[]),
+                CAST(:payload AS jsonb[])
+            ) WITH ORDINALITY AS given(id, fingerprint, event_kind, event_type, run_id,
+                job_namespace, job_name, event_time, producer, payload, position)
+            ORDER BY position
+            ON CONFLICT (fingerprint) DO NOTHING
+            RETURNING id, fingerprint
+            """
+        ).columns(id=UUID(as_uuid=True)),
+        {
+            "id": [uuid.uuid4() for _ in rows],
+            **{column: [row[column] for row in rows] for column in columns},
+            "event_time": [row["event_time"] for row in rows],
+            "producer": [row["producer"] for row in rows],
+            "payload": [json_dumps(row["payload"]) for row in rows],
+        },
+    ).all()
+    return {r.fingerprint: r.id for r in stored}
+
+
+def stored_events(
+    session: Session, fingerprints: Sequence[str], run_ids: Sequence[str]
+) -> tuple[set[str], dict[str, list[StoredEvent]]]:
+    """Which of ``fingerprints`` are stored, and the stored events of each run in ``run_ids``
+    (received first, first): one query."""
+    rows = session.execute(
+        text(
+            """
+            SELECT fingerprint, run_id, received_at, payload FROM lineage_events
+            WHERE fingerprint = ANY(CAST(:fingerprints AS text[]))
+                OR run_id = ANY(CAST(:run_ids AS text[]))
+            ORDER BY received_at, id
+            """
+        ).columns(received_at=DateTime(timezone=True), payload=JSONB),
+        {"fingerprints": list(fingerprints), "run_ids": list(run_ids)},
+    ).all()
+    wanted = set(fingerprints)
+    runs = set(run_ids)
+    seen = {r.fingerprint for r in rows if r.fingerprint in wanted}
+    earlier: dict[str, list[StoredEvent]] = {}
+    for r in rows:
+        if r.run_id in runs:
+            earlier.setdefault(r.run_id, []).append(StoredEvent(r.received_at, r.payload))
+    return seen, earlier
+
+
 def event_recorded(session: Session, fingerprint: str) -> bool:
     """Whether an OpenLineage event with this fingerprint was already accepted."""
     found = select(LineageEvent.id).where(LineageEvent.fingerprint == fingerprint)

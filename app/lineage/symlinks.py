@@ -11,7 +11,7 @@ never merged behind the pipelines' backs.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy.orm import Session
 
@@ -29,10 +29,9 @@ def canonical_keys(
     """Record the aliases ``nodes`` declare; map each key that names an alias to its canonical
     identifier (keys already canonical are left out)."""
     keys = list(keys)
-    renamed: dict[intents.NodeKey, intents.NodeKey] = {}
     named = [(k.kind, k.namespace, k.name) for k in keys]
     named += [(n.key.kind, *name) for n in nodes for name in n.identifiers]
-    aliases = lineage_repository.canonical_names_each(session, named)
+    aliases = dict(lineage_repository.canonical_names_each(session, named))
     for kind in ("dataset", "model"):
         groups = [n.identifiers for n in nodes if n.key.kind == kind and n.identifiers]
         known = {(k[1], k[2]): canonical for k, canonical in aliases.items() if k[0] == kind}
@@ -49,11 +48,20 @@ def canonical_keys(
                         fresh[name] = target
                         known[name] = target
             lineage_repository.add_aliases(session, kind, fresh)
-        for key in keys:
-            canonical = known.get((key.namespace, key.name))
-            if key.kind == kind and canonical is not None:
-                renamed[key] = dataclasses.replace(key, namespace=canonical[0], name=canonical[1])
-    return renamed
+            aliases.update(((kind, *name), target) for name, target in fresh.items())
+    return renamed(keys, aliases)
+
+
+def renamed(
+    keys: Iterable[intents.NodeKey], aliases: Mapping[lineage_repository.KindName, Name]
+) -> dict[intents.NodeKey, intents.NodeKey]:
+    """Each key that names an alias in ``aliases``, mapped to its canonical identifier."""
+    found: dict[intents.NodeKey, intents.NodeKey] = {}
+    for key in keys:
+        canonical = aliases.get((key.kind, key.namespace, key.name))
+        if canonical is not None:
+            found[key] = dataclasses.replace(key, namespace=canonical[0], name=canonical[1])
+    return found
 
 
 def canonical_name(session: Session, kind: str, namespace: str, name: str) -> Name:

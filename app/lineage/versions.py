@@ -58,9 +58,9 @@ def upsert_all(
     actor: Principal,
     first_named: Mapping[intents.NodeKey, datetime],
     locked: Collection[artifact_repository.NaturalKey] = (),
-) -> tuple[dict[intents.NodeKey, Artifact], list[uuid.UUID], bool]:
+) -> tuple[dict[intents.NodeKey, Artifact], list[uuid.UUID], set[uuid.UUID]]:
     """The versions an event names, created or updated, in the event's order; the ids of those
-    created or changed (their inputs changed), and whether any was created.
+    created or changed (their inputs changed), and the ids of those created.
 
     Names are resolved in one round, the new versions' natural keys locked in one statement
     (unless the caller locked them, ``locked``, before resolving) and looked up again, and the
@@ -110,7 +110,7 @@ def upsert_all(
             touched.append(artifact.id)
         nodes[key] = artifact
     artifact_repository.insert_new(session, created)
-    return nodes, touched, bool(created)
+    return nodes, touched, {artifact.id for artifact in created}
 
 
 def new_version(
