@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import replace as dataclass_replace
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -17,8 +17,7 @@ from app.composition.core import (
     NodeComposition,
     ParentContribution,
     Weighting,
-    mix_vectors,
-    unpacked,
+    mix_packed,
     weighting,
 )
 from app.errors import NotFound
@@ -113,9 +112,9 @@ class MemberVersion(Protocol):
     def synthetic_fraction(self) -> float: ...
 
 
-@dataclass(frozen=True)
-class Member:
-    """A dataset version in a training set, with the amount the set takes of it (None: its size)."""
+class Member(NamedTuple):
+    """A dataset version in a training set, with the amount the set takes of it (None: its size).
+    A tuple: a gate builds one for each of its thousands of members."""
 
     artifact: MemberVersion
     amount: float | None
@@ -158,10 +157,7 @@ def training_set_composition(members: Sequence[Member]) -> NodeComposition:
     ``compose`` for a model's training set, reading each member's packed vector rather than
     building a :class:`Composition` of each (a gate mixes thousands)."""
     weights = _weighting(members)
-    mixed = mix_vectors(
-        (weight, *unpacked(m.artifact.composition_packed))
-        for weight, m in zip(weights.parents, members, strict=True)
-    )
+    mixed = mix_packed(weights.parents, [m.artifact.composition_packed for m in members])
     return NodeComposition(
         Composition.all_unknown() if mixed is None else mixed,
         weights.total_amount,
