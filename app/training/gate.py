@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pydantic import TypeAdapter
 from sqlalchemy.orm import Session
 
 from app.composition.schemas import composition_summary
@@ -13,6 +14,9 @@ from app.policies import service as policy_service
 from app.policies.schemas import FindingRead, GateRequest, GateResponse, PolicyRef, SetMember
 from app.training import repository
 from app.training import service as training_service
+
+# a gate answers with thousands of members: validated in one call, not one model at a time
+MEMBERS_READ = TypeAdapter(list[SetMember])
 
 
 def resolve_training_set(session: Session, request: GateRequest) -> list[policy_service.Member]:
@@ -82,14 +86,16 @@ def gate(session: Session, request: GateRequest) -> GateResponse:
         findings=[FindingRead.model_validate(f) for f in judgement.findings],
         remediation=judgement.remediation,
         previous_generation=judgement.previous,
-        training_set=[
-            SetMember(
-                id=m.artifact.id,
-                namespace=m.artifact.namespace,
-                name=m.artifact.name,
-                version=m.artifact.version,
-                amount=m.amount if m.amount is not None else m.artifact.size,
-            )
-            for m in members
-        ],
+        training_set=MEMBERS_READ.validate_python(
+            [
+                {
+                    "id": m.artifact.id,
+                    "namespace": m.artifact.namespace,
+                    "name": m.artifact.name,
+                    "version": m.artifact.version,
+                    "amount": m.amount if m.amount is not None else m.artifact.size,
+                }
+                for m in members
+            ]
+        ),
     )
