@@ -15,7 +15,7 @@ from app.audit import service as audit
 from app.composition.core import (
     Composition,
     NodeComposition,
-    ParentContribution,
+    Relation,
     Weighting,
     mix_packed,
     weighting,
@@ -130,26 +130,19 @@ class Judgement:
     previous: PreviousGenerationRead | None
 
 
-# ``weighting`` reads amounts and sizes, never a member's vector: this stands in for it
-_UNREAD = Composition.all_unknown()
+class TrainedOn(NamedTuple):
+    """A member as ``weighting`` reads it: a ``trained_on`` edge into the set's model, which
+    has no parent model (a tuple, and no composition: a gate weighs thousands)."""
+
+    amount: float | None
+    parent_size: float | None
+    relation: Relation = "trained_on"
+    parent_total_amount: float | None = None
 
 
 def _weighting(members: Sequence[Member]) -> Weighting:
     """How the training set weighs its members: as ``compose`` weighs a model's training set."""
-    return weighting(
-        "model",
-        None,
-        [
-            ParentContribution(
-                relation="trained_on",
-                composition=_UNREAD,
-                amount=m.amount,
-                parent_size=m.artifact.size,
-                parent_total_amount=None,
-            )
-            for m in members
-        ],
-    )
+    return weighting("model", None, [TrainedOn(m.amount, m.artifact.size) for m in members])
 
 
 def training_set_composition(members: Sequence[Member]) -> NodeComposition:
