@@ -255,13 +255,23 @@ class SharedReads:
     def human_sources(
         self, exclude: Sequence[uuid.UUID], limit: int
     ) -> list[repository.HumanSource]:
-        """The largest all-human dataset versions, leaving out ``exclude``."""
-        needed = limit + len(exclude)
-        if self.candidates is None or self.candidates_limit < needed:
-            self.candidates = list(repository.human_sources(self.session, [], needed))
-            self.candidates_limit = needed
+        """The largest all-human dataset versions, leaving out ``exclude``.
+
+        Read largest first, as many as leaving out those excluded among them still gives
+        ``limit`` (or all there are): a training set of a thousand human sources rarely holds
+        the very largest, and reading a thousand rows more for each gate costs more than the
+        judgement."""
         excluded = set(exclude)
-        return [a for a in self.candidates if a.id not in excluded][:limit]
+        needed = limit
+        while True:
+            if self.candidates is None or self.candidates_limit < needed:
+                self.candidates = list(repository.human_sources(self.session, [], needed))
+                self.candidates_limit = needed
+            read = self.candidates[:needed]
+            found = [a for a in read if a.id not in excluded]
+            if len(found) >= limit or len(read) < needed:
+                return found[:limit]
+            needed = limit + sum(1 for a in read if a.id in excluded)
 
 
 @dataclass(frozen=True)
