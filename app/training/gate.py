@@ -20,13 +20,14 @@ MEMBERS_READ = TypeAdapter(list[SetMember])
 
 
 def resolve_training_set(session: Session, request: GateRequest) -> list[policy_service.Member]:
-    """Each proposed dataset, or a 404 naming every one that is not recorded."""
+    """The member each proposed one names, or a 404 naming every one that is not recorded."""
+    proposed = request.training_set
     found = repository.proposed_members(
-        session, [(i.namespace, i.name, i.version or None) for i in request.training_set]
+        session, [(p.namespace, p.name, p.version or None) for p in proposed]
     )
     missing = [
-        {"index": index, "namespace": item.namespace, "name": item.name, "version": item.version}
-        for index, (item, version) in enumerate(zip(request.training_set, found, strict=True))
+        {"index": index, "namespace": p.namespace, "name": p.name, "version": p.version}
+        for index, (p, version) in enumerate(zip(proposed, found, strict=True))
         if version is None
     ]
     if missing:
@@ -43,8 +44,8 @@ def resolve_training_set(session: Session, request: GateRequest) -> list[policy_
     versions = [version for version in found if version is not None]
     refuse_retracted(versions)
     return [
-        policy_service.Member(version, item.amount)
-        for version, item in zip(versions, request.training_set, strict=True)
+        policy_service.Member(version, p.amount)
+        for version, p in zip(versions, proposed, strict=True)
     ]
 
 
