@@ -52,7 +52,8 @@ class DatasetSpec:
     version: str | None = None
     amount: float | None = None
 
-    def item(self) -> dict[str, Any]:
+    def member(self) -> dict[str, Any]:
+        """The member of the proposed training set this flag names, as the gate's body has it."""
         body: dict[str, Any] = {"namespace": self.namespace, "name": self.name}
         if self.version is not None:
             body["version"] = self.version
@@ -328,7 +329,7 @@ def build_request(
         raise bad_input("Name the training set: --file SET.json, or one --dataset per member.")
     body = dict(from_file) if from_file is not None else {}
     if datasets:
-        body["training_set"] = [spec.item() for spec in datasets]
+        body["training_set"] = [spec.member() for spec in datasets]
     if model is not None:
         body["model"] = {"namespace": model.namespace, "name": model.name}
     if policy is not None:

@@ -138,6 +138,8 @@ class DatasetCreate(NaturalKey):
     parents: Annotated[list[ParentIn], Field(max_length=10_000)] = []
 
 
+# A member of a model's training set, as the model's registration names it. The class keeps
+# its name: it is the OpenAPI component's name.
 class TrainingSetItem(ArtifactRef):
     amount: Amount | None = None
 

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol, TypeGuard, get_args
 
+import numpy
+
 from app.composition.origin import Origin
 
 Relation = Literal["trained_on", "fine_tuned_from", "generated_by", "derived_from", "used"]
@@ -229,6 +231,14 @@ def mix_vectors(parts: Iterable[tuple[float, Buckets, float]]) -> Composition | 
     return _mixed([w for w, _, _ in weighted], ((b, u) for _, b, u in weighted))
 
 
+def _largest_weight(weights: Sequence[float]) -> float:
+    """The weight the others are scaled by (0 when there is none), once each is checked."""
+    for weight in weights:
+        if not (math.isfinite(weight) and weight >= 0.0):
+            raise ValueError(f"mixing weight {weight!r} must be finite and >= 0")
+    return max(weights, default=0.0)
+
+
 def _mixed(
     weights: Sequence[float], vectors: Iterable[tuple[Buckets, float]]
 ) -> Composition | None:
@@ -237,10 +247,7 @@ def _mixed(
     summed once with ``math.fsum``, which rounds exactly, so the result does not depend on the
     order the parents come in; every ``PACK_EVERY`` parents the terms move from lists into
     arrays of doubles (a quarter of the memory)."""
-    for weight in weights:
-        if not (math.isfinite(weight) and weight >= 0.0):
-            raise ValueError(f"mixing weight {weight!r} must be finite and >= 0")
-    top = max(weights, default=0.0)
+    top = _largest_weight(weights)
     if top == 0.0:
         return None
     terms: dict[int, list[float]] = defaultdict(list)
@@ -277,6 +284,42 @@ def unpacked(packed: bytes) -> tuple[Buckets, float]:
     if sys.byteorder == "little":
         values.byteswap()
     return zip(map(int, values[1::2]), values[2::2], strict=True), values[0]
+
+
+def mix_packed(weights: Sequence[float], vectors: Sequence[bytes]) -> Composition | None:
+    """:func:`mix_vectors` of vectors in their packed form (see :func:`unpacked`), bit for bit,
+    with array operations instead of a Python step for every bucket: a gate mixes a thousand
+    vectors or more per request. Each term is the same ``scale * mass`` product, rounded the
+    same (IEEE 754 doubles, as Python's floats), and ``math.fsum`` rounds each depth's sum
+    exactly whatever the order of its terms."""
+    if len(weights) != len(vectors):
+        raise ValueError(f"{len(weights)} weights for {len(vectors)} vectors")
+    for vector in vectors:
+        if len(vector) % 16 != 8:
+            raise ValueError(f"not a packed composition: {len(vector)} bytes")
+    top = _largest_weight(weights)
+    if top == 0.0:
+        return None
+    kept = [
+        (weight / top, vector)
+        for weight, vector in zip(weights, vectors, strict=True)
+        if weight != 0.0
+    ]
+    scales = numpy.array([scale for scale, _ in kept], dtype=numpy.float64)
+    unknowns = numpy.frombuffer(b"".join(vector[:8] for _, vector in kept), dtype=">f8")
+    buckets = numpy.frombuffer(b"".join(vector[8:] for _, vector in kept), dtype=">f8")
+    sizes = numpy.array([(len(vector) - 8) // 16 for _, vector in kept], dtype=numpy.intp)
+    depths = buckets[0::2].astype(numpy.intp)
+    terms = numpy.repeat(scales, sizes) * buckets[1::2].astype(numpy.float64)
+    # the terms depth by depth: each depth's run of them, in one list of floats for fsum
+    by_depth = terms[numpy.argsort(depths, kind="stable")].tolist()
+    sums: dict[int, float] = {}
+    start = 0
+    for depth, count in enumerate(numpy.bincount(depths).tolist()):
+        if count:
+            sums[depth] = math.fsum(by_depth[start : start + count])
+            start += count
+    return _normalized(sums, math.fsum((scales * unknowns.astype(numpy.float64)).tolist()))
 
 
 class ParentEdge(Protocol):

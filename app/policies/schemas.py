@@ -102,6 +102,8 @@ class PreviousGenerationRead(BaseModel):
     )
 
 
+# A member of the gate's proposed training set, as the request names it. The class keeps its
+# name: pydantic names the OpenAPI component after the class (a title changes only the title).
 class GateItem(Strict):
     namespace: Text
     name: Text
@@ -120,6 +122,8 @@ class GateRequest(Strict):
     policy: PolicyName = "default"
 
 
+# A training set's member as answers show it (the gate's, a training run's). The class keeps its
+# name: it is the OpenAPI component's name.
 class SetMember(BaseModel):
     id: uuid.UUID
     namespace: str

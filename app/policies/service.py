@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import replace as dataclass_replace
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -15,10 +15,9 @@ from app.audit import service as audit
 from app.composition.core import (
     Composition,
     NodeComposition,
-    ParentContribution,
+    Relation,
     Weighting,
-    mix_vectors,
-    unpacked,
+    mix_packed,
     weighting,
 )
 from app.errors import NotFound
@@ -113,9 +112,9 @@ class MemberVersion(Protocol):
     def synthetic_fraction(self) -> float: ...
 
 
-@dataclass(frozen=True)
-class Member:
-    """A dataset version in a training set, with the amount the set takes of it (None: its size)."""
+class Member(NamedTuple):
+    """A dataset version in a training set, with the amount the set takes of it (None: its size).
+    A tuple: a gate builds one for each of its thousands of members."""
 
     artifact: MemberVersion
     amount: float | None
@@ -131,26 +130,19 @@ class Judgement:
     previous: PreviousGenerationRead | None
 
 
-# ``weighting`` reads amounts and sizes, never a member's vector: this stands in for it
-_UNREAD = Composition.all_unknown()
+class TrainedOn(NamedTuple):
+    """A member as ``weighting`` reads it: a ``trained_on`` edge into the set's model, which
+    has no parent model (a tuple, and no composition: a gate weighs thousands)."""
+
+    amount: float | None
+    parent_size: float | None
+    relation: Relation = "trained_on"
+    parent_total_amount: float | None = None
 
 
 def _weighting(members: Sequence[Member]) -> Weighting:
     """How the training set weighs its members: as ``compose`` weighs a model's training set."""
-    return weighting(
-        "model",
-        None,
-        [
-            ParentContribution(
-                relation="trained_on",
-                composition=_UNREAD,
-                amount=m.amount,
-                parent_size=m.artifact.size,
-                parent_total_amount=None,
-            )
-            for m in members
-        ],
-    )
+    return weighting("model", None, [TrainedOn(m.amount, m.artifact.size) for m in members])
 
 
 def training_set_composition(members: Sequence[Member]) -> NodeComposition:
@@ -158,10 +150,7 @@ def training_set_composition(members: Sequence[Member]) -> NodeComposition:
     ``compose`` for a model's training set, reading each member's packed vector rather than
     building a :class:`Composition` of each (a gate mixes thousands)."""
     weights = _weighting(members)
-    mixed = mix_vectors(
-        (weight, *unpacked(m.artifact.composition_packed))
-        for weight, m in zip(weights.parents, members, strict=True)
-    )
+    mixed = mix_packed(weights.parents, [m.artifact.composition_packed for m in members])
     return NodeComposition(
         Composition.all_unknown() if mixed is None else mixed,
         weights.total_amount,
@@ -266,13 +255,23 @@ class SharedReads:
     def human_sources(
         self, exclude: Sequence[uuid.UUID], limit: int
     ) -> list[repository.HumanSource]:
-        """The largest all-human dataset versions, leaving out ``exclude``."""
-        needed = limit + len(exclude)
-        if self.candidates is None or self.candidates_limit < needed:
-            self.candidates = list(repository.human_sources(self.session, [], needed))
-            self.candidates_limit = needed
+        """The largest all-human dataset versions, leaving out ``exclude``.
+
+        Read largest first, as many as leaving out those excluded among them still gives
+        ``limit`` (or all there are): a training set of a thousand human sources rarely holds
+        the very largest, and reading a thousand rows more for each gate costs more than the
+        judgement."""
         excluded = set(exclude)
-        return [a for a in self.candidates if a.id not in excluded][:limit]
+        needed = limit
+        while True:
+            if self.candidates is None or self.candidates_limit < needed:
+                self.candidates = list(repository.human_sources(self.session, [], needed))
+                self.candidates_limit = needed
+            read = self.candidates[:needed]
+            found = [a for a in read if a.id not in excluded]
+            if len(found) >= limit or len(read) < needed:
+                return found[:limit]
+            needed = limit + sum(1 for a in read if a.id in excluded)
 
 
 @dataclass(frozen=True)

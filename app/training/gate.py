@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pydantic import TypeAdapter
 from sqlalchemy.orm import Session
 
 from app.composition.schemas import composition_summary
@@ -14,15 +15,19 @@ from app.policies.schemas import FindingRead, GateRequest, GateResponse, PolicyR
 from app.training import repository
 from app.training import service as training_service
 
+# a gate answers with thousands of members: validated in one call, not one model at a time
+MEMBERS_READ = TypeAdapter(list[SetMember])
+
 
 def resolve_training_set(session: Session, request: GateRequest) -> list[policy_service.Member]:
-    """Each proposed dataset, or a 404 naming every one that is not recorded."""
+    """The member each proposed one names, or a 404 naming every one that is not recorded."""
+    proposed = request.training_set
     found = repository.proposed_members(
-        session, [(i.namespace, i.name, i.version or None) for i in request.training_set]
+        session, [(p.namespace, p.name, p.version or None) for p in proposed]
     )
     missing = [
-        {"index": index, "namespace": item.namespace, "name": item.name, "version": item.version}
-        for index, (item, version) in enumerate(zip(request.training_set, found, strict=True))
+        {"index": index, "namespace": p.namespace, "name": p.name, "version": p.version}
+        for index, (p, version) in enumerate(zip(proposed, found, strict=True))
         if version is None
     ]
     if missing:
@@ -39,8 +44,8 @@ def resolve_training_set(session: Session, request: GateRequest) -> list[policy_
     versions = [version for version in found if version is not None]
     refuse_retracted(versions)
     return [
-        policy_service.Member(version, item.amount)
-        for version, item in zip(versions, request.training_set, strict=True)
+        policy_service.Member(version, p.amount)
+        for version, p in zip(versions, proposed, strict=True)
     ]
 
 
@@ -82,14 +87,16 @@ def gate(session: Session, request: GateRequest) -> GateResponse:
         findings=[FindingRead.model_validate(f) for f in judgement.findings],
         remediation=judgement.remediation,
         previous_generation=judgement.previous,
-        training_set=[
-            SetMember(
-                id=m.artifact.id,
-                namespace=m.artifact.namespace,
-                name=m.artifact.name,
-                version=m.artifact.version,
-                amount=m.amount if m.amount is not None else m.artifact.size,
-            )
-            for m in members
-        ],
+        training_set=MEMBERS_READ.validate_python(
+            [
+                {
+                    "id": m.artifact.id,
+                    "namespace": m.artifact.namespace,
+                    "name": m.artifact.name,
+                    "version": m.artifact.version,
+                    "amount": m.amount if m.amount is not None else m.artifact.size,
+                }
+                for m in members
+            ]
+        ),
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
@@ -138,11 +138,10 @@ def rejudge_queue_depth(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(RejudgeRequest)) or 0)
 
 
-@dataclass(frozen=True, slots=True)
-class ProposedMember:
+class ProposedMember(NamedTuple):
     """A dataset version a proposed training set names, as the gate mixes and judges it: its
     key, size, packed composition and figures, and why it was retracted (None while it is
-    live). No ORM object: a proposed set of 100,000 is read at once."""
+    live). A row tuple, no ORM object: a proposed set of 100,000 is read at once."""
 
     id: uuid.UUID
     namespace: str
@@ -206,4 +205,4 @@ def proposed_members(
             )
         },
     )
-    return [None if row[0] is None else ProposedMember(*row) for row in rows.all()]
+    return [None if row[0] is None else ProposedMember._make(row) for row in rows.all()]

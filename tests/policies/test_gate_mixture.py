@@ -5,18 +5,26 @@ named by an older version whose newest one was retracted, named twice."""
 
 from __future__ import annotations
 
+import random
 import struct
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.composition.core import Composition, ParentContribution, compose
+from app.composition.core import (
+    Composition,
+    ParentContribution,
+    compose,
+    mix_packed,
+    mix_vectors,
+)
 from app.policies.service import Member, training_set_composition
 from tests.composition.reference import RefEdge, RefNode, recompute_all
 from tests.graph_check import TOLERANCE, load_graph
@@ -69,6 +77,37 @@ def test_the_packed_mixture_is_the_composition_rule_to_the_bit(
         [ParentContribution("trained_on", c, amount, size, None) for c, size, amount in members],
     )
     assert training_set_composition(proposed) == expected
+
+
+weights = st.one_of(st.just(0.0), st.floats(min_value=0.0, max_value=1e18))
+
+
+@given(st.lists(st.tuples(weights, compositions), max_size=60))
+def test_mixing_packed_vectors_is_mixing_their_buckets_to_the_bit(
+    parts: list[tuple[float, Composition]],
+) -> None:
+    expected = mix_vectors((weight, c.buckets, c.unknown) for weight, c in parts)
+    assert mix_packed([w for w, _ in parts], [packed(c) for _, c in parts]) == expected
+
+
+def test_mixing_thousands_of_packed_vectors_is_mixing_their_buckets_to_the_bit() -> None:
+    rng = random.Random(8)
+    parts = [
+        (
+            rng.choice([0.0, 1.0, rng.uniform(0.0, 1e9)]),
+            normalized(
+                {rng.randrange(70): rng.random() for _ in range(rng.randrange(40))}, rng.random()
+            ),
+        )
+        for _ in range(5000)
+    ]
+    expected = mix_vectors((weight, c.buckets, c.unknown) for weight, c in parts)
+    assert mix_packed([w for w, _ in parts], [packed(c) for _, c in parts]) == expected
+
+
+def test_a_vector_that_is_not_packed_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a packed composition"):
+        mix_packed([1.0], [b"\x00" * 16])
 
 
 def test_the_database_packs_every_stored_composition(client: TestClient, session: Session) -> None:
