@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from app.artifacts import repository
@@ -19,10 +20,15 @@ from app.composition.schemas import CompositionRead, composition_summary
 from app.errors import NotFound
 from app.retractions.models import Retraction
 
+Version = Artifact | Row[Any]
+"""A version as the ORM loads it, or as the columns of a point read (``repository``)."""
 
-def composition_read(artifact: Artifact) -> CompositionRead:
+
+def composition_read(artifact: Version) -> CompositionRead:
+    """The summary of the stored composition (a column only the engine writes, so it is parsed
+    without being checked again)."""
     return composition_summary(
-        Composition.from_json(artifact.composition),
+        Composition.from_stored(artifact.composition),
         artifact.total_amount,
         weights_assumed=artifact.weights_assumed,
         stale=artifact.composition_stale,
@@ -35,7 +41,7 @@ class _Shape:
 
     schema: type[DatasetRead] | type[ModelRead]
     names: tuple[str, ...]
-    columns: Callable[[Artifact], tuple[Any, ...]]
+    columns: Callable[[Version], tuple[Any, ...]]
 
     @classmethod
     def of(cls, schema: type[DatasetRead] | type[ModelRead]) -> _Shape:
@@ -47,9 +53,9 @@ _SHAPES = {"dataset": _Shape.of(DatasetRead), "model": _Shape.of(ModelRead)}
 
 
 def version_read(
-    artifact: Artifact,
+    artifact: Version,
     *,
-    retraction: Retraction | None = None,
+    retraction: Retraction | Mapping[str, Any] | None = None,
     training_run_id: uuid.UUID | None = None,
 ) -> DatasetRead | ModelRead:
     """One version, as the schema of its kind shows it: the columns it shares with the schema by
@@ -94,9 +100,11 @@ def page(
 
 def version_or_404(
     session: Session, artifact_id: uuid.UUID, kind: Kind
-) -> tuple[Artifact, Retraction | None]:
-    """A version with its retraction, if any, in one query; or the 404."""
+) -> tuple[Row[Any], dict[str, Any] | None]:
+    """A version's columns with its retraction's, if any, in one query; or the 404."""
     found = repository.get_with_retraction(session, artifact_id, kind)
     if found is None:
         raise NotFound(f"No {kind} version has id {artifact_id}.", missing={"id": str(artifact_id)})
-    return found
+    if found.retraction_id is None:
+        return found, None
+    return found, {c: getattr(found, f"retraction_{c}") for c in repository.RETRACTION_COLUMNS}
