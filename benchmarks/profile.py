@@ -96,7 +96,6 @@ def random_ids(session: Session, kind: str, count: int, rng: random.Random) -> l
 
 def profile_read(engine: Engine, sql: SqlTimer, top: int, rng: random.Random) -> None:
     from app import reads
-    from app.artifacts import reads as artifact_reads
 
     with Session(engine) as session:
         datasets = random_ids(session, "dataset", 300, rng)
@@ -106,7 +105,7 @@ def profile_read(engine: Engine, sql: SqlTimer, top: int, rng: random.Random) ->
     def composition(node: uuid.UUID, kind: str) -> None:
         with Session(engine) as session:
             started = time.perf_counter()
-            artifact_reads.composition_detail(session, node, kind, 10)
+            reads.composition_detail(session, node, kind, 10)
             slowest.append((time.perf_counter() - started, kind, node))
             session.rollback()
 

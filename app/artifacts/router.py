@@ -25,7 +25,6 @@ from app.composition.schemas import CompositionDetail
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
 from app.http import json_response
-from app.lineage import service as lineage_service
 from app.lineage import symlinks
 from app.lineage.schemas import LineageGraph
 from app.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
@@ -89,9 +88,7 @@ def _reading_routes(kind: Kind, read: type[DatasetRead] | type[ModelRead]) -> No
         artifact_id: uuid.UUID = version_path(kind),
         contributors: Contributors = 10,
     ) -> Response:
-        return json_response(
-            artifact_reads.composition_detail(session, artifact_id, kind, contributors)
-        )
+        return json_response(reads.composition_detail(session, artifact_id, kind, contributors))
 
     def version_lineage(
         session: SessionDep,
@@ -100,7 +97,7 @@ def _reading_routes(kind: Kind, read: type[DatasetRead] | type[ModelRead]) -> No
         depth: Depth = 20,
         max_nodes: MaxNodes = 1000,
     ) -> LineageGraph:
-        return lineage_service.lineage(session, artifact_id, kind, direction, depth, max_nodes)
+        return reads.lineage(session, artifact_id, kind, direction, depth, max_nodes)
 
     one = f"/{plural}/{{{kind}_id}}"
     routes: list[tuple[str, Callable[..., Any], str, Any, str]] = [

@@ -40,7 +40,9 @@ class Label(NamedTuple):
 
 def _label(state: NodeState, row: Any, offset: int) -> Label:
     namespace, name, version = row[offset : offset + 3]
-    kind = cast(Literal["dataset", "model"], state.kind)
+    # a string: the cast runs once per node of a region, and a subscripted Literal is built anew
+    # on every call
+    kind = cast('Literal["dataset", "model"]', state.kind)
     return Label(
         state.id, kind, namespace, name, version, state.synthetic_fraction, state.unknown_fraction
     )
@@ -68,7 +70,9 @@ _EDGE = f"""
 # estimates (a walk over node ids joined to the edges afterwards was planned as a hash join
 # over a scan of the whole edges table, on every read). UNION keeps one copy of the edges of
 # a node reached along several paths, and follows them once.
-_MASS_REGION = f"""
+# built once: text() scans its statement for parameters each time it is made
+_MASS_REGION = text(
+    f"""
     WITH RECURSIVE region AS (
         {_EDGE}
         FROM edges e JOIN artifacts a ON a.id = e.parent_id
@@ -87,12 +91,13 @@ _MASS_REGION = f"""
     -- a node's edges in the order they are stored, as a lookup of one node's finds them
     ORDER BY position
 """
+)
 
 
 def load_mass_region(session: Session, target: uuid.UUID) -> MassRegion | None:
     """The target's :class:`MassRegion` in one statement (None when no such node): the
     figures of each node, not the vectors, which only the target's own comes with."""
-    rows = session.execute(text(_MASS_REGION), {"target": target}).all()
+    rows = session.execute(_MASS_REGION, {"target": target}).all()
     end = 5 + STATE_WIDTH
     own = [row for row in rows if row[0] is None]  # the target's row: it has no edge
     if not own:

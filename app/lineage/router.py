@@ -13,7 +13,7 @@ from app import writes
 from app.auth.security import Writer, requires
 from app.db import SessionDep
 from app.errors import PROBLEM_BASE, PROBLEM_RESPONSES, ProblemError
-from app.lineage import events, ingest, service
+from app.lineage import events, ingest, reads
 from app.lineage.schemas import (
     BatchItem,
     BatchResult,
@@ -57,7 +57,7 @@ def create_edge(
 ) -> EdgeRead:
     edge, is_new = writes.add_edge(session, body, actor=principal)
     response.status_code = status.HTTP_201_CREATED if is_new else status.HTTP_200_OK
-    return service.edge_read(edge)
+    return reads.edge_read(edge)
 
 
 def tally(response: Response, statuses: Iterable[str], names: tuple[str, ...]) -> dict[str, int]:
@@ -184,7 +184,7 @@ def list_events(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[StoredEvent]:
-    return service.events(session, run_id=run_id, cursor=cursor, limit=limit)
+    return reads.events(session, run_id=run_id, cursor=cursor, limit=limit)
 
 
 @router.get(

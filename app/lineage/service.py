@@ -1,13 +1,11 @@
-"""Edges recorded after the fact, the cycle rule, and ancestry walks."""
+"""Edges recorded after the fact and the cycle rule."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Literal
 
 from sqlalchemy.orm import Session
 
-from app.artifacts import reads as artifact_reads
 from app.artifacts import repository as artifact_repository
 from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
@@ -18,15 +16,7 @@ from app.config import get_settings
 from app.errors import Conflict, CycleRefused, InvalidInput, TooManyEdges
 from app.lineage import repository
 from app.lineage.models import Edge
-from app.lineage.schemas import (
-    EdgeCreate,
-    EdgeEnd,
-    EdgeRead,
-    LineageGraph,
-    LineageNode,
-    StoredEvent,
-)
-from app.pagination import Page, decode_cursor, next_cursor
+from app.lineage.schemas import EdgeCreate, EdgeEnd
 
 
 def within_edge_limit(count: int, what: str) -> None:
@@ -155,62 +145,3 @@ def refuse_cycle(session: Session, child: Artifact, parent: Artifact) -> None:
             f" cycle: {' → '.join(path)} → {path[0]}.",
             path=path,
         )
-
-
-def edge_read(edge: Edge) -> EdgeRead:
-    return EdgeRead(
-        id=edge.id,
-        child_id=edge.child_id,
-        parent_id=edge.parent_id,
-        relation=edge.relation,
-        amount=edge.amount,
-        created_at=edge.created_at,
-    )
-
-
-def lineage(
-    session: Session,
-    start_id: uuid.UUID,
-    kind: str,
-    direction: Literal["upstream", "downstream"],
-    depth: int,
-    max_nodes: int,
-) -> LineageGraph:
-    artifact_service.get_or_404(session, start_id, kind)
-    reached, edges, truncated = repository.walk(
-        session, start_id, upstream=direction == "upstream", depth=depth, max_nodes=max_nodes
-    )
-    found = artifact_repository.many(session, [node for node, _ in reached])
-    nodes = [
-        LineageNode(
-            id=node,
-            kind=found[node].kind,
-            namespace=found[node].namespace,
-            name=found[node].name,
-            version=found[node].version,
-            distance=distance,
-            composition=artifact_reads.composition_read(found[node]),
-        )
-        for node, distance in reached
-    ]
-    return LineageGraph(
-        root=start_id,
-        direction=direction,
-        depth=depth,
-        truncated=truncated,
-        nodes=nodes,
-        edges=[edge_read(e) for e in edges],
-    )
-
-
-def events(
-    session: Session, *, run_id: str | None, cursor: str | None, limit: int
-) -> Page[StoredEvent]:
-    """Accepted OpenLineage events as received, newest first, a page after ``cursor``."""
-    rows = repository.events(
-        session, run_id=run_id, after=decode_cursor("lineage events", cursor), limit=limit + 1
-    )
-    return Page[StoredEvent](
-        items=[StoredEvent.model_validate(row, from_attributes=True) for row in rows[:limit]],
-        next_cursor=next_cursor("lineage events", rows, limit, lambda e: (e.received_at, e.id)),
-    )

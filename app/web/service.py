@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from sqlalchemy.orm import Session
 
-from app import gate_input, gate_report
+from app import gate_input, gate_report, reads
 from app.artifacts import reads as artifact_reads
 from app.artifacts import repository as artifact_repository
 from app.artifacts import service as artifact_service
@@ -160,9 +160,7 @@ def artifact_page(session: Session, artifact: Artifact) -> ArtifactPage:
     )
     return ArtifactPage(
         artifact=read,
-        detail=artifact_reads.composition_detail(
-            session, artifact.id, artifact.kind, CONTRIBUTORS_SHOWN
-        ),
+        detail=reads.composition_detail(session, artifact.id, artifact.kind, CONTRIBUTORS_SHOWN),
         versions=[
             Hit(a.id, a.kind, a.namespace, a.name, a.version, a.created_at, composition(a))
             for a in siblings[:VERSIONS_SHOWN]

@@ -104,7 +104,7 @@ def test_reading_a_region_never_scans_the_edges_table(session: Session) -> None:
         *[(bulk[i], bulk[i - step], "derived_from") for i in range(3, 3000) for step in (1, 2, 3)],
     )
     plan = session.execute(
-        text("EXPLAIN (FORMAT JSON) " + _MASS_REGION), {"target": ids["a"]}
+        text("EXPLAIN (FORMAT JSON) " + _MASS_REGION.text), {"target": ids["a"]}
     ).scalar_one()[0]["Plan"]
 
     scans = [n for n in plan_nodes(plan) if n.get("Relation Name") == "edges"]
