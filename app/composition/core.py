@@ -267,13 +267,23 @@ def _mixed(
     )
 
 
-def unpacked(packed: bytes) -> tuple[Buckets, float]:
-    """A stored vector's buckets and unknown mass from its packed form (``artifacts.
-    composition_packed``, which the database derives from the JSON: the unknown mass, then
-    depth and mass of each bucket, as big-endian doubles)."""
-    values = array("d", packed)
+def packed(composition: Composition) -> bytes:
+    """The packed form of a vector (``artifacts.composition_packed``, written beside the JSON
+    by every writer of a composition): the unknown mass, then depth and mass of each bucket, as
+    big-endian doubles. The same bytes as the SQL function ``pack_composition`` makes of the
+    stored JSON, which writes every double so that it reads back exactly."""
+    values = array("d", [composition.unknown])
+    values.extend(itertools.chain.from_iterable(composition.buckets))
+    if sys.byteorder == "little":
+        values.byteswap()
+    return values.tobytes()
+
+
+def unpacked(stored: bytes) -> tuple[Buckets, float]:
+    """A stored vector's buckets and unknown mass from its packed form (see :func:`packed`)."""
+    values = array("d", stored)
     if len(values) % 2 != 1:
-        raise ValueError(f"not a packed composition: {len(packed)} bytes")
+        raise ValueError(f"not a packed composition: {len(stored)} bytes")
     if sys.byteorder == "little":
         values.byteswap()
     return zip(map(int, values[1::2]), values[2::2], strict=True), values[0]

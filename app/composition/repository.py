@@ -380,6 +380,7 @@ class CompositionRow:
 
     id: uuid.UUID
     composition: str  # JSON text
+    composition_packed: bytes
     total_amount: float | None
     weights_assumed: bool
     human_fraction: float
@@ -397,6 +398,7 @@ class CompositionWriter:
         """
         UPDATE artifacts AS a SET
             composition = v.composition,
+            composition_packed = v.composition_packed,
             total_amount = v.total_amount,
             weights_assumed = v.weights_assumed,
             human_fraction = v.human_fraction,
@@ -407,6 +409,7 @@ class CompositionWriter:
         FROM ROWS FROM (
             unnest(CAST(:ids AS uuid[])),
             jsonb_array_elements(CAST(:compositions AS jsonb)),
+            unnest(CAST(:packed AS bytea[])),
             unnest(CAST(:totals AS double precision[])),
             unnest(CAST(:assumed AS boolean[])),
             unnest(CAST(:human AS double precision[])),
@@ -414,7 +417,7 @@ class CompositionWriter:
             unnest(CAST(:unknown AS double precision[])),
             unnest(CAST(:stale AS boolean[]))
         ) AS v(
-            id, composition, total_amount, weights_assumed,
+            id, composition, composition_packed, total_amount, weights_assumed,
             human_fraction, synthetic_fraction, unknown_fraction, stale)
         WHERE a.id = v.id AND (
             a.composition IS DISTINCT FROM v.composition
@@ -447,6 +450,7 @@ class CompositionWriter:
                 "ids": [r.id for r in rows],
                 # one JSON array rather than an array of JSON texts, which would be escaped
                 "compositions": "[" + ",".join(r.composition for r in rows) + "]",
+                "packed": [r.composition_packed for r in rows],
                 "totals": [r.total_amount for r in rows],
                 "assumed": [r.weights_assumed for r in rows],
                 "human": [r.human_fraction for r in rows],
