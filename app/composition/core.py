@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import struct
 import sys
 from array import array
 from collections import defaultdict
@@ -310,11 +311,10 @@ def packed(composition: Composition) -> bytes:
     by every writer of a composition): the unknown mass, then depth and mass of each bucket, as
     big-endian doubles. The same bytes as the SQL function ``pack_composition`` makes of the
     stored JSON, which writes every double so that it reads back exactly."""
-    values = array("d", [composition.unknown])
-    values.extend(itertools.chain.from_iterable(composition.buckets))
-    if sys.byteorder == "little":
-        values.byteswap()
-    return values.tobytes()
+    buckets = composition.buckets
+    return struct.pack(
+        f">{2 * len(buckets) + 1}d", composition.unknown, *itertools.chain.from_iterable(buckets)
+    )
 
 
 def unpacked(stored: bytes) -> tuple[Buckets, float]:
