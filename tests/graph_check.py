@@ -1,10 +1,11 @@
 """The correctness bar of design section 2, as a check any test can run against the database.
 
 Every stored composition (the ``artifacts`` table's ``composition``, ``total_amount`` and
-``weights_assumed``) and every training run's stored composition must equal a from-scratch
-recomputation of the whole graph by ``tests.composition.reference``, to 1e-9. The check reads
-the tables directly, so it trusts nothing the propagation engine keeps in memory, and reports
-every difference, named by artifact, rather than the first.
+``weights_assumed``, with ``composition_packed`` the JSON's packed doubles) and every training
+run's stored composition must equal a from-scratch recomputation of the whole graph by
+``tests.composition.reference``, to 1e-9. The check reads the tables directly, so it trusts
+nothing the propagation engine keeps in memory, and reports every difference, named by
+artifact, rather than the first.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class Stored:
     weights_assumed: bool
     fractions: tuple[float, float, float]
     stale: bool
+    # the packed vector is the JSON's, as the database's own pack_composition makes it
+    packed_matches: bool = True
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,9 @@ def load_graph(db: Db, namespaces: Sequence[str] | None = None) -> Graph:
             SELECT a.id, a.kind, a.namespace, a.name, a.version, a.size, a.origin_human,
                    a.origin_synthetic, a.origin_unknown, a.origin_synthetic_depth, a.composition,
                    a.total_amount, a.weights_assumed, a.human_fraction, a.synthetic_fraction,
-                   a.unknown_fraction, a.composition_stale
+                   a.unknown_fraction, a.composition_stale,
+                   a.composition_packed IS NOT DISTINCT FROM pack_composition(a.composition)
+                       AS packed_matches
             FROM artifacts a JOIN scope USING (id)
             """
         ),
@@ -120,6 +125,7 @@ def load_graph(db: Db, namespaces: Sequence[str] | None = None) -> Graph:
             row.weights_assumed,
             (row.human_fraction, row.synthetic_fraction, row.unknown_fraction),
             row.composition_stale,
+            row.packed_matches,
         )
     edge_rows = db.execute(
         text(
@@ -194,6 +200,8 @@ def _node_diff(
         wrong.append(f"fraction columns {stored.fractions} disagree with the JSON {columns}")
     if stored.stale:
         wrong.append("marked stale")
+    if not stored.packed_matches:
+        wrong.append("composition_packed is not pack_composition(composition)")
     return wrong
 
 

@@ -6,7 +6,6 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
-    Computed,
     DateTime,
     Double,
     Index,
@@ -97,11 +96,11 @@ class Artifact(Base):
     origin_declared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     composition: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    # the same vector as packed doubles, derived by the database (migration 0013): what a
-    # reader mixing thousands of compositions at once takes instead of the JSON
-    composition_packed: Mapped[bytes] = mapped_column(
-        LargeBinary, Computed("pack_composition(composition)", persisted=True)
-    )
+    # the same vector as packed doubles (core.packed), written with the JSON in the same
+    # statement: what a reader mixing thousands of compositions at once takes instead of it
+    # (nullable as the generated column was: the service always writes it, and every test's
+    # graph check compares it with pack_composition(composition))
+    composition_packed: Mapped[bytes] = mapped_column(LargeBinary, nullable=True)
     total_amount: Mapped[float | None] = mapped_column(Double)
     weights_assumed: Mapped[bool] = mapped_column(default=False, server_default="false")
     human_fraction: Mapped[float] = mapped_column(Double)

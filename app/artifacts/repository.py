@@ -358,6 +358,7 @@ _BULK_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("origin_declared_by", "text", "origin_declared_by"),
     ("origin_declared_at", "timestamptz", "origin_declared_at"),
     ("composition", "text", "CAST(composition AS jsonb)"),
+    ("composition_packed", "bytea", "composition_packed"),
     ("total_amount", "float8", "total_amount"),
     ("weights_assumed", "bool", "weights_assumed"),
     ("human_fraction", "float8", "human_fraction"),

@@ -20,7 +20,7 @@ from app.artifacts.schemas import (
     OriginIn,
 )
 from app.auth.core import Principal, require_namespace
-from app.composition.core import Composition
+from app.composition.core import Composition, packed
 from app.composition.origin import Origin, OriginInvalid, resolve_origin
 from app.db import lock_scope
 from app.errors import Conflict, InvalidInput, NotFound
@@ -206,6 +206,7 @@ def new_artifact(kind: str, namespace: str, name: str, version: str, **values: A
         name=name,
         version=version,
         composition=placeholder.to_json(),
+        composition_packed=packed(placeholder),
         human_fraction=0.0,
         synthetic_fraction=0.0,
         unknown_fraction=1.0,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import struct
 import sys
 from array import array
 from collections import defaultdict
@@ -50,6 +51,9 @@ MAX_AMOUNT: Final = 1e18
 # unknown terms are packed under.
 PACK_EVERY: Final = 1024
 UNKNOWN_TERMS: Final = -1
+# A node with at most this many weighted parents and residual (nearly every node) is mixed in
+# one round (see _mixed_at_once): streaming its parents would cost more than it saves.
+FEW_PARENTS: Final = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +236,8 @@ def mix_vectors(parts: Iterable[tuple[float, Buckets, float]]) -> Composition | 
 
 
 def _largest_weight(weights: Sequence[float]) -> float:
-    """The weight the others are scaled by (0 when there is none), once each is checked."""
+    """The weight the others are scaled by (0 when there is none), so that amounts near the
+    float range cannot overflow; raises ``ValueError`` on a weight that is no amount."""
     for weight in weights:
         if not (math.isfinite(weight) and weight >= 0.0):
             raise ValueError(f"mixing weight {weight!r} must be finite and >= 0")
@@ -242,17 +247,22 @@ def _largest_weight(weights: Sequence[float]) -> float:
 def _mixed(
     weights: Sequence[float], vectors: Iterable[tuple[Buckets, float]]
 ) -> Composition | None:
-    """:func:`mix_vectors` of the weights (checked) with the vectors, one for each weight, taken
-    one at a time: a node with 50,000 parents never holds them all. Every term is kept and
+    """:func:`mix_vectors` of the weights (checked) with the vectors, one for each weight."""
+    top = _largest_weight(weights)
+    return None if top == 0.0 else _mixed_streamed(top, weights, vectors)
+
+
+def _mixed_streamed(
+    top: float, weights: Sequence[float], vectors: Iterable[tuple[Buckets, float]]
+) -> Composition | None:
+    """The weights (``top`` the largest, not 0) mixed with the vectors, one for each weight,
+    taken one at a time: a node with 50,000 parents never holds them all. Every term is kept and
     summed once with ``math.fsum``, which rounds exactly, so the result does not depend on the
     order the parents come in; every ``PACK_EVERY`` parents the terms move from lists into
     arrays of doubles (a quarter of the memory)."""
-    top = _largest_weight(weights)
-    if top == 0.0:
-        return None
     terms: dict[int, list[float]] = defaultdict(list)
     unknown_terms: list[float] = []
-    packed: dict[int, array[float]] = defaultdict(lambda: array("d"))
+    arrays: dict[int, array[float]] = defaultdict(lambda: array("d"))
     for count, (weight, (buckets, unknown)) in enumerate(zip(weights, vectors, strict=True), 1):
         if weight == 0.0:
             continue
@@ -262,25 +272,58 @@ def _mixed(
         unknown_terms.append(scale * unknown)
         if count % PACK_EVERY == 0:
             for depth, masses in [*terms.items(), (UNKNOWN_TERMS, unknown_terms)]:
-                packed[depth].extend(masses)
+                arrays[depth].extend(masses)
                 masses.clear()
-    if packed:
+    if arrays:
         for depth, masses in [*terms.items(), (UNKNOWN_TERMS, unknown_terms)]:
-            packed[depth].extend(masses)
-        unknown = math.fsum(packed.pop(UNKNOWN_TERMS))
-        return _normalized({depth: math.fsum(masses) for depth, masses in packed.items()}, unknown)
+            arrays[depth].extend(masses)
+        unknown = math.fsum(arrays.pop(UNKNOWN_TERMS))
+        return _normalized({depth: math.fsum(masses) for depth, masses in arrays.items()}, unknown)
     return _normalized(
         {depth: math.fsum(masses) for depth, masses in terms.items()}, math.fsum(unknown_terms)
     )
 
 
-def unpacked(packed: bytes) -> tuple[Buckets, float]:
-    """A stored vector's buckets and unknown mass from its packed form (``artifacts.
-    composition_packed``, which the database derives from the JSON: the unknown mass, then
-    depth and mass of each bucket, as big-endian doubles)."""
-    values = array("d", packed)
+def _mixed_at_once(
+    top: float, weights: Sequence[float], vectors: Iterable[tuple[int, Composition]]
+) -> Composition | None:
+    """:func:`_mixed_streamed` for a node with few parents, each vector given as the depth shift
+    of its edge and the parent's composition: one round, no generator per parent and no
+    packing. The same terms summed by the same ``fsum``, so the same bits."""
+    terms: dict[int, list[float]] = {}
+    unknown_terms: list[float] = []
+    for weight, (shift, composition) in zip(weights, vectors, strict=True):
+        if weight == 0.0:
+            continue
+        scale = weight / top
+        for depth, mass in composition.buckets:
+            found = terms.get(depth + shift)
+            if found is None:
+                terms[depth + shift] = [scale * mass]
+            else:
+                found.append(scale * mass)
+        unknown_terms.append(scale * composition.unknown)
+    return _normalized(
+        {depth: math.fsum(masses) for depth, masses in terms.items()}, math.fsum(unknown_terms)
+    )
+
+
+def packed(composition: Composition) -> bytes:
+    """The packed form of a vector (``artifacts.composition_packed``, written beside the JSON
+    by every writer of a composition): the unknown mass, then depth and mass of each bucket, as
+    big-endian doubles. The same bytes as the SQL function ``pack_composition`` makes of the
+    stored JSON, which writes every double so that it reads back exactly."""
+    buckets = composition.buckets
+    return struct.pack(
+        f">{2 * len(buckets) + 1}d", composition.unknown, *itertools.chain.from_iterable(buckets)
+    )
+
+
+def unpacked(stored: bytes) -> tuple[Buckets, float]:
+    """A stored vector's buckets and unknown mass from its packed form (see :func:`packed`)."""
+    values = array("d", stored)
     if len(values) % 2 != 1:
-        raise ValueError(f"not a packed composition: {len(packed)} bytes")
+        raise ValueError(f"not a packed composition: {len(stored)} bytes")
     if sys.byteorder == "little":
         values.byteswap()
     return zip(map(int, values[1::2]), values[2::2], strict=True), values[0]
@@ -410,30 +453,46 @@ def compose_streamed(
     at a time, after the weights are known, so that a caller can fetch or parse them as they
     are needed. Nothing is read from it when no parent weighs anything."""
     weights = weighting(kind, size, edges)
-    own = Composition.all_unknown()
-    if kind == "dataset" and origin is not None:
-        own = Composition.from_origin(origin)
-    fallback = own if kind == "dataset" else Composition.all_unknown()
-
     carrying = [
         (weight, edge.relation == "generated_by")
         for weight, edge in zip(weights.parents, edges, strict=True)
         if edge.relation in MASS_RELATIONS
     ]
     mixed: list[float] = [weight for weight, _ in carrying]
-    parts: Iterable[tuple[Buckets, float]] = (
-        (((depth + 1, mass) for depth, mass in c.buckets) if shift else c.buckets, c.unknown)
-        for (_, shift), c in zip(carrying, compositions, strict=True)
-    )
     if weights.residual > 0.0:
         mixed.append(weights.residual)
-        parts = itertools.chain(parts, ((own.buckets, own.unknown),))
-    composition = _mixed(mixed, parts)
+    top = _largest_weight(mixed)
+    composition: Composition | None = None
+    if top > 0.0 and len(mixed) <= FEW_PARENTS:
+        at_once: Iterable[tuple[int, Composition]] = (
+            (1 if shift else 0, c) for (_, shift), c in zip(carrying, compositions, strict=True)
+        )
+        if weights.residual > 0.0:
+            at_once = itertools.chain(at_once, ((0, _own(kind, origin)),))
+        composition = _mixed_at_once(top, mixed, at_once)
+    elif top > 0.0:
+        parts: Iterable[tuple[Buckets, float]] = (
+            (((depth + 1, mass) for depth, mass in c.buckets) if shift else c.buckets, c.unknown)
+            for (_, shift), c in zip(carrying, compositions, strict=True)
+        )
+        if weights.residual > 0.0:
+            own = _own(kind, origin)
+            parts = itertools.chain(parts, ((own.buckets, own.unknown),))
+        composition = _mixed_streamed(top, mixed, parts)
     return NodeComposition(
-        fallback if composition is None else composition,
+        _own(kind, origin) if composition is None else composition,
         weights.total_amount,
         weights.weights_assumed,
     )
+
+
+def _own(kind: Kind, origin: Origin | None) -> Composition:
+    """What a node brings of its own: a dataset its declared origin (unknown when undeclared),
+    a model nothing known. It is the residual's composition, and the node's whole composition
+    when no parent weighs anything; built only then."""
+    if kind == "dataset" and origin is not None:
+        return Composition.from_origin(origin)
+    return Composition.all_unknown()
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from app.composition.core import (
     NodeComposition,
     Relation,
     compose_streamed,
+    packed,
 )
 from app.db import json_dumps
 
@@ -35,11 +36,13 @@ from app.db import json_dumps
 def stored_row(
     node_id: uuid.UUID, result: NodeComposition, stale: bool
 ) -> repository.CompositionRow:
-    """The stored form of a node's composition (JSON plus the figures lists filter on)."""
+    """The stored form of a node's composition (JSON, packed doubles, and the figures lists
+    filter on)."""
     c = result.composition
     return repository.CompositionRow(
         id=node_id,
         composition=json_dumps(c.to_json()),
+        composition_packed=packed(c),
         total_amount=result.total_amount,
         weights_assumed=result.weights_assumed,
         human_fraction=c.human_fraction,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -380,6 +381,7 @@ class CompositionRow:
 
     id: uuid.UUID
     composition: str  # JSON text
+    composition_packed: bytes
     total_amount: float | None
     weights_assumed: bool
     human_fraction: float
@@ -397,6 +399,8 @@ class CompositionWriter:
         """
         UPDATE artifacts AS a SET
             composition = v.composition,
+            composition_packed = substring(
+                CAST(:packed AS bytea) FROM v.packed_from FOR v.packed_length),
             total_amount = v.total_amount,
             weights_assumed = v.weights_assumed,
             human_fraction = v.human_fraction,
@@ -407,6 +411,8 @@ class CompositionWriter:
         FROM ROWS FROM (
             unnest(CAST(:ids AS uuid[])),
             jsonb_array_elements(CAST(:compositions AS jsonb)),
+            unnest(CAST(:packed_from AS int[])),
+            unnest(CAST(:packed_lengths AS int[])),
             unnest(CAST(:totals AS double precision[])),
             unnest(CAST(:assumed AS boolean[])),
             unnest(CAST(:human AS double precision[])),
@@ -414,7 +420,7 @@ class CompositionWriter:
             unnest(CAST(:unknown AS double precision[])),
             unnest(CAST(:stale AS boolean[]))
         ) AS v(
-            id, composition, total_amount, weights_assumed,
+            id, composition, packed_from, packed_length, total_amount, weights_assumed,
             human_fraction, synthetic_fraction, unknown_fraction, stale)
         WHERE a.id = v.id AND (
             a.composition IS DISTINCT FROM v.composition
@@ -441,12 +447,18 @@ class CompositionWriter:
             return
         rows = self.pending
         self.pending = []
+        packed = [r.composition_packed for r in rows]
         result = self.session.execute(
             self._statement,
             {
                 "ids": [r.id for r in rows],
                 # one JSON array rather than an array of JSON texts, which would be escaped
                 "compositions": "[" + ",".join(r.composition for r in rows) + "]",
+                # one byte string with each row's place in it: an array of byte strings
+                # travels as text, hex-escaped element by element (fifteen times the work)
+                "packed": b"".join(packed),
+                "packed_from": list(itertools.accumulate((len(p) for p in packed[:-1]), initial=1)),
+                "packed_lengths": [len(p) for p in packed],
                 "totals": [r.total_amount for r in rows],
                 "assumed": [r.weights_assumed for r in rows],
                 "human": [r.human_fraction for r in rows],

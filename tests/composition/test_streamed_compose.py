@@ -12,12 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.composition.core import (
+    FEW_PARENTS,
+    MASS_RELATIONS,
     PACK_EVERY,
     Composition,
     ParentContribution,
     Relation,
     compose,
     compose_streamed,
+    mix,
+    weighting,
 )
 from app.composition.origin import resolve_origin
 
@@ -71,6 +75,38 @@ def test_streamed_equals_compose_to_the_last_bit(seed: int, count: int, size: fl
             (p.composition for p in given_parents if p.relation != "used"),
         )
         assert streamed == compose(kind, size, origin, given_parents)
+
+
+@given(
+    seed=st.integers(0, 2**32),
+    count=st.integers(0, 12) | st.integers(FEW_PARENTS - 3, FEW_PARENTS + 3),
+    size=st.none() | st.floats(0.0, 1e7),
+    declared=st.booleans(),
+)
+@settings(max_examples=200, deadline=None)
+def test_a_node_with_few_parents_mixes_in_one_round_to_the_same_bits(
+    seed: int, count: int, size: float | None, declared: bool
+) -> None:
+    """A node with up to FEW_PARENTS weighted parents is mixed in one round, one with more is
+    streamed; either gives what the streamed mix (``mix``) makes of the same weights."""
+    given_parents = parents(seed, count)
+    origin = resolve_origin(human=0.5, unknown=0.5) if declared else None
+    for kind in ("dataset", "model"):
+        weights = weighting(kind, size, given_parents)
+        parts = [
+            (weight, p.composition.shifted() if p.relation == "generated_by" else p.composition)
+            for weight, p in zip(weights.parents, given_parents, strict=True)
+            if p.relation in MASS_RELATIONS
+        ]
+        own = Composition.all_unknown()
+        if kind == "dataset" and origin is not None:
+            own = Composition.from_origin(origin)
+        if weights.residual > 0.0:
+            parts.append((weights.residual, own))
+        streamed = mix(parts)
+        assert compose(kind, size, origin, given_parents).composition == (
+            own if streamed is None else streamed
+        )
 
 
 def test_a_node_with_more_parents_than_a_pack_sums_every_term_exactly() -> None:
