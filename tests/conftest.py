@@ -156,6 +156,8 @@ class LiveServer:
         try:
             wait_ready(self.process, self.url, timeout)
         except NotReady as exc:
+            # a server left running would hold its database connections for the whole session
+            self.stop()
             raise RuntimeError(f"server {exc}: {self.logs()}") from exc
         return self
 
