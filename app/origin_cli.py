@@ -11,6 +11,7 @@ unreadable, service unreachable or refusing).
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -147,14 +148,16 @@ DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the origin; post 
 def _run(
     read: Callable[[], tuple[Origin, str]],
     source: str,
-    namespace: str,
-    name: str,
-    version: str,
-    url: str,
-    token: str | None,
-    as_json: bool,
-    dry_run: bool,
+    namespace: Namespace,
+    name: Name,
+    version: Version,
+    url: ServiceUrl = DEFAULT_URL,
+    token: BearerToken = None,
+    as_json: AsJson = False,
+    dry_run: DryRun = False,
 ) -> None:
+    """Read an origin with ``read`` (from ``source``), then post it, or only print it; every
+    parameter after ``source`` is an option of every origin command."""
     try:
         origin, why = read()
     except NoOrigin as exc:
@@ -187,58 +190,54 @@ def _report(as_json: bool, document: dict[str, Any], sentence: str) -> None:
     typer.echo(json.dumps(document) if as_json else sentence)
 
 
-@origin_cli.command("from-card")
-def from_card(
-    card: Annotated[Path, typer.Argument(help="A dataset card (README.md with YAML metadata).")],
-    namespace: Namespace,
-    name: Name,
-    version: Version,
-    url: ServiceUrl = DEFAULT_URL,
-    token: BearerToken = None,
-    as_json: AsJson = False,
-    dry_run: DryRun = False,
+# The options every origin command takes, as ``_run`` declares them.
+_OPTIONS = list(inspect.signature(_run, eval_str=True).parameters.values())[2:]
+
+
+def _declaring(
+    command: str,
+    file: str,
+    about: str,
+    read: Callable[[Path], tuple[Origin, str]],
+    source: Callable[[Path], str],
+    doc: str,
 ) -> None:
+    """Add ``command``: read an origin from the file argument ``file`` (``about`` is its help),
+    then declare it with the options every origin command shares."""
+
+    def declare(**given: Any) -> None:
+        path = given.pop(file)
+        _run(lambda: read(path), source(path), **given)
+
+    argument = Annotated[Path, typer.Argument(help=about)]
+    parameter = inspect.Parameter(
+        file, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=argument
+    )
+    declare.__signature__ = inspect.Signature([parameter, *_OPTIONS])  # type: ignore[attr-defined]
+    declare.__doc__ = doc
+    origin_cli.command(command)(declare)
+
+
+def _read_c2pa(file: Path) -> tuple[Origin, str]:
+    store, state = read_manifest(file)
+    origin, why = origin_from_manifest(store)
+    return origin, f"{why}, manifest {state.lower()}"
+
+
+_declaring(
+    "from-card",
+    "card",
+    "A dataset card (README.md with YAML metadata).",
+    lambda card: origin_from_card(read_card(card)),
+    lambda card: f"the dataset card {card.name}",
     """Declare the origin a Hugging Face dataset card states (language_creators and
-    annotations_creators)."""
-    _run(
-        lambda: origin_from_card(read_card(card)),
-        f"the dataset card {card.name}",
-        namespace,
-        name,
-        version,
-        url,
-        token,
-        as_json,
-        dry_run,
-    )
-
-
-@origin_cli.command("from-c2pa")
-def from_c2pa(
-    file: Annotated[Path, typer.Argument(help="A file carrying a C2PA manifest.")],
-    namespace: Namespace,
-    name: Name,
-    version: Version,
-    url: ServiceUrl = DEFAULT_URL,
-    token: BearerToken = None,
-    as_json: AsJson = False,
-    dry_run: DryRun = False,
-) -> None:
-    """Declare the origin a C2PA manifest's digitalSourceType states."""
-
-    def read() -> tuple[Origin, str]:
-        store, state = read_manifest(file)
-        origin, why = origin_from_manifest(store)
-        return origin, f"{why}, manifest {state.lower()}"
-
-    _run(
-        read,
-        f"the C2PA manifest of {file.name}",
-        namespace,
-        name,
-        version,
-        url,
-        token,
-        as_json,
-        dry_run,
-    )
+    annotations_creators).""",
+)
+_declaring(
+    "from-c2pa",
+    "file",
+    "A file carrying a C2PA manifest.",
+    _read_c2pa,
+    lambda file: f"the C2PA manifest of {file.name}",
+    "Declare the origin a C2PA manifest's digitalSourceType states.",
+)

@@ -6,10 +6,11 @@ import base64
 import json
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Query
+from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
@@ -120,16 +121,34 @@ def page(
     return Page(items=read(rows[:limit]), next_cursor=cursor_of(rows[limit - 1]) if more else None)
 
 
-def newest_first_page(
-    listing: str,
-    cursor: str | None,
-    limit: int,
-    fetch: Callable[[Position | None, int], Sequence[R]],
-    read: Callable[[Sequence[R]], list[T]],
-    position: Callable[[R], Position],
-) -> Page[T]:
-    """One page of a newest-first list (:func:`newest_first`), from just after ``cursor``."""
-    after = decode_cursor(listing, cursor)
-    return page(
-        lambda n: fetch(after, n), limit, read, lambda row: encode_cursor(listing, *position(row))
-    )
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """What a list was asked for: ``limit`` items from just after ``cursor`` (None: the first)."""
+
+    limit: int = DEFAULT_LIMIT
+    cursor: str | None = None
+
+    def newest_first(
+        self,
+        listing: str,
+        fetch: Callable[[Position | None, int], Sequence[R]],
+        read: Callable[[Sequence[R]], list[T]],
+        position: Callable[[R], Position],
+    ) -> Page[T]:
+        """One page of the newest-first list ``listing`` (:func:`newest_first`): ``fetch(after,
+        n)`` rows, ``read`` into items, ``position`` telling where a row stands."""
+        after = decode_cursor(listing, self.cursor)
+        return page(
+            lambda n: fetch(after, n),
+            self.limit,
+            read,
+            lambda row: encode_cursor(listing, *position(row)),
+        )
+
+
+def page_request(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> PageRequest:
+    """The ``limit`` and ``cursor`` query parameters every list route takes, as one value."""
+    return PageRequest(limit, cursor)
+
+
+Paging = Annotated[PageRequest, Depends(page_request)]

@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 from sqlalchemy import create_engine, text
 
 from app import migrate
 from app.db import normalize_url
-from tests.conftest import LiveServer
+from benchmarks.servers import Server
 from tests.scratch_postgres import ScratchPostgres
 
 
@@ -115,12 +113,9 @@ def main() -> None:
     args = parser.parse_args()
 
     cluster = ScratchPostgres().start()
-    logs = Path(tempfile.mkdtemp(prefix="headwater-outage-"))
     try:
         migrate.upgrade(cluster.url)
-        server = LiveServer(
-            {"DATABASE_URL": cluster.url, "HEADWATER_LOG_LEVEL": "error"}, logs
-        ).start()
+        server = Server("app", cluster.url, "outage", {"HEADWATER_LOG_LEVEL": "error"}).start()
         with Writers(server.url, args.writers, timeout=60) as writers:
             time.sleep(args.warm_seconds)
             stopping = time.monotonic()

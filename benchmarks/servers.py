@@ -11,10 +11,8 @@ import contextlib
 import hashlib
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,18 +20,12 @@ from typing import Any
 
 import httpx
 
+from app.serve_probe import NotReady, free_port, launch, wait_ready
 from benchmarks.scale import Scale
 from benchmarks.terminal import say
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def process_tree(pid: int) -> list[int]:
@@ -102,25 +94,19 @@ class Server:
             }
         )
         self.log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
+        self.process = launch(
             [sys.executable, "-m", self.module, *(["serve"] if self.module == "app" else [])],
-            env=self.env,
-            cwd=ROOT,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            self.env,
+            ROOT,
+            self.log,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.label} server exited: {self.tail()}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
-                    say(f"server '{self.label}' ready on {self.url} (pid {self.process.pid})")
-                    return self
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"{self.label} server not ready in {timeout}s: {self.tail()}")
+        try:
+            wait_ready(self.process, self.url, timeout, poll=0.2)
+        except NotReady as exc:
+            self.stop()
+            raise RuntimeError(f"{self.label} server {exc}: {self.tail()}") from exc
+        say(f"server '{self.label}' ready on {self.url} (pid {self.process.pid})")
+        return self
 
     @property
     def pid(self) -> int:

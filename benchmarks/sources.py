@@ -34,6 +34,7 @@ from sqlalchemy.engine import make_url
 
 from app import migrate
 from app.main import create_app
+from benchmarks.servers import Server
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,8 +143,6 @@ def high_water_mark(pid: int) -> float:
 def verifying(url: str, files: int, megabytes: int) -> tuple[float, float, float]:
     """Seconds for ``sha256sum`` and for ``headwater sources verify`` over the same files, and
     the command's peak RSS in MiB."""
-    from tests.conftest import LiveServer
-
     folder = Path(tempfile.mkdtemp(prefix="headwater-bench-sources-"))
     try:
         paths = []
@@ -151,8 +150,7 @@ def verifying(url: str, files: int, megabytes: int) -> tuple[float, float, float
             path = folder / f"corpus-{i}.bin"
             path.write_bytes(os.urandom(megabytes << 20))
             paths.append(path)
-        server = LiveServer({"DATABASE_URL": url, "HEADWATER_LOG_LEVEL": "warning"}, folder)
-        server.start()
+        server = Server("app", url, "sources-verify", {}).start()
         try:
             with server.client() as client:
                 for path in paths:

@@ -8,10 +8,8 @@ afresh for each session.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +30,7 @@ from app.config import get_settings
 from app.db import get_session, normalize_url
 from app.embedded import EmbeddedPostgres
 from app.main import create_app
+from app.serve_probe import NotReady, free_port, launch, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = (
@@ -141,13 +140,6 @@ def committed(committed_url: str) -> Iterator[str]:
     truncate(committed_url)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class LiveServer:
     """``headwater serve`` in a subprocess, over real HTTP."""
 
@@ -160,25 +152,14 @@ class LiveServer:
 
     def start(self, timeout: float = 60) -> LiveServer:
         self.log = open(self.cwd / f"server-{self.port}.log", "ab")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve"],
-            env=self.env,
-            cwd=ROOT,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.logs()}")
-            try:
-                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"server not ready in {timeout}s: {self.logs()}")
+        self.process = launch([sys.executable, "-m", "app", "serve"], self.env, ROOT, self.log)
+        try:
+            wait_ready(self.process, self.url, timeout)
+        except NotReady as exc:
+            # a server left running would hold its database connections for the whole session
+            self.stop()
+            raise RuntimeError(f"server {exc}: {self.logs()}") from exc
+        return self
 
     def logs(self) -> str:
         return (self.cwd / f"server-{self.port}.log").read_text(errors="replace")[-4000:]

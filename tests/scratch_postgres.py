@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import free_port
+from app.serve_probe import free_port
 
 
 def _bin_dir() -> Path:

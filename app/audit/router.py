@@ -12,7 +12,7 @@ from app.audit.schemas import AuditEntryRead, AuditPage
 from app.auth.security import requires
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
-from app.pagination import Cursor, Limit, Page
+from app.pagination import Page, Paging
 
 router = APIRouter(prefix="/api/v1", tags=["audit"], responses=PROBLEM_RESPONSES)
 
@@ -25,9 +25,8 @@ router = APIRouter(prefix="/api/v1", tags=["audit"], responses=PROBLEM_RESPONSES
 )
 def list_audit(
     session: SessionDep,
+    paging: Paging,
     since: Annotated[datetime | None, Query(description="Recorded at or after (ISO 8601).")] = None,
     actor: Annotated[str | None, Query(max_length=128, description="A token's name.")] = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> Page[AuditEntryRead]:
-    return service.listing(session, since=since, actor=actor, limit=limit, cursor=cursor)
+    return service.listing(session, paging, since=since, actor=actor)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.audit import chain, repository
 from app.audit.models import AuditEntry
 from app.audit.schemas import AuditEntryRead
-from app.pagination import Page, invalid_cursor, page
+from app.pagination import Page, PageRequest, invalid_cursor, page
 
 SEAL_BATCH = 5_000
 
@@ -95,20 +95,15 @@ def after(cursor: str | None) -> int | None:
 
 
 def listing(
-    session: Session,
-    *,
-    since: datetime | None,
-    actor: str | None,
-    limit: int,
-    cursor: str | None,
+    session: Session, requested: PageRequest, *, since: datetime | None, actor: str | None
 ) -> Page[AuditEntryRead]:
     """One page of the sealed entries, oldest first; writes acknowledged a moment ago are
     sealed first, so they are listed too, not only those the sealer reached."""
     seal(session)
-    start = after(cursor)
+    start = after(requested.cursor)
     return page(
         lambda n: repository.page(session, after=start, since=since, actor=actor, limit=n),
-        limit,
+        requested.limit,
         lambda rows: [AuditEntryRead.model_validate(row) for row in rows],
         lambda row: str(row.sequence),
     )

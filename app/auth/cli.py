@@ -20,6 +20,7 @@ from app.config import get_settings
 from app.db import Database
 from app.embedded import service_database
 from app.errors import ProblemError
+from app.pagination import PageRequest
 
 tokens = typer.Typer(
     help="API tokens: created once and shown once, stored only as a hash.",
@@ -98,7 +99,7 @@ def list_tokens(
 ) -> None:
     """Every token, by name (never a secret)."""
     with transaction() as session:
-        rows = service.listing(session, limit=1_000_000, cursor=None).items
+        rows = service.listing(session, PageRequest(limit=1_000_000)).items
     if as_json:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in rows]))
         return

@@ -11,7 +11,7 @@ from app.auth.schemas import TokenCreate, TokenCreated, TokenRead
 from app.auth.security import Admin
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
-from app.pagination import Cursor, Limit, Page
+from app.pagination import Page, Paging
 
 router = APIRouter(prefix="/api/v1", tags=["tokens"], responses=PROBLEM_RESPONSES)
 
@@ -19,10 +19,8 @@ Name = Annotated[str, Path(min_length=1, max_length=128)]
 
 
 @router.get("/tokens", response_model=Page[TokenRead], summary="Tokens, by name (no secrets)")
-def list_tokens(
-    session: SessionDep, _: Admin, limit: Limit = 50, cursor: Cursor = None
-) -> Page[TokenRead]:
-    return service.listing(session, limit=limit, cursor=cursor)
+def list_tokens(session: SessionDep, _: Admin, paging: Paging) -> Page[TokenRead]:
+    return service.listing(session, paging)
 
 
 @router.post(

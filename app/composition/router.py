@@ -13,7 +13,7 @@ from app.auth.security import requires
 from app.composition import service
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
-from app.pagination import Cursor, Limit, Page, newest_first_page
+from app.pagination import Page, Paging
 
 router = APIRouter(prefix="/api/v1", tags=["propagations"], responses=PROBLEM_RESPONSES)
 
@@ -40,14 +40,11 @@ class PropagationRead(BaseModel):
 )
 def list_propagations(
     session: SessionDep,
+    paging: Paging,
     status: Annotated[Literal["pending", "done"] | None, Query()] = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> Page[PropagationRead]:
-    return newest_first_page(
+    return paging.newest_first(
         "propagations",
-        cursor,
-        limit,
         lambda after, n: service.propagations(session, status=status, after=after, limit=n),
         lambda rows: [PropagationRead.model_validate(job) for job in rows],
         lambda j: (j.created_at, j.id),

@@ -24,7 +24,22 @@ from app.db import Base
 RELATIONS = get_args(Relation)  # in the order the CHECK constraint names them
 
 
-class Edge(Base):
+class EdgeColumns:
+    """What an edge records: the live edge and a retracted edge's kept copy hold the same."""
+
+    child_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("artifacts.id", ondelete="CASCADE")
+    )
+    parent_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("artifacts.id", ondelete="CASCADE")
+    )
+    relation: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[float | None] = mapped_column(Double)
+    # where an OpenLineage amount was read (``inputStatistics.rowCount``); None: posted natively
+    amount_source: Mapped[str | None] = mapped_column(Text)
+
+
+class Edge(EdgeColumns, Base):
     """A derivation, child ← parent, with the amount of the parent that went into the child."""
 
     __tablename__ = "edges"
@@ -41,16 +56,6 @@ class Edge(Base):
     __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
-    child_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("artifacts.id", ondelete="CASCADE")
-    )
-    parent_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("artifacts.id", ondelete="CASCADE")
-    )
-    relation: Mapped[str] = mapped_column(String(32))
-    amount: Mapped[float | None] = mapped_column(Double)
-    # where an OpenLineage amount was read (``inputStatistics.rowCount``); None: posted natively
-    amount_source: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.clock_timestamp()
     )

@@ -26,7 +26,7 @@ from app.lineage.schemas import (
     StoredEvent,
 )
 from app.metrics import EVENTS
-from app.pagination import Cursor, Limit, Page
+from app.pagination import Page, Paging
 
 
 class SchemaResponse(JSONResponse):
@@ -180,11 +180,10 @@ def post_batch(
 )
 def list_events(
     session: SessionDep,
+    paging: Paging,
     run_id: Annotated[str | None, Query(max_length=256)] = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> Page[StoredEvent]:
-    return reads.events(session, run_id=run_id, cursor=cursor, limit=limit)
+    return reads.events(session, run_id=run_id, cursor=paging.cursor, limit=paging.limit)
 
 
 @router.get(

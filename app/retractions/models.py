@@ -3,11 +3,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, Double, ForeignKey, Index, String, Text, UniqueConstraint, func
+from sqlalchemy import DateTime, ForeignKey, Index, Text, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
+from app.lineage.models import EdgeColumns
 
 
 class Retraction(Base):
@@ -36,7 +37,7 @@ class Retraction(Base):
     )
 
 
-class RetractedEdge(Base):
+class RetractedEdge(EdgeColumns, Base):
     """An edge as it was recorded, kept readable after its retraction."""
 
     __tablename__ = "retracted_edges"
@@ -50,13 +51,4 @@ class RetractedEdge(Base):
     retraction_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("retractions.id", ondelete="CASCADE")
     )
-    child_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("artifacts.id", ondelete="CASCADE")
-    )
-    parent_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("artifacts.id", ondelete="CASCADE")
-    )
-    relation: Mapped[str] = mapped_column(String(32))
-    amount: Mapped[float | None] = mapped_column(Double)
-    amount_source: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -12,7 +12,7 @@ from app.artifacts.schemas import Kind
 from app.auth.security import Writer, requires
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
-from app.pagination import Cursor, Limit, Page
+from app.pagination import Page, Paging
 from app.retractions import service
 from app.retractions.schemas import RetractionCreate, RetractionRead
 
@@ -83,11 +83,10 @@ _retract_version_route("model", "Retract a model version; its training run is no
 )
 def list_retractions(
     session: SessionDep,
+    paging: Paging,
     artifact_id: Annotated[uuid.UUID | None, Query()] = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> Page[RetractionRead]:
-    return service.listing(session, artifact_id=artifact_id, limit=limit, cursor=cursor)
+    return service.listing(session, paging, artifact_id=artifact_id)
 
 
 @router.get(

@@ -23,7 +23,7 @@ from app.composition import repository as composition_repository
 from app.composition.service import LineageChange
 from app.errors import NotFound
 from app.lineage.models import Edge
-from app.pagination import Page, newest_first_page
+from app.pagination import Page, PageRequest
 from app.retractions import repository
 from app.retractions.models import RetractedEdge, Retraction
 from app.retractions.schemas import (
@@ -194,13 +194,11 @@ def get(session: Session, retraction_id: uuid.UUID) -> RetractionRead:
 
 
 def listing(
-    session: Session, *, artifact_id: uuid.UUID | None, limit: int, cursor: str | None
+    session: Session, requested: PageRequest, *, artifact_id: uuid.UUID | None
 ) -> Page[RetractionRead]:
     """Retractions, newest first; with ``artifact_id``, those of a version or its edges."""
-    return newest_first_page(
+    return requested.newest_first(
         "retractions",
-        cursor,
-        limit,
         lambda after, n: repository.page(session, artifact_id=artifact_id, after=after, limit=n),
         lambda rows: reads(session, rows),
         lambda r: (r.created_at, r.id),

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from app.auth.security import Writer, requires
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
-from app.pagination import Cursor, Limit, Page
+from app.pagination import Page, Paging
 from app.sources import service
 from app.sources.models import SourceStatus
 from app.sources.schemas import (
@@ -31,18 +31,15 @@ router = APIRouter(prefix="/api/v1", tags=["sources"], responses=PROBLEM_RESPONS
 )
 def list_sources(
     session: SessionDep,
+    paging: Paging,
     status: Annotated[SourceStatus | None, Query()] = None,
     namespace: Annotated[str | None, Query(max_length=2048)] = None,
     runs: Annotated[
         bool,
         Query(description="false: leave `training_runs` empty (a faster list, for checking)."),
     ] = True,
-    limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> Page[SourceRead]:
-    return service.listing(
-        session, status=status, namespace=namespace, with_runs=runs, limit=limit, cursor=cursor
-    )
+    return service.listing(session, paging, status=status, namespace=namespace, with_runs=runs)
 
 
 @router.get(

@@ -22,7 +22,7 @@ from app.auth.core import Principal, require_namespace
 from app.composition import repository as composition_repository
 from app.db import lock_scope
 from app.errors import InvalidInput, NotFound
-from app.pagination import Page, newest_first_page
+from app.pagination import Page, PageRequest
 from app.sources import repository
 from app.sources.models import SourceState
 from app.sources.schemas import (
@@ -85,18 +85,15 @@ def source_reads(
 
 def listing(
     session: Session,
+    requested: PageRequest,
     *,
     status: str | None,
     namespace: str | None,
     with_runs: bool,
-    limit: int,
-    cursor: str | None,
 ) -> Page[SourceRead]:
     """Sources, newest first, with what was last found at each."""
-    return newest_first_page(
+    return requested.newest_first(
         "sources",
-        cursor,
-        limit,
         lambda after, n: repository.page(
             session, status=status, namespace=namespace, after=after, limit=n
         ),

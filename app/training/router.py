@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from app.auth.security import requires
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
-from app.pagination import Cursor, Limit, Page, newest_first_page
+from app.pagination import Page, Paging
 from app.training import service
 from app.training.schemas import TrainingRunRead, TrainingRunSummary
 
@@ -26,18 +26,15 @@ router = APIRouter(prefix="/api/v1", tags=["training runs"], responses=PROBLEM_R
 )
 def list_runs(
     session: SessionDep,
+    paging: Paging,
     verdict: Annotated[Literal["pass", "warn", "fail"] | None, Query()] = None,
     namespace: Annotated[str | None, Query(max_length=2048, description="Model namespace.")] = None,
     model: Annotated[str | None, Query(max_length=2048, description="Model name.")] = None,
     since: Annotated[datetime | None, Query(description="Judged at or after (ISO 8601).")] = None,
     until: Annotated[datetime | None, Query(description="Judged before (ISO 8601).")] = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> Page[TrainingRunSummary]:
-    return newest_first_page(
+    return paging.newest_first(
         "training runs",
-        cursor,
-        limit,
         lambda after, n: service.listing(
             session,
             verdict=verdict,

@@ -20,7 +20,7 @@ from app.artifacts import service as artifact_service
 from app.artifacts.schemas import DatasetRead
 from app.db import SessionDep
 from app.errors import ProblemError
-from app.pagination import decode_cursor
+from app.pagination import PageRequest, decode_cursor
 from app.policies.schemas import Verdict
 from app.training import service as training_service
 from app.training.router import list_runs
@@ -206,13 +206,14 @@ def training_runs_page(request: Request, session: SessionDep, who: Reader) -> HT
     model = text(request, "model")
     runs = list_runs(
         session,
+        PageRequest(
+            service.SEARCH_PAGE, request.query_params.get("cursor") if cursor(request) else None
+        ),
         verdict=cast(Verdict | None, verdict or None),
         namespace=namespace,
         model=model,
         since=None,
         until=None,
-        limit=service.SEARCH_PAGE,
-        cursor=request.query_params.get("cursor") if cursor(request) else None,
     )
     form = {"verdict": verdict, "namespace": namespace, "model": model}
     return page(request, "training_runs.html", context(request, who, form=form, runs=runs))

@@ -41,12 +41,16 @@ class Need:
 
 
 def _dilution_need(
+    rule: CeilingRule,
+    target: Target,
     value: float,
-    limit: float,
     what: str,
     render: Callable[[float, float], str],
     render_limit: Callable[[float], str],
 ) -> Need:
+    """What a ceiling rule at ``value`` needs to fall to its ``target`` limit: only dilution
+    by added human data lowers it."""
+    limit = _limit(rule, target)
     if limit <= 0.0:
         return Need(
             why_not=(
@@ -177,8 +181,7 @@ def depth_load_need(
     previous: PreviousGeneration | None,
     target: Target,
 ) -> Need:
-    limit = _limit(rule, target)
-    return _dilution_need(figures.depth_load, limit, "the depth load", number, number_limit)
+    return _dilution_need(rule, target, figures.depth_load, "the depth load", number, number_limit)
 
 
 def deep_tail_need(
@@ -190,7 +193,7 @@ def deep_tail_need(
 ) -> Need:
     what = f"the share {rule.min_depth} or more model generations deep"
     mass = figures.tail_mass(rule.min_depth)
-    return _dilution_need(mass, _limit(rule, target), what, pct, pct_limit)
+    return _dilution_need(rule, target, mass, what, pct, pct_limit)
 
 
 def unknown_fraction_need(
@@ -200,10 +203,8 @@ def unknown_fraction_need(
     previous: PreviousGeneration | None,
     target: Target,
 ) -> Need:
-    limit = _limit(rule, target)
-    return _dilution_need(
-        figures.unknown_fraction, limit, "the unknown-origin share", pct, pct_limit
-    )
+    what = "the unknown-origin share"
+    return _dilution_need(rule, target, figures.unknown_fraction, what, pct, pct_limit)
 
 
 def sources_preserved_need(

@@ -53,29 +53,25 @@ class RuleKind(Generic[R]):
         return rule
 
 
+def _kind(
+    definition: type[R],
+    evaluate: Callable[[R, SetFigures, PreviousGeneration | None], Finding],
+    need: Callable[[R, Finding, SetFigures, PreviousGeneration | None, Target], Need],
+) -> RuleKind[R]:
+    """A rule named after its evaluator, whose need is named ``<name>_need``."""
+    name = evaluate.__name__
+    assert need.__name__ == f"{name}_need", f"{need.__name__} is not the need of {name}"
+    return RuleKind(name, definition, evaluate, need)
+
+
 RULES: tuple[RuleKind[Any], ...] = (
-    RuleKind("replace", ReplaceRule, evaluation.replace, needs.replace_need),
-    RuleKind("fresh_real", FreshRealRule, evaluation.fresh_real, needs.fresh_real_need),
-    RuleKind(
-        "human_fraction",
-        HumanFractionRule,
-        evaluation.human_fraction,
-        needs.human_fraction_need,
-    ),
-    RuleKind("depth_load", DepthLoadRule, evaluation.depth_load, needs.depth_load_need),
-    RuleKind("deep_tail", DeepTailRule, evaluation.deep_tail, needs.deep_tail_need),
-    RuleKind(
-        "unknown_fraction",
-        UnknownFractionRule,
-        evaluation.unknown_fraction,
-        needs.unknown_fraction_need,
-    ),
-    RuleKind(
-        "sources_preserved",
-        SourcesPreservedRule,
-        evaluation.sources_preserved,
-        needs.sources_preserved_need,
-    ),
+    _kind(ReplaceRule, evaluation.replace, needs.replace_need),
+    _kind(FreshRealRule, evaluation.fresh_real, needs.fresh_real_need),
+    _kind(HumanFractionRule, evaluation.human_fraction, needs.human_fraction_need),
+    _kind(DepthLoadRule, evaluation.depth_load, needs.depth_load_need),
+    _kind(DeepTailRule, evaluation.deep_tail, needs.deep_tail_need),
+    _kind(UnknownFractionRule, evaluation.unknown_fraction, needs.unknown_fraction_need),
+    _kind(SourcesPreservedRule, evaluation.sources_preserved, needs.sources_preserved_need),
 )
 RULE_NAMES: tuple[str, ...] = tuple(kind.name for kind in RULES)
 BY_NAME: dict[str, RuleKind[Any]] = {kind.name: kind for kind in RULES}
