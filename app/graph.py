@@ -1,5 +1,6 @@
-"""The walk upstream through the lineage graph, as SQL: one home for the recursive query that
-finds every ancestor of some nodes, for the repositories that start their statements with it."""
+"""The walks through the lineage graph, as SQL: one home for the recursive queries that find
+every ancestor (or every descendant) of some nodes, for the repositories that start their
+statements with them."""
 
 from __future__ import annotations
 
@@ -33,5 +34,17 @@ def upstream(
             UNION
             SELECT e.parent_id FROM edges e JOIN {name} u ON e.child_id = u.id {joins}
             {where}
+        )
+    """
+
+
+def downstream(start: str, *, name: str = "down") -> str:
+    """``WITH RECURSIVE <name>(id) AS (...)``: the nodes of ``start`` (an SQL expression for an
+    array of ids) and every descendant, each once."""
+    return f"""
+        WITH RECURSIVE {name}(id) AS (
+            SELECT unnest({start})
+            UNION
+            SELECT e.child_id FROM edges e JOIN {name} d ON e.parent_id = d.id
         )
     """

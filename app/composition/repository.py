@@ -16,9 +16,13 @@ from app.artifacts.models import Artifact
 from app.composition.models import PropagationJob
 from app.composition.origin import Origin
 from app.db import equals_any
+from app.graph import downstream
 from app.metrics import LOCK_WAIT_SECONDS
 
 WRITE_CHUNK = 5_000
+
+# every descendant of the ``:roots`` parameter, the roots included
+DOWN_FROM_ROOTS = downstream("CAST(:roots AS uuid[])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,11 +103,7 @@ def load_descendants(session: Session, roots: Sequence[uuid.UUID]) -> list[NodeS
     rows = session.execute(
         text(
             f"""
-            WITH RECURSIVE down(id) AS (
-                SELECT unnest(CAST(:roots AS uuid[]))
-                UNION
-                SELECT e.child_id FROM edges e JOIN down d ON e.parent_id = d.id
-            )
+            {DOWN_FROM_ROOTS}
             SELECT {state_columns("NULL::jsonb")} FROM down JOIN artifacts a ON a.id = down.id
             """
         ),
@@ -127,12 +127,8 @@ def lock_descendants(session: Session, roots: Sequence[uuid.UUID]) -> list[uuid.
         held = set(
             session.execute(
                 text(
-                    """
-                    WITH RECURSIVE down(id) AS (
-                        SELECT unnest(CAST(:roots AS uuid[]))
-                        UNION
-                        SELECT e.child_id FROM edges e JOIN down d ON e.parent_id = d.id
-                    )
+                    f"""
+                    {DOWN_FROM_ROOTS}
                     SELECT a.id FROM artifacts a
                     WHERE a.id IN (SELECT id FROM down)
                     ORDER BY a.id
@@ -328,11 +324,7 @@ def descendant_ids(
         session.execute(
             text(
                 f"""
-                WITH RECURSIVE down(id) AS (
-                    SELECT unnest(CAST(:roots AS uuid[]))
-                    UNION
-                    SELECT e.child_id FROM edges e JOIN down d ON e.parent_id = d.id
-                )
+                {DOWN_FROM_ROOTS}
                 SELECT down.id FROM down JOIN artifacts a ON a.id = down.id {where}
                 """
             ),
