@@ -24,15 +24,17 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from app import migrate
+from app.composition.core import Composition, packed
 from app.db import normalize_url
 from benchmarks.generate import Graph, Node
 
 PLACEHOLDER = json.dumps({"b": [], "u": 1.0})
+PLACEHOLDER_PACKED = packed(Composition.all_unknown())
 
 ARTIFACT_COLUMNS = (
     "id, kind, namespace, name, version, size, uri, facets,"
     " origin_human, origin_synthetic, origin_unknown, origin_synthetic_depth,"
-    " origin_digital_source_type, composition, total_amount, weights_assumed,"
+    " origin_digital_source_type, composition, composition_packed, total_amount, weights_assumed,"
     " human_fraction, synthetic_fraction, unknown_fraction, composition_stale,"
     " created_at, composition_updated_at"
 )
@@ -83,6 +85,7 @@ def _artifact_rows(graph: Graph, base: datetime) -> Iterable[tuple[object, ...]]
             None if o is None else o.synthetic_depth,
             None if o is None else o.digital_source_type,
             PLACEHOLDER,
+            PLACEHOLDER_PACKED,
             None,
             False,
             0.0,

@@ -100,7 +100,7 @@ class Artifact(Base):
     # statement: what a reader mixing thousands of compositions at once takes instead of it
     # (nullable as the generated column was: the service always writes it, and every test's
     # graph check compares it with pack_composition(composition))
-    composition_packed: Mapped[bytes] = mapped_column(LargeBinary, nullable=True)
+    composition_packed: Mapped[bytes] = mapped_column(LargeBinary)
     total_amount: Mapped[float | None] = mapped_column(Double)
     weights_assumed: Mapped[bool] = mapped_column(default=False, server_default="false")
     human_fraction: Mapped[float] = mapped_column(Double)

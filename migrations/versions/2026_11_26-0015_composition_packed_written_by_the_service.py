@@ -8,8 +8,9 @@ As a stored generated column, `artifacts.composition_packed` was recomputed by
 `pack_composition` for every row a correction's job updated (10.9 s of UPDATEs instead of
 6.3 s on the benchmark's 60,000 descendants). The service now packs each vector in Python as it
 writes the JSON (`app.composition.core.packed`), in the same statement; `DROP EXPRESSION`
-keeps every stored value. `pack_composition` stays, as the independent check that every
-stored packed vector is its JSON's.
+keeps every stored value, and `NOT NULL` keeps a writer that forgets it from storing a row the
+gate cannot read. `pack_composition` stays, as the independent check that every stored packed
+vector is its JSON's.
 """
 
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.execute("ALTER TABLE artifacts ALTER COLUMN composition_packed DROP EXPRESSION")
+    op.execute("ALTER TABLE artifacts ALTER COLUMN composition_packed SET NOT NULL")
 
 
 def downgrade() -> None:

@@ -19,9 +19,10 @@ def add_nodes(session: Session, *names: str) -> dict[str, uuid.UUID]:
         text(
             """
             INSERT INTO artifacts (id, kind, namespace, name, version, composition,
-                                   human_fraction, synthetic_fraction, unknown_fraction)
+                                   composition_packed, human_fraction, synthetic_fraction,
+                                   unknown_fraction)
             SELECT i, CASE WHEN n LIKE 'model%' THEN 'model' ELSE 'dataset' END, 'test', n, '1',
-                   '{}'::jsonb, 0, 0, 1
+                   '{}'::jsonb, decode('3ff0000000000000', 'hex'), 0, 0, 1
             FROM unnest(CAST(:ids AS uuid[]), CAST(:names AS text[])) AS g(i, n)
             """
         ),
