@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.artifacts.models import Artifact
+from app.artifacts.service import new_artifact
 from app.lineage.models import Edge
 from app.policies import repository
 from app.policies.repository import SHALLOW_LEVELS
@@ -38,16 +39,7 @@ def breadth_first(
 
 
 def add(session: Session, kind: str, namespace: str, name: str) -> uuid.UUID:
-    artifact = Artifact(
-        kind=kind,
-        namespace=namespace,
-        name=name,
-        version=uuid.uuid4().hex,
-        composition={"b": [], "u": 1.0},
-        human_fraction=0.0,
-        synthetic_fraction=0.0,
-        unknown_fraction=1.0,
-    )
+    artifact = new_artifact(kind, namespace, name, uuid.uuid4().hex)
     session.add(artifact)
     session.flush()
     return artifact.id
