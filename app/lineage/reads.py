@@ -15,14 +15,7 @@ from app.pagination import Page, decode_cursor, next_cursor
 
 
 def edge_read(edge: Edge) -> EdgeRead:
-    return EdgeRead(
-        id=edge.id,
-        child_id=edge.child_id,
-        parent_id=edge.parent_id,
-        relation=edge.relation,
-        amount=edge.amount,
-        created_at=edge.created_at,
-    )
+    return EdgeRead.model_validate(edge, from_attributes=True)
 
 
 def events(
