@@ -98,8 +98,8 @@ class Artifact(Base):
     composition: Mapped[dict[str, Any]] = mapped_column(JSONB)
     # the same vector as packed doubles (core.packed), written with the JSON in the same
     # statement: what a reader mixing thousands of compositions at once takes instead of it
-    # (nullable as the generated column was: the service always writes it, and every test's
-    # graph check compares it with pack_composition(composition))
+    # (required, so that a writer that forgets it fails at once; every test's graph check also
+    # compares it with pack_composition(composition))
     composition_packed: Mapped[bytes] = mapped_column(LargeBinary)
     total_amount: Mapped[float | None] = mapped_column(Double)
     weights_assumed: Mapped[bool] = mapped_column(default=False, server_default="false")
