@@ -97,21 +97,6 @@ def stored_origin(
     )
 
 
-def load_descendants(session: Session, roots: Sequence[uuid.UUID]) -> list[NodeState]:
-    """The roots and everything downstream of them, in one recursive query; their stored
-    compositions are left out (they are about to be recomputed)."""
-    rows = session.execute(
-        text(
-            f"""
-            {DOWN_FROM_ROOTS}
-            SELECT {state_columns("NULL::jsonb")} FROM down JOIN artifacts a ON a.id = down.id
-            """
-        ),
-        {"roots": list(roots)},
-    )
-    return [node_state(row) for row in rows]
-
-
 def lock_descendants(session: Session, roots: Sequence[uuid.UUID]) -> list[uuid.UUID]:
     """Row-lock the roots and every descendant against other writers until this transaction ends,
     and return them.
