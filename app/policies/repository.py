@@ -186,7 +186,7 @@ def human_sources(session: Session, exclude: Sequence[uuid.UUID], limit: int) ->
             Artifact.composition_stale.is_(False),
             ~gone,
         )
-        .order_by(Artifact.size.desc(), Artifact.created_at.desc())
+        .order_by(Artifact.size.desc(), Artifact.created_at.desc(), Artifact.id.desc())
         .limit(limit)
     )
     if exclude:
