@@ -1,6 +1,6 @@
 """Where the time goes: the slow paths of ``benchmarks.run``, in-process, under cProfile.
 
-    python -m benchmarks.profile {read,gate,ingest,ingest-batch,correction,all}
+    python -m benchmarks.profile {read,gate,ingest,ingest-batch,native-batch,correction,all}
         [--database NAME] [--top N]
 
 Runs against a database that ``benchmarks.run`` set up (default ``headwater_bench``) and
@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.core import NOBODY_IN_PARTICULAR
 from app.db import normalize_url
+from benchmarks.generate import Graph
 from benchmarks.load import service_engine
 from benchmarks.run import DEFAULT_DATABASE, DEFAULT_SERVER
 
@@ -196,22 +197,27 @@ def profile_correction(engine: Engine, sql: SqlTimer, top: int, rng: random.Rand
         session.rollback()
 
 
-def ol_runs_on(engine: Engine, count: int, rng: random.Random) -> list[list[dict[str, Any]]]:
-    """OpenLineage runs (START + COMPLETE) as benchmarks.run sends them, over the stored graph."""
+def stored_graph(engine: Engine) -> Graph:
+    """The stored versions as the benchmarks' generator describes a graph (no edges)."""
     from benchmarks.generate import Graph, Node
-    from benchmarks.ingestion import ol_runs
 
     with Session(engine) as session:
         rows = session.execute(
             text("SELECT id, kind, namespace, name, version, size FROM artifacts")
         ).all()
-    graph = Graph(seed=0, nodes=[Node(*row, origin=None, uri=None) for row in rows])
-    return ol_runs(graph, count, rng)
+    return Graph(seed=0, nodes=[Node(*row, origin=None, uri=None) for row in rows])
+
+
+def ol_runs_on(engine: Engine, count: int, rng: random.Random) -> list[list[dict[str, Any]]]:
+    """OpenLineage runs (START + COMPLETE) as benchmarks.run sends them, over the stored graph."""
+    from benchmarks.ingestion import ol_runs
+
+    return ol_runs(stored_graph(engine), count, rng)
 
 
 @contextmanager
-def per_event(sql: SqlTimer, events: int) -> Iterator[None]:
-    """After the step: its statements and this process's CPU time, per event."""
+def per_event(sql: SqlTimer, events: int, unit: str = "event") -> Iterator[None]:
+    """After the step: its statements and this process's CPU time, per event (or ``unit``)."""
     cpu = time.process_time()
     try:
         yield
@@ -219,7 +225,7 @@ def per_event(sql: SqlTimer, events: int) -> Iterator[None]:
         cpu = time.process_time() - cpu
         statements = sum(n for n, _ in sql.totals.values())
         print(
-            f"  per event: {statements / events:.1f} statements,"
+            f"  per {unit}: {statements / events:.1f} statements,"
             f" {cpu / events * 1000:.2f} ms CPU in this process"
         )
 
@@ -261,11 +267,34 @@ def profile_ingest_batch(engine: Engine, sql: SqlTimer, top: int, rng: random.Ra
                 session.rollback()
 
 
+def profile_native_batch(engine: Engine, sql: SqlTimer, top: int, rng: random.Random) -> None:
+    """``POST /api/v1/batch`` as benchmark 3b sends it: new datasets derived from (or generated
+    by) stored versions, ``BATCH_DATASETS`` a batch, each batch one transaction, rolled back."""
+    from app import writes
+    from app.lineage.schemas import NativeBatch
+    from benchmarks.writes import BATCH_DATASETS, write_bodies
+
+    bodies = write_bodies(stored_graph(engine), 4 * BATCH_DATASETS, rng)
+    batches = [
+        NativeBatch.model_validate({"datasets": bodies[start : start + BATCH_DATASETS]})
+        for start in range(0, len(bodies), BATCH_DATASETS)
+    ]
+    items = len(bodies) + sum(len(body.get("parents", ())) for body in bodies)
+    title = f"native batches: {len(bodies)} datasets, {items} nodes+edges, {BATCH_DATASETS} a batch"
+    with per_event(sql, items, "node or edge"), profiled(title, sql, top):
+        for batch in batches:
+            with Session(engine) as session:
+                writes.record_batch(session, batch, actor=NOBODY_IN_PARTICULAR)
+                session.flush()
+                session.rollback()
+
+
 STEPS: dict[str, Callable[[Engine, SqlTimer, int, random.Random], None]] = {
     "read": profile_read,
     "gate": profile_gate,
     "ingest": profile_ingest,
     "ingest-batch": profile_ingest_batch,
+    "native-batch": profile_native_batch,
     "correction": profile_correction,
 }
 

@@ -21,6 +21,9 @@ from benchmarks.scale import Scale
 from benchmarks.servers import Server
 from benchmarks.stats import Result, ratio
 
+# datasets a request on the bulk path (3b)
+BATCH_DATASETS = 500
+
 
 class Writes(Result):
     batch_nodes: int
@@ -128,9 +131,11 @@ def bench_writes(
     copy_s = copy_baseline(url, len(bodies), edges)
     http_rate = items / elapsed
     copy_rate = items / copy_s
-    # the bulk path: the same kind of writes, 500 datasets a request (POST /api/v1/batch)
+    # the bulk path: the same kind of writes, BATCH_DATASETS a request (POST /api/v1/batch)
     bulk = write_bodies(graph, scale.writes * 5, rng)
-    batches = [{"datasets": bulk[i : i + 500]} for i in range(0, len(bulk), 500)]
+    batches = [
+        {"datasets": bulk[i : i + BATCH_DATASETS]} for i in range(0, len(bulk), BATCH_DATASETS)
+    ]
     bulk_work = [
         [("/api/v1/batch", b) for b in batches[i :: scale.writers]] for i in range(scale.writers)
     ]
