@@ -27,7 +27,7 @@ from app.errors import PROBLEM_RESPONSES
 from app.http import json_response
 from app.lineage import symlinks
 from app.lineage.schemas import LineageGraph
-from app.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
+from app.pagination import Page, Paging
 
 router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
@@ -63,21 +63,20 @@ def _reading_routes(kind: Kind, read: type[DatasetRead] | type[ModelRead]) -> No
 
     def list_versions(
         session: SessionDep,
+        paging: Paging,
         namespace: KeyPart = None,
         name: KeyPart = None,
         version: KeyPart = None,
-        limit: Limit = 50,
-        cursor: Cursor = None,
     ) -> Any:
         if namespace is not None and name is not None:  # any identifier of a symlinked version
             namespace, name = symlinks.canonical_name(session, kind, namespace, name)
-        after = decode_cursor(plural, cursor)
-        rows = artifact_reads.page(
-            session, kind, after, limit + 1, namespace=namespace, name=name, version=version
-        )
-        return page(
-            items=reads.versions(session, kind, rows[:limit]),
-            next_cursor=next_cursor(plural, rows, limit, position),
+        return paging.newest_first(
+            plural,
+            lambda after, n: artifact_reads.page(
+                session, kind, after, n, namespace=namespace, name=name, version=version
+            ),
+            lambda rows: reads.versions(session, kind, rows),
+            position,
         )
 
     def get_version(session: SessionDep, artifact_id: uuid.UUID = version_path(kind)) -> Response:
