@@ -44,6 +44,8 @@ S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 
 class Named(Protocol):
+    """A row of a list in name order (a policy, a token): its name is where the next page starts."""
+
     @property
     def name(self) -> str: ...
 
