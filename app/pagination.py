@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
@@ -43,6 +43,16 @@ Position = tuple[datetime, uuid.UUID]
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 
+class Named(Protocol):
+    """A row of a list in name order (a policy, a token): its name is where the next page starts."""
+
+    @property
+    def name(self) -> str: ...
+
+
+N = TypeVar("N", bound=Named)
+
+
 def newest_first(
     query: S,
     created: ColumnElement[datetime] | InstrumentedAttribute[datetime],
@@ -55,6 +65,18 @@ def newest_first(
     if after is not None:
         query = query.where(tuple_(created, id_) < tuple_(*after))
     return query.order_by(created.desc(), id_.desc()).limit(limit)
+
+
+def where_given(
+    query: S,
+    *filters: tuple[ColumnElement[Any] | InstrumentedAttribute[Any], object],
+) -> S:
+    """``query`` narrowed to the rows whose column equals each value given: a list's optional
+    filters, where None leaves that column free."""
+    for column, value in filters:
+        if value is not None:
+            query = query.where(column == value)
+    return query
 
 
 def encode_cursor(listing: str, created_at: datetime, id_: uuid.UUID) -> str:
@@ -144,6 +166,15 @@ class PageRequest:
             read,
             lambda row: encode_cursor(listing, *position(row)),
         )
+
+    def by_name(
+        self,
+        fetch: Callable[[str | None, int], Sequence[N]],
+        read: Callable[[Sequence[N]], list[T]],
+    ) -> Page[T]:
+        """One page of a list in the order of its unique names (policies, tokens): ``fetch(after,
+        n)`` rows after the name ``after``; the cursor is the last name of the page before."""
+        return page(lambda n: fetch(self.cursor, n), self.limit, read, lambda row: row.name)
 
 
 def page_request(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> PageRequest:

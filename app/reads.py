@@ -28,7 +28,9 @@ from app.composition.schemas import (
 from app.errors import NotFound
 from app.lineage import reads as lineage_reads
 from app.lineage import repository as lineage_repository
+from app.lineage import symlinks
 from app.lineage.schemas import LineageGraph, LineageNode
+from app.pagination import Page, PageRequest
 from app.retractions import repository as retraction_repository
 from app.training import service as training_service
 
@@ -135,4 +137,28 @@ def lineage(
         truncated=truncated,
         nodes=nodes,
         edges=[lineage_reads.edge_read(e) for e in edges],
+    )
+
+
+def listing(
+    session: Session,
+    kind: Kind,
+    requested: PageRequest,
+    *,
+    namespace: str | None,
+    name: str | None,
+    version: str | None,
+) -> Page[DatasetRead | ModelRead]:
+    """Versions of ``kind`` matching the parts of the natural key given, newest first, as
+    :func:`versions` shows them; a namespace and name may be any identifier of a symlinked
+    version."""
+    if namespace is not None and name is not None:
+        namespace, name = symlinks.canonical_name(session, kind, namespace, name)
+    return requested.newest_first(
+        f"{kind}s",
+        lambda after, n: artifact_reads.page(
+            session, kind, after, n, namespace=namespace, name=name, version=version
+        ),
+        lambda rows: versions(session, kind, rows),
+        lambda artifact: (artifact.created_at, artifact.id),
     )

@@ -22,23 +22,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import servers
+from benchmarks import ab, servers
 from benchmarks.gate import gate_body
 from benchmarks.generate import Graph, generate
-from benchmarks.run import DEFAULT_SERVER
 from benchmarks.scale import QUICK
 from benchmarks.stats import percentile
 
 
 def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database", required=True)
-    parser.add_argument("--server", default=DEFAULT_SERVER)
+    parser = ab.parser(__doc__)
     parser.add_argument("--nodes", type=int, default=QUICK.nodes)
     parser.add_argument("--graph-seed", type=int, default=20241124)
     parser.add_argument("--gates", type=int, default=40)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("trees", nargs="+", metavar="LABEL=WORKTREE")
     return parser.parse_args(argv)
 
 
@@ -80,16 +75,13 @@ def cpu_seconds(pid: int) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = arguments(argv)
-    url = args.server.rsplit("/", 1)[0] + "/" + args.database
+    url = ab.database_url(args)
     graph = generate(args.nodes, seed=args.graph_seed)
     posts, plain = bodies(graph, args.gates, random.Random(args.seed))
     started: dict[str, servers.Server] = {}
     try:
-        for label, tree in (t.split("=", 1) for t in args.trees):
-            servers.ROOT = Path(tree)  # the server runs `python -m app` from this worktree
-            started[label] = servers.Server(
-                "app", url, f"ab-gate-{label}", {"HEADWATER_WORKERS": "1"}
-            ).start()
+        for label, tree in ab.worktrees(args).items():
+            started[label] = ab.start("app", tree, url, f"ab-gate-{label}")
         clients = {label: s.client(timeout=300) for label, s in started.items()}
         for client in clients.values():
             for body in posts[:3]:  # warm-up
@@ -98,8 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cpu = dict.fromkeys(started, 0.0)
         answers: dict[str, list[tuple[int, bytes]]] = {label: [] for label in started}
         for i, body in enumerate(posts):
-            order = list(started) if i % 2 == 0 else list(reversed(started))
-            for label in order:
+            for label in ab.alternating(list(started), i):
                 before, at = cpu_seconds(started[label].pid), time.perf_counter()
                 response = clients[label].post("/api/v1/gate", json=body)
                 seconds[label].append(time.perf_counter() - at)

@@ -17,45 +17,29 @@ import argparse
 import random
 import statistics
 from collections.abc import Sequence
-from pathlib import Path
 
-from sqlalchemy import create_engine, text
-
-from app.db import normalize_url
-from benchmarks import servers
+from benchmarks import ab
 from benchmarks.generate import Graph, Node
 from benchmarks.ingestion import bench_openlineage
-from benchmarks.run import DEFAULT_SERVER
 from benchmarks.scale import QUICK
 
 
 def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database", required=True)
-    parser.add_argument("--server", default=DEFAULT_SERVER)
+    parser = ab.parser(__doc__)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("trees", nargs="+", metavar="LABEL=WORKTREE")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = arguments(argv)
-    url = args.server.rsplit("/", 1)[0] + "/" + args.database
-    engine = create_engine(normalize_url(url))
-    with engine.connect() as conn:
-        rows = conn.execute(text("SELECT id, kind, namespace, name, version, size FROM artifacts"))
-        graph = Graph(seed=0, nodes=[Node(*row, origin=None, uri=None) for row in rows])
-    engine.dispose()
-    trees = dict(tree.split("=", 1) for tree in args.trees)
+    url = ab.database_url(args)
+    rows = ab.recorded(url, "id, kind, namespace, name, version, size")
+    graph = Graph(seed=0, nodes=[Node(*row, origin=None, uri=None) for row in rows])
+    trees = ab.worktrees(args)
     ratios: dict[str, list[tuple[float, float]]] = {label: [] for label in trees}
     for round_ in range(args.rounds):
-        order = list(trees.items())[:: -1 if round_ % 2 else 1]
-        for label, tree in order:
-            servers.ROOT = Path(tree)  # the server runs from this worktree
-            server = servers.Server(
-                "benchmarks.server", url, f"ab-{label}", {"HEADWATER_WORKERS": "1"}
-            ).start()
+        for label, tree in ab.alternating(list(trees.items()), round_):
+            server = ab.start("benchmarks.server", tree, url, f"ab-{label}")
             try:
                 result = bench_openlineage(server, graph, QUICK, random.Random(args.seed + round_))
             finally:

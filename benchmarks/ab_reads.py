@@ -14,43 +14,25 @@ import argparse
 import random
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
 
-from app.db import normalize_url
-from benchmarks import servers
-from benchmarks.run import DEFAULT_SERVER
+from benchmarks import ab
 from benchmarks.stats import percentile
 
 
 def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database", required=True)
-    parser.add_argument("--server", default=DEFAULT_SERVER)
+    parser = ab.parser(__doc__)
     parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("trees", nargs="+", metavar="LABEL=WORKTREE")
     return parser.parse_args(argv)
-
-
-def start(label: str, tree: str, url: str) -> servers.Server:
-    servers.ROOT = Path(tree)  # the server runs `python -m app` from this worktree
-    return servers.Server("app", url, f"ab-{label}", {"HEADWATER_WORKERS": "1"}).start()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = arguments(argv)
-    url = args.server.rsplit("/", 1)[0] + "/" + args.database
-    engine = create_engine(normalize_url(url))
-    with engine.connect() as conn:
-        versions = [
-            (row[0], row[1]) for row in conn.execute(text("SELECT id, kind FROM artifacts"))
-        ]
-    engine.dispose()
-    trees = dict(tree.split("=", 1) for tree in args.trees)
-    started = {label: start(label, tree, url) for label, tree in trees.items()}
+    url = ab.database_url(args)
+    versions = [(row[0], row[1]) for row in ab.recorded(url, "id, kind")]
+    trees = ab.worktrees(args)
+    started = {label: ab.start("app", tree, url, f"ab-{label}") for label, tree in trees.items()}
     clients = {label: httpx.Client(base_url=s.url, timeout=30) for label, s in started.items()}
     rng = random.Random(args.seed)
     datasets = [v for v in versions if v[1] == "dataset"]
@@ -63,8 +45,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             sample = rng.sample(pool, min(args.requests + 50, len(pool)))
             for i, (node, kind) in enumerate(sample):
                 path = f"/api/v1/{kind}s/{node}{suffix}"
-                order = list(clients.items())[:: -1 if i % 2 else 1]
-                for label, client in order:
+                for label, client in ab.alternating(list(clients.items()), i):
                     before = time.perf_counter()
                     client.get("/healthz")
                     between = time.perf_counter()

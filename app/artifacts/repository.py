@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, aliased, defer
 from app.artifacts.models import Artifact
 from app.db import equals_any, json_dumps
 from app.lineage.models import Edge
-from app.pagination import newest_first
+from app.pagination import newest_first, where_given
 from app.retractions.models import Retraction
 
 
@@ -138,13 +138,12 @@ def page(
     limit: int,
 ) -> Sequence[Artifact]:
     """Versions matching the parts of the natural key given, newest first, after a position."""
-    query = select(Artifact).where(Artifact.kind == kind)
-    if namespace is not None:
-        query = query.where(Artifact.namespace == namespace)
-    if name is not None:
-        query = query.where(Artifact.name == name)
-    if version is not None:
-        query = query.where(Artifact.version == version)
+    query = where_given(
+        select(Artifact).where(Artifact.kind == kind),
+        (Artifact.namespace, namespace),
+        (Artifact.name, name),
+        (Artifact.version, version),
+    )
     query = newest_first(query, Artifact.created_at, Artifact.id, after, limit)
     return session.scalars(query).all()
 

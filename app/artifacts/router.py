@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
 
 from app import reads, writes
 from app.artifacts import reads as artifact_reads
-from app.artifacts.models import Artifact
 from app.artifacts.schemas import (
     DatasetCreate,
     DatasetRead,
@@ -25,9 +23,8 @@ from app.composition.schemas import CompositionDetail
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
 from app.http import json_response
-from app.lineage import symlinks
 from app.lineage.schemas import LineageGraph
-from app.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
+from app.pagination import Page, Paging
 
 router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
@@ -48,10 +45,6 @@ def version_path(kind: Kind) -> Any:
     return Path(alias=f"{kind}_id")
 
 
-def position(artifact: Artifact) -> tuple[datetime, uuid.UUID]:
-    return artifact.created_at, artifact.id
-
-
 def created(response: Response, is_new: bool) -> None:
     response.status_code = status.HTTP_201_CREATED if is_new else status.HTTP_200_OK
 
@@ -63,22 +56,12 @@ def _reading_routes(kind: Kind, read: type[DatasetRead] | type[ModelRead]) -> No
 
     def list_versions(
         session: SessionDep,
+        paging: Paging,
         namespace: KeyPart = None,
         name: KeyPart = None,
         version: KeyPart = None,
-        limit: Limit = 50,
-        cursor: Cursor = None,
     ) -> Any:
-        if namespace is not None and name is not None:  # any identifier of a symlinked version
-            namespace, name = symlinks.canonical_name(session, kind, namespace, name)
-        after = decode_cursor(plural, cursor)
-        rows = artifact_reads.page(
-            session, kind, after, limit + 1, namespace=namespace, name=name, version=version
-        )
-        return page(
-            items=reads.versions(session, kind, rows[:limit]),
-            next_cursor=next_cursor(plural, rows, limit, position),
-        )
+        return reads.listing(session, kind, paging, namespace=namespace, name=name, version=version)
 
     def get_version(session: SessionDep, artifact_id: uuid.UUID = version_path(kind)) -> Response:
         return json_response(reads.version(session, kind, artifact_id))

@@ -13,7 +13,7 @@ from app.auth.core import Principal, new_secret, same_hash, secret_hash
 from app.auth.models import Token
 from app.auth.schemas import TokenCreate, TokenRead
 from app.errors import Conflict, NotFound, Unauthenticated
-from app.pagination import Page, PageRequest, page
+from app.pagination import Page, PageRequest
 
 LAST_USED_EVERY = timedelta(seconds=repository.LAST_USED_RESOLUTION_S)
 
@@ -55,11 +55,9 @@ def create(session: Session, body: TokenCreate, *, actor: str) -> tuple[Token, s
 
 def listing(session: Session, requested: PageRequest) -> Page[TokenRead]:
     """Tokens by name, from just after the one the cursor names."""
-    return page(
-        lambda n: repository.page(session, requested.cursor, n),
-        requested.limit,
+    return requested.by_name(
+        lambda after, n: repository.page(session, after, n),
         lambda rows: [TokenRead.model_validate(t) for t in rows],
-        lambda t: t.name,
     )
 
 

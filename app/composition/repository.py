@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text, tuple_, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from app.artifacts.models import Artifact
@@ -18,6 +18,7 @@ from app.composition.origin import Origin
 from app.db import equals_any
 from app.graph import downstream
 from app.metrics import LOCK_WAIT_SECONDS
+from app.pagination import newest_first, where_given
 
 WRITE_CHUNK = 5_000
 
@@ -487,10 +488,6 @@ def jobs(
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> Sequence[PropagationJob]:
-    query = select(PropagationJob)
-    if status is not None:
-        query = query.where(PropagationJob.status == status)
-    if after is not None:
-        query = query.where(tuple_(PropagationJob.created_at, PropagationJob.id) < tuple_(*after))
-    order = (PropagationJob.created_at.desc(), PropagationJob.id.desc())
-    return session.scalars(query.order_by(*order).limit(limit)).all()
+    query = where_given(select(PropagationJob), (PropagationJob.status, status))
+    query = newest_first(query, PropagationJob.created_at, PropagationJob.id, after, limit)
+    return session.scalars(query).all()

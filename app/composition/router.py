@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict
 
 from app.auth.security import requires
 from app.composition import service
+from app.composition.schemas import PropagationRead
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
 from app.pagination import Page, Paging
 
 router = APIRouter(prefix="/api/v1", tags=["propagations"], responses=PROBLEM_RESPONSES)
-
-
-class PropagationRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    cause: str
-    status: Literal["pending", "running", "done", "failed"]
-    roots: list[uuid.UUID]
-    nodes_total: int
-    nodes_done: int
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
 
 
 @router.get(
@@ -43,12 +28,7 @@ def list_propagations(
     paging: Paging,
     status: Annotated[Literal["pending", "done"] | None, Query()] = None,
 ) -> Page[PropagationRead]:
-    return paging.newest_first(
-        "propagations",
-        lambda after, n: service.propagations(session, status=status, after=after, limit=n),
-        lambda rows: [PropagationRead.model_validate(job) for job in rows],
-        lambda j: (j.created_at, j.id),
-    )
+    return service.listing(session, paging, status=status)
 
 
 @router.get(

@@ -1,11 +1,13 @@
-"""The composition object, as every response that carries one shows it."""
+"""The composition object, as every response that carries one shows it, and a propagation
+(a correction finished in the background) as the API shows it."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.composition.core import Composition
 
@@ -72,3 +74,17 @@ def composition_summary(
             "stale": stale,
         }
     )
+
+
+class PropagationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    cause: str
+    status: Literal["pending", "running", "done", "failed"]
+    roots: list[uuid.UUID]
+    nodes_total: int
+    nodes_done: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None

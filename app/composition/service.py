@@ -15,7 +15,6 @@ import math
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import cast
 
 from sqlalchemy.orm import Session
@@ -25,8 +24,10 @@ from app.composition import passes, reads, repository
 from app.composition.contributors import contribution_of, synthetic_credits
 from app.composition.core import Kind, WeightSource, weighting
 from app.composition.models import PropagationJob
+from app.composition.schemas import PropagationRead
 from app.config import get_settings
 from app.errors import NotFound
+from app.pagination import Page, PageRequest
 
 log = logging.getLogger("headwater.propagation")
 
@@ -195,15 +196,16 @@ def node_weights(
     ]
 
 
-def propagations(
-    session: Session,
-    *,
-    status: str | None,
-    after: tuple[datetime, uuid.UUID] | None,
-    limit: int,
-) -> Sequence[PropagationJob]:
-    """Propagation jobs, newest first, after a position."""
-    return repository.jobs(session, status=status, after=after, limit=limit)
+def listing(
+    session: Session, requested: PageRequest, *, status: str | None
+) -> Page[PropagationRead]:
+    """Propagations, newest first; with ``status``, those in it."""
+    return requested.newest_first(
+        "propagations",
+        lambda after, n: repository.jobs(session, status=status, after=after, limit=n),
+        lambda rows: [PropagationRead.model_validate(job) for job in rows],
+        lambda j: (j.created_at, j.id),
+    )
 
 
 def propagation(session: Session, job_id: uuid.UUID) -> PropagationJob:

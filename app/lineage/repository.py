@@ -17,7 +17,7 @@ from app.artifacts import repository as artifact_repository
 from app.artifacts.models import Artifact
 from app.db import json_dumps
 from app.lineage.models import Alias, Edge, LineageEvent
-from app.pagination import newest_first
+from app.pagination import newest_first, where_given
 
 
 def find(session: Session, child_id: uuid.UUID, parent_id: uuid.UUID, relation: str) -> Edge | None:
@@ -327,9 +327,7 @@ def events(
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> Sequence[LineageEvent]:
-    query = select(LineageEvent)
-    if run_id is not None:
-        query = query.where(LineageEvent.run_id == run_id)
+    query = where_given(select(LineageEvent), (LineageEvent.run_id, run_id))
     query = newest_first(query, LineageEvent.received_at, LineageEvent.id, after, limit)
     return session.scalars(query).all()
 

@@ -105,14 +105,7 @@ def create_batch(
 
 
 def accepted(result: ingest.Ingested) -> EventAccepted:
-    return EventAccepted(
-        status=result.status,
-        event_id=result.event_id,
-        run_id=result.run_id,
-        datasets=result.datasets,
-        models=result.models,
-        edges=result.edges,
-    )
+    return EventAccepted.model_validate(result, from_attributes=True)
 
 
 @router.post(
@@ -183,7 +176,7 @@ def list_events(
     paging: Paging,
     run_id: Annotated[str | None, Query(max_length=256)] = None,
 ) -> Page[StoredEvent]:
-    return reads.events(session, run_id=run_id, cursor=paging.cursor, limit=paging.limit)
+    return reads.events(session, paging, run_id=run_id)
 
 
 @router.get(

@@ -32,13 +32,22 @@ def within_edge_limit(count: int, what: str) -> None:
         )
 
 
-def end_kind(end: EdgeEnd, required: str | None, field: str, relation: str) -> str | None:
+def resolve_end(
+    session: Session,
+    end: EdgeEnd,
+    required: str | None,
+    field: str,
+    relation: str,
+    known: artifact_service.Known | None,
+) -> Artifact:
+    """The version one end of an edge names; the relation fixes the kind of some ends."""
     if required is not None and end.kind is not None and end.kind != required:
-        raise InvalidInput(
+        raise InvalidInput.at(
+            f"body.{field}.kind",
+            "wrong kind",
             f"The {field} of a `{relation}` edge is a {required}, not a {end.kind}.",
-            errors=[{"loc": f"body.{field}.kind", "msg": "wrong kind", "type": "value_error"}],
         )
-    return required or end.kind
+    return artifact_service.resolve(session, end, required or end.kind, field=field, known=known)
 
 
 def record_edge(
@@ -52,20 +61,8 @@ def record_edge(
 
     An edge changes what its child is made of, so it is a write to the child's namespace."""
     child_kind, parent_kind = artifact_service.RELATION_KINDS[body.relation]
-    child = artifact_service.resolve(
-        session,
-        body.child,
-        end_kind(body.child, child_kind, "child", body.relation),
-        field="child",
-        known=known,
-    )
-    parent = artifact_service.resolve(
-        session,
-        body.parent,
-        end_kind(body.parent, parent_kind, "parent", body.relation),
-        field="parent",
-        known=known,
-    )
+    child = resolve_end(session, body.child, child_kind, "child", body.relation, known)
+    parent = resolve_end(session, body.parent, parent_kind, "parent", body.relation, known)
     require_namespace(actor, child.namespace)
     return connect(session, child, parent, body.relation, body.amount)
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 from app.auth.security import PolicyAuthor, requires
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES
-from app.pagination import Limit, Page, page
+from app.pagination import Page, Paging
 from app.policies import service
 from app.policies.schemas import PolicyPut, PolicyRead
 
@@ -24,19 +24,8 @@ Name = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.
     response_model=Page[PolicyRead],
     summary="Policies (latest versions)",
 )
-def list_policies(
-    session: SessionDep,
-    limit: Limit = 50,
-    cursor: Annotated[
-        str | None, Query(description="The `next_cursor` of the previous page.")
-    ] = None,
-) -> Page[PolicyRead]:
-    return page(
-        lambda n: service.latest_versions(session, cursor, n),
-        limit,
-        lambda rows: [PolicyRead.model_validate(p) for p in rows],
-        lambda p: p.name,
-    )
+def list_policies(session: SessionDep, paging: Paging) -> Page[PolicyRead]:
+    return service.listing(session, paging)
 
 
 @router.get(

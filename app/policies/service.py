@@ -21,11 +21,13 @@ from app.composition.core import (
     weighting,
 )
 from app.errors import NotFound
+from app.pagination import Page, PageRequest
 from app.policies import preservation as source_preservation
 from app.policies import repository, rules
 from app.policies.models import Policy
 from app.policies.schemas import (
     PolicyPut,
+    PolicyRead,
     PreviousGenerationRead,
     RemediationRead,
     RuleNeed,
@@ -80,9 +82,12 @@ def version(session: Session, name: str, number: int | None) -> Policy:
     return found
 
 
-def latest_versions(session: Session, after: str | None, limit: int) -> Sequence[Policy]:
-    """The latest version of each policy, by name, after the name ``after``."""
-    return repository.names(session, after, limit)
+def listing(session: Session, requested: PageRequest) -> Page[PolicyRead]:
+    """The latest version of each policy, by name; a page's cursor is the last name on it."""
+    return requested.by_name(
+        lambda after, n: repository.names(session, after, n),
+        lambda rows: [PolicyRead.model_validate(p) for p in rows],
+    )
 
 
 # --- judging -----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.artifacts.models import Artifact
 from app.artifacts.repository import is_source
 from app.db import equals_any
-from app.pagination import newest_first
+from app.pagination import newest_first, where_given
 from app.sources.models import SourceState
 from app.training.models import TrainingRun
 
@@ -35,15 +35,13 @@ def page(
     limit: int,
 ) -> list[tuple[Artifact, SourceState | None]]:
     """Sources, newest first, with their last state."""
-    query = (
+    query = where_given(
         select(Artifact, SourceState)
         .outerjoin(SourceState, SourceState.artifact_id == Artifact.id)
-        .where(is_source())
+        .where(is_source()),
+        (status_column(), status),
+        (Artifact.namespace, namespace),
     )
-    if status is not None:
-        query = query.where(status_column() == status)
-    if namespace is not None:
-        query = query.where(Artifact.namespace == namespace)
     query = newest_first(query, Artifact.created_at, Artifact.id, after, limit)
     return [(artifact, state) for artifact, state in session.execute(query).all()]
 

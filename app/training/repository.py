@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.artifacts.models import Artifact
 from app.db import equals_any, json_dumps
 from app.lineage.models import Edge
-from app.pagination import newest_first
+from app.pagination import newest_first, where_given
 from app.training.models import RejudgeRequest, TrainingRun, VerdictRecord
 
 
@@ -50,13 +50,12 @@ def page(
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> list[tuple[TrainingRun, Artifact]]:
-    query = select(TrainingRun, Artifact).join(Artifact, Artifact.id == TrainingRun.model_id)
-    if verdict is not None:
-        query = query.where(TrainingRun.verdict == verdict)
-    if namespace is not None:
-        query = query.where(Artifact.namespace == namespace)
-    if model_name is not None:
-        query = query.where(Artifact.name == model_name)
+    query = where_given(
+        select(TrainingRun, Artifact).join(Artifact, Artifact.id == TrainingRun.model_id),
+        (TrainingRun.verdict, verdict),
+        (Artifact.namespace, namespace),
+        (Artifact.name, model_name),
+    )
     if since is not None:
         query = query.where(TrainingRun.judged_at >= since)
     if until is not None:

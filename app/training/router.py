@@ -33,20 +33,14 @@ def list_runs(
     since: Annotated[datetime | None, Query(description="Judged at or after (ISO 8601).")] = None,
     until: Annotated[datetime | None, Query(description="Judged before (ISO 8601).")] = None,
 ) -> Page[TrainingRunSummary]:
-    return paging.newest_first(
-        "training runs",
-        lambda after, n: service.listing(
-            session,
-            verdict=verdict,
-            namespace=namespace,
-            model_name=model,
-            since=since,
-            until=until,
-            after=after,
-            limit=n,
-        ),
-        lambda rows: service.summaries(session, rows),
-        lambda r: (r[0].created_at, r[0].id),
+    return service.listing(
+        session,
+        paging,
+        verdict=verdict,
+        namespace=namespace,
+        model_name=model,
+        since=since,
+        until=until,
     )
 
 

@@ -22,6 +22,7 @@ from app.composition.schemas import composition_summary
 from app.config import get_settings
 from app.errors import NotFound
 from app.metrics import VERDICTS
+from app.pagination import Page, PageRequest
 from app.policies import service as policy_service
 from app.policies.models import Policy
 from app.policies.schemas import (
@@ -280,24 +281,29 @@ def get(session: Session, run_id: uuid.UUID) -> TrainingRunRead:
 
 def listing(
     session: Session,
+    requested: PageRequest,
     *,
     verdict: str | None,
     namespace: str | None,
     model_name: str | None,
     since: datetime | None,
     until: datetime | None,
-    after: tuple[datetime, uuid.UUID] | None,
-    limit: int,
-) -> list[tuple[TrainingRun, Artifact]]:
-    return repository.page(
-        session,
-        verdict=verdict,
-        namespace=namespace,
-        model_name=model_name,
-        since=since,
-        until=until,
-        after=after,
-        limit=limit,
+) -> Page[TrainingRunSummary]:
+    """Training runs, newest first, filtered by verdict, model and when they were judged."""
+    return requested.newest_first(
+        "training runs",
+        lambda after, n: repository.page(
+            session,
+            verdict=verdict,
+            namespace=namespace,
+            model_name=model_name,
+            since=since,
+            until=until,
+            after=after,
+            limit=n,
+        ),
+        lambda rows: summaries(session, rows),
+        lambda r: (r[0].created_at, r[0].id),
     )
 
 

@@ -242,6 +242,23 @@ def test_edges_join_the_kinds_their_relation_names(client: TestClient) -> None:
     assert ok.status_code == 201
 
 
+def test_an_end_declaring_the_kind_its_relation_rules_out_is_a_422_at_that_end(
+    client: TestClient,
+) -> None:
+    d = dataset(client, "d")
+    m = model(client, "m")
+    for end, body in (
+        ("child", {"child": {**ref(m), "kind": "dataset"}, "parent": ref(d)}),
+        ("parent", {"child": ref(m), "parent": {**ref(d), "kind": "model"}}),
+    ):
+        wrong = client.post("/api/v1/edges", json={**body, "relation": "trained_on"})
+        assert wrong.status_code == 422
+        assert wrong.json()["errors"] == [
+            {"loc": f"body.{end}.kind", "msg": "wrong kind", "type": "value_error"}
+        ]
+        assert f"The {end} of a `trained_on` edge is a" in wrong.json()["detail"]
+
+
 def test_lineage_walks_upstream_and_downstream(client: TestClient) -> None:
     root = dataset(client, "root", size=10, origin={"human": 1})
     lm = model(client, "lm", training_set=[ref(root)])

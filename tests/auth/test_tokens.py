@@ -54,6 +54,22 @@ def test_a_token_is_shown_once_and_stored_as_its_hash(
     assert again.status_code == 409
 
 
+def test_tokens_list_a_page_at_a_time_by_name(secured: TestClient, issue: Issue) -> None:
+    admin = bearer(issue("root", "admin"))
+    for name in ("e", "b", "d", "a", "c"):
+        issue(name, "read")
+    pages: list[list[str]] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = secured.get("/api/v1/tokens", headers=admin, params=params).json()
+        pages.append([t["name"] for t in page["items"]])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == [["a", "b"], ["c", "d"], ["e", "root"]]
+
+
 def test_revoked_and_expired_tokens_are_refused(
     secured: TestClient, issue: Issue, session: Session
 ) -> None:

@@ -124,3 +124,24 @@ def test_remediation_states_amounts_without_float_noise(client: TestClient) -> N
     # the least round figure at or above the exact need: at most 8 significant digits
     for figure in (amount, ratio):
         assert len(repr(figure).replace(".", "").strip("0")) <= 8, figure
+
+
+def test_policies_list_their_latest_versions_a_page_at_a_time_by_name(client: TestClient) -> None:
+    body = default_body(client)
+    for name in ("c-policy", "a-policy", "b-policy"):
+        client.put(f"/api/v1/policies/{name}", json=body)
+    client.put("/api/v1/policies/b-policy", json={**body, "description": "second version"})
+    seen: list[tuple[str, int]] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/api/v1/policies", params=params).json()
+        assert len(page["items"]) <= 2
+        seen += [(p["name"], p["version"]) for p in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    names = [name for name, _ in seen]
+    assert names == sorted(names) and len(set(names)) == len(names)
+    assert {"a-policy", "b-policy", "c-policy", "default"} <= set(names)
+    assert dict(seen)["b-policy"] == 2
