@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import select
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import orjson
+from anyio import CancelScope
 from fastapi import Depends, Request
 from sqlalchemy import (
     ARRAY,
@@ -25,6 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from starlette.concurrency import run_in_threadpool
 
 from app.metrics import LOCK_WAIT_SECONDS
 
@@ -120,21 +122,56 @@ class Database:
         self.engine.dispose()
 
 
-def get_session(request: Request) -> Iterator[Session]:
+def finish(session: Session, failed: BaseException | None) -> None:
+    """End a request's transaction: commit it, or roll it back after ``failed``; then give the
+    connection back to the pool."""
+    try:
+        if failed is None:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
+
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def writes_nothing(endpoint: Endpoint) -> Endpoint:
+    """Mark an endpoint other than a GET's that writes nothing (the gate): its session runs as a
+    GET's does, without BEGIN and COMMIT, at READ COMMITTED each statement reading a snapshot
+    of its own, as it would inside a transaction."""
+    endpoint.writes_nothing = True  # type: ignore[attr-defined]
+    return endpoint
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """One request, one transaction: commit on success, roll back on any exception.
 
     A GET writes nothing, and at READ COMMITTED each of its statements reads a snapshot of its
     own inside a transaction or not: it runs without BEGIN and COMMIT, two round trips fewer
-    on a point read that is otherwise one."""
+    on a point read that is otherwise one.
+
+    Async, so that opening a session costs no hop to a worker thread: a session checks out its
+    connection at its first statement, which runs in the endpoint's thread. A GET's session
+    ends without I/O too (nothing to commit, and psycopg skips ROLLBACK on an idle connection
+    when the pool takes it back); any other request's commit or rollback is a round trip, so
+    it runs in a worker thread, shielded from cancellation so that the connection always goes
+    back to the pool."""
     database: Database = request.app.state.database
-    sessions = database.read_sessions if request.method == "GET" else database.sessions
-    with sessions() as session:
-        try:
+    if request.method == "GET" or getattr(request.scope.get("endpoint"), "writes_nothing", False):
+        with database.read_sessions() as session:
             yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+        return
+    session = database.sessions()
+    try:
+        yield session
+    except BaseException as exc:
+        with CancelScope(shield=True):
+            await run_in_threadpool(finish, session, exc)
+        raise
+    with CancelScope(shield=True):
+        await run_in_threadpool(finish, session, None)
 
 
 # scope="function": the transaction commits before the response is sent, so an acknowledged write

@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import BackgroundTasks, Depends, FastAPI, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.auth import service
 from app.auth.core import NOBODY_IN_PARTICULAR, SCOPE_MEANINGS, Principal, Scope
@@ -143,7 +145,14 @@ def count_failure(request: Request) -> None:
     limiter.failed(client_address(request))
 
 
-def authorise(
+def token_principal(session: Session, secret: str) -> tuple[Principal, uuid.UUID, bool]:
+    """The principal a bearer secret stands for, its token's id, and whether the token's last
+    use is due to be recorded; or ``Unauthenticated``."""
+    token = service.valid_token(session, secret)
+    return service.principal_of(token), token.id, service.last_use_due(token)
+
+
+async def authorise(
     request: Request,
     security_scopes: SecurityScopes,
     session: SessionDep,
@@ -151,7 +160,10 @@ def authorise(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """The caller, if its token is valid and has every scope the endpoint declares: the first
-    step of every write (authorise, record, propagate, re-judge, audit) and of every read."""
+    step of every write (authorise, record, propagate, re-judge, audit) and of every read.
+
+    Async: with authentication off, or without a token, the answer needs no hop to a worker
+    thread; only the token's lookup (a query) runs in one."""
     if request.app.state.auth_mode == "off":
         return NOBODY_IN_PARTICULAR
     refuse_while_throttled(request, "authentications")
@@ -161,13 +173,14 @@ def authorise(
             " create a token with `headwater tokens create`."
         )
     try:
-        token = service.valid_token(session, credentials.credentials)
+        principal, token_id, use_due = await run_in_threadpool(
+            token_principal, session, credentials.credentials
+        )
     except Unauthenticated:
         count_failure(request)
         raise
-    principal = service.principal_of(token)
-    if service.last_use_due(token):
-        background.add_task(record_use, request.app.state.database, token.id)
+    if use_due:
+        background.add_task(record_use, request.app.state.database, token_id)
     for scope in security_scopes.scopes:
         if not principal.has(scope):
             raise Forbidden(
