@@ -115,7 +115,8 @@ def settle(waiting: Waiting, outcome: Ingested | Exception) -> None:
         waiting.outcome.set_result(outcome)
 
 
-def get_group_commit(request: Request) -> GroupCommit:
+async def get_group_commit(request: Request) -> GroupCommit:
+    """The process's group commit (async: a sync dependency would cost a worker thread)."""
     group_commit: GroupCommit = request.app.state.group_commit
     return group_commit
 
