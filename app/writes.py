@@ -2,8 +2,9 @@
 
 Every lineage write (a dataset, model or edge posted natively, alone or in a batch, an origin
 corrected, a version or an edge retracted, an OpenLineage event) goes the same way, inside the
-request's one transaction, for the ``actor`` whose token the route's ``Writer`` dependency has
-checked for the ``write`` scope:
+request's one transaction (single OpenLineage events: inside their group's, ``ingest_group``),
+for the ``actor`` whose token the route's ``Writer`` dependency has checked for the ``write``
+scope:
 
 1. **authorise and record** — the domain service checks that the actor may write each
    namespace the write touches (it knows them once it has resolved what the write names),
