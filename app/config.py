@@ -39,6 +39,11 @@ class Settings(BaseSettings):
         ge=1,
         description="The most edges (parents, training-set members) one request may create.",
     )
+    group_commit_max_events: int = Field(
+        default=100,
+        ge=1,
+        description="The most single OpenLineage events one transaction commits together.",
+    )
     workers: int = Field(
         default=1, ge=1, le=64, description="API processes serving one database (uvicorn workers)."
     )

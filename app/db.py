@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import select
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -117,6 +118,19 @@ class Database:
                 engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
             ),
         )
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session of its own in a transaction of its own, committed when the block ends and
+        rolled back when it raises (``finish``). Unlike ``sessionmaker.begin()``, a write whose
+        whole transaction rolled back to retry (``writes.write``) may go on in the block."""
+        session = self.sessions()
+        try:
+            yield session
+        except BaseException as exc:
+            finish(session, exc)
+            raise
+        finish(session, None)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -23,6 +23,7 @@ from app.config import Settings, get_settings
 from app.db import Database
 from app.embedded import EmbeddedPostgres
 from app.errors import PROBLEM_RESPONSES, install_handlers, problem, unavailable
+from app.group_commit import GroupCommit
 from app.http import AccessLogMiddleware, InFlightLimitMiddleware, RequestBodyMiddleware
 from app.lineage.router import router as lineage_router
 from app.logs import configure
@@ -63,6 +64,8 @@ def create_app(
             connect_timeout=settings.db_connect_timeout,
         )
         app.state.database = database
+        group_commit = GroupCommit(database.transaction, settings.group_commit_max_events)
+        app.state.group_commit = group_commit
         worker = PropagationWorker(database) if run_worker else None
         if worker is not None:
             worker.start()
@@ -77,6 +80,8 @@ def create_app(
         try:
             yield
         finally:
+            # the events still waiting are committed and answered before the pool goes
+            await group_commit.close()
             if worker is not None:
                 worker.stop()
             if sealer is not None:

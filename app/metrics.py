@@ -21,6 +21,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -49,6 +50,16 @@ EVENTS = Counter(
     "headwater_openlineage_events",
     "OpenLineage events received, by outcome: accepted, duplicate or rejected.",
     ["outcome"],
+)
+GROUP_EVENTS = Histogram(
+    "headwater_openlineage_group_events",
+    "Single OpenLineage events committed together in one transaction (group commit).",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+)
+EVENTS_WAITING = Gauge(
+    "headwater_openlineage_events_waiting",
+    "Single OpenLineage events waiting for the group being committed to finish.",
+    multiprocess_mode="livesum",
 )
 LOCK_WAIT_SECONDS = Histogram(
     "headwater_lineage_lock_wait_seconds",

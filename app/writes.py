@@ -2,8 +2,9 @@
 
 Every lineage write (a dataset, model or edge posted natively, alone or in a batch, an origin
 corrected, a version or an edge retracted, an OpenLineage event) goes the same way, inside the
-request's one transaction, for the ``actor`` whose token the route's ``Writer`` dependency has
-checked for the ``write`` scope:
+request's one transaction (single OpenLineage events: inside their group's, ``ingest_group``),
+for the ``actor`` whose token the route's ``Writer`` dependency has checked for the ``write``
+scope:
 
 1. **authorise and record** — the domain service checks that the actor may write each
    namespace the write touches (it knows them once it has resolved what the write names),
@@ -33,11 +34,12 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from app import registration
@@ -315,9 +317,73 @@ def ingest_batch(
     return ordered
 
 
+Transaction = Callable[[], AbstractContextManager[Session]]
+"""A new session in a transaction of its own, committed when the block ends
+(``Database.transaction``)."""
+
+
+def ingest_group(
+    transaction: Transaction, group: Sequence[tuple[Any, Principal]]
+) -> list[lineage_ingest.Ingested | Exception]:
+    """Single OpenLineage events posted at the same time, each with the actor whose token
+    posted it, committed together (``app.group_commit``); each one's outcome as if they had
+    been posted one after the other: an ``Ingested`` or the exception its request raises.
+
+    One transaction records them: each actor's events as one batch (``ingest_batch``), so each
+    event is authorised, recorded and audited for its own actor, and a rejected event is rolled
+    back to its own savepoint, the others kept. When the transaction fails as a whole, each
+    event is recorded again in a transaction of its own, and only the one at fault fails; when
+    it failed because the database is unreachable, they all fail as each alone would."""
+    by_actor: dict[Principal, list[int]] = {}
+    for index, (_, actor) in enumerate(group):
+        by_actor.setdefault(actor, []).append(index)
+    outcomes: dict[int, lineage_ingest.Ingested | Exception] = {}
+    try:
+        with transaction() as session:
+            for actor, indexes in by_actor.items():
+                recorded = ingest_batch(session, [group[i][0] for i in indexes], actor=actor)
+                outcomes.update(zip(indexes, recorded, strict=True))
+    except Exception as exc:
+        if unreachable(exc):
+            return [exc] * len(group)
+        log.warning(
+            "a group of events failed together; each is recorded alone",
+            extra={"events": len(group), "error": repr(exc)},
+        )
+        return [ingest_alone(transaction, event, actor) for event, actor in group]
+    return [outcomes[index] for index in range(len(group))]
+
+
+def ingest_alone(
+    transaction: Transaction, event: Any, actor: Principal
+) -> lineage_ingest.Ingested | Exception:
+    """One OpenLineage event in a transaction of its own; its outcome or what it raised."""
+    try:
+        with transaction() as session:
+            return ingest(session, event, actor=actor, whole_transaction=True)
+    except Exception as exc:
+        return exc
+
+
+def unreachable(exc: Exception) -> bool:
+    """The database could not be reached, or every connection was busy, or the connection
+    broke: no statement was at fault, and another transaction now would meet the same."""
+    if isinstance(exc, PoolTimeout | InterfaceError):
+        return True
+    if isinstance(exc, OperationalError):
+        code = getattr(exc.orig, "sqlstate", None)
+        # class 08: connection exception; 57P0x: the server is shutting down or restarting
+        return exc.connection_invalidated or code is None or code.startswith(("08", "57P0"))
+    return False
+
+
 def together(changes: Sequence[LineageChange]) -> LineageChange:
     """One change for several recorded writes: every root, and structural if any was."""
-    cause = changes[0].cause if len(changes) == 1 else f"batch of {len(changes)} OpenLineage events"
+    cause = (
+        changes[0].cause
+        if len(changes) == 1
+        else f"{len(changes)} OpenLineage events recorded together"
+    )
     return LineageChange.of(
         (root for change in changes for root in change.roots),
         cause,

@@ -17,6 +17,7 @@ import argparse
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -40,14 +41,27 @@ class Answer:
         return self.response.status_code
 
 
-class Writers:
-    """Threads posting datasets as fast as answers come, until stopped, recording every answer
-    (when it was sent, how long it took) and every transport error; a hanging request hits
-    ``timeout`` and counts as a transport error."""
+Post = Callable[[httpx.Client, str], httpx.Response]
+"""A write of a version named ``name`` in the namespace ``outage``: its answer."""
 
-    def __init__(self, url: str, count: int = 8, timeout: float = 30.0) -> None:
+
+def post_dataset(client: httpx.Client, name: str) -> httpx.Response:
+    return client.post(
+        "/api/v1/datasets", json={"namespace": "outage", "name": name, "version": "1", "size": 1}
+    )
+
+
+class Writers:
+    """Threads posting datasets (or what ``post`` writes) as fast as answers come, until
+    stopped, recording every answer (when it was sent, how long it took) and every transport
+    error; a hanging request hits ``timeout`` and counts as a transport error."""
+
+    def __init__(
+        self, url: str, count: int = 8, timeout: float = 30.0, post: Post | None = None
+    ) -> None:
         self.url = url
         self.timeout = timeout
+        self.post = post or post_dataset
         self.answers: list[Answer] = []
         self.transport_errors: list[str] = []
         self.lock = threading.Lock()
@@ -62,10 +76,7 @@ class Writers:
                 i += 1
                 started = time.monotonic()
                 try:
-                    response = client.post(
-                        "/api/v1/datasets",
-                        json={"namespace": "outage", "name": name, "version": "1", "size": 1},
-                    )
+                    response = self.post(client, name)
                 except httpx.TransportError as exc:
                     with self.lock:
                         self.transport_errors.append(repr(exc))

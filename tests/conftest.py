@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from app.cli import cli
 from app.config import get_settings
 from app.db import get_session, normalize_url
 from app.embedded import EmbeddedPostgres
+from app.group_commit import GroupCommit, get_group_commit
 from app.main import create_app
 from app.serve_probe import NotReady, free_port, launch, wait_ready
 
@@ -91,18 +93,28 @@ def session(connection: Connection) -> Iterator[Session]:
         yield session
 
 
+@contextmanager
+def within(session: Session) -> Iterator[Session]:
+    """A transaction in ``session``: with the test's session, a savepoint of its transaction."""
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
 def serve_from(app: FastAPI, session: Session) -> None:
-    """Make every request of ``app`` run in ``session`` (the test's rolled-back transaction)."""
+    """Make every request of ``app`` run in ``session`` (the test's rolled-back transaction),
+    the groups of single OpenLineage events too."""
 
     def test_session() -> Iterator[Session]:
-        try:
+        with within(session):
             yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
 
+    group_commit = GroupCommit(lambda: within(session), get_settings().group_commit_max_events)
     app.dependency_overrides[get_session] = test_session
+    app.dependency_overrides[get_group_commit] = lambda: group_commit
 
 
 @pytest.fixture

@@ -64,6 +64,7 @@ LAYERS: list[tuple[str, frozenset[str]]] = [
         frozenset(
             {
                 "app.writes",
+                "app.group_commit",
                 "app.registration",
                 "app.reads",
                 "app.worker",

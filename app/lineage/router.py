@@ -8,11 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response, status
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from app import writes
 from app.auth.security import Writer, requires
 from app.db import SessionDep
 from app.errors import PROBLEM_BASE, PROBLEM_RESPONSES, ProblemError
+from app.group_commit import GroupCommitDep
 from app.lineage import events, ingest, reads
 from app.lineage.schemas import (
     BatchItem,
@@ -116,14 +118,18 @@ def accepted(result: ingest.Ingested) -> EventAccepted:
     summary="Accept one OpenLineage event (RunEvent, DatasetEvent or JobEvent, spec 2-0-2)",
     responses={200: {"description": "A redelivered event: nothing changed"}},
 )
-def post_event(
+async def post_event(
     session: SessionDep,
     response: Response,
     principal: Writer,
+    group_commit: GroupCommitDep,
     event: Annotated[dict[str, Any], Body(description="An OpenLineage event")],
 ) -> EventAccepted:
+    if session.in_transaction():
+        # the token was looked up: the request holds no connection while its event waits
+        await run_in_threadpool(session.commit)
     try:
-        result = writes.ingest(session, event, actor=principal, whole_transaction=True)
+        result = await group_commit.ingest(event, principal)
     except ProblemError:
         EVENTS.labels("rejected").inc()
         raise
