@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import writes
+from app import worker, writes
 from app.artifacts.models import Artifact
 from app.artifacts.schemas import DatasetCreate, ModelCreate, OriginIn, ParentIn, TrainingSetItem
 from app.auth.core import NOBODY_IN_PARTICULAR as ANYONE
@@ -25,6 +25,7 @@ from app.composition.models import PropagationJob
 from app.composition.passes import Pass, recompute
 from app.composition.repository import CompositionWriter
 from app.config import get_settings
+from app.db import Database
 from app.training import service as training_service
 from tests import graph_check
 from tests.artifacts.test_api import dataset, ref
@@ -328,3 +329,40 @@ def test_a_pass_that_fails_with_a_batch_in_flight_waits_for_it_before_rolling_ba
     with Session(engine) as session:
         assert session.scalars(select(PropagationJob.status)).one() == "pending"
 
+
+def test_a_job_queued_while_runs_are_re_judged_goes_before_the_next_batch(
+    committed: str, monkeypatch: pytest.MonkeyPatch, small_inline_limit: None
+) -> None:
+    database = Database.connect(committed)
+    root = record_graph(database.sessions)
+    with database.sessions.begin() as session:
+        model = session.scalars(select(Artifact.id).where(Artifact.kind == "model")).one()
+        training_service.queue(session, [model], cause="earlier change")
+    real_rejudge = training_service.rejudge_pending
+    pending_at_each_batch: list[int] = []
+
+    def rejudge(session: Session, *args: Any, **kwargs: Any) -> int:
+        with database.sessions() as other:
+            pending_at_each_batch.append(
+                other.scalar(
+                    select(func.count())
+                    .select_from(PropagationJob)
+                    .where(PropagationJob.status == "pending")
+                )
+                or 0
+            )
+        if len(pending_at_each_batch) == 1:
+            # a correction arrives while the first batch is being judged
+            with database.sessions.begin() as other:
+                relabelled = OriginIn(synthetic=1)
+                writes.correct_origin(other, root, relabelled, "relabelled", actor=ANYONE)
+        return real_rejudge(session, *args, **kwargs)
+
+    monkeypatch.setattr(training_service, "rejudge_pending", rejudge)
+    try:
+        worker.drain(database)
+        assert pending_at_each_batch[0] == 0
+        assert pending_at_each_batch[1:] and set(pending_at_each_batch[1:]) == {0}
+        assert all(stale is False for stale, _ in states(database.engine).values())
+    finally:
+        database.dispose()
