@@ -410,10 +410,12 @@ class CompositionWriter:
             id, composition, packed_from, packed_length, total_amount, weights_assumed,
             human_fraction, synthetic_fraction, unknown_fraction, stale)
         WHERE a.id = v.id AND (
-            a.composition IS DISTINCT FROM v.composition
+            -- the cheapest first: a job's rows all read stale, so their stored JSON need not be
+            -- read back and compared
+            a.composition_stale IS DISTINCT FROM v.stale
             OR a.total_amount IS DISTINCT FROM v.total_amount
             OR a.weights_assumed IS DISTINCT FROM v.weights_assumed
-            OR a.composition_stale IS DISTINCT FROM v.stale)
+            OR a.composition IS DISTINCT FROM v.composition)
         RETURNING a.id, a.composition_updated_at
         """
     )
