@@ -378,7 +378,8 @@ class CompositionWriter:
     A batch is sent from a thread of its own while the caller computes the next: PostgreSQL
     writes one batch (on another core) while Python composes the next, instead of each waiting
     for the other. One batch at most is in flight, and nothing else may use the session until
-    :meth:`close` (or leaving the ``with`` block) has waited for it. A batch closes at
+    :meth:`close` (or leaving the ``with`` block) has waited for it; the last batch goes from the
+    caller's thread. A batch closes at
     ``chunk`` rows or ``max_bytes`` of stored forms, whichever comes first: deep vectors run to
     kilobytes, and a batch is held three times over while it is sent."""
 
@@ -429,7 +430,7 @@ class CompositionWriter:
         self.pending: list[CompositionRow] = []
         self.pending_bytes = 0
         self.changed: dict[uuid.UUID, datetime] = {}
-        self._sender = ThreadPoolExecutor(1, thread_name_prefix="composition-writer")
+        self._sender: ThreadPoolExecutor | None = None  # started by the first batch sent
         self._sending: Future[None] | None = None
 
     def __enter__(self) -> CompositionWriter:
@@ -442,23 +443,36 @@ class CompositionWriter:
         # the session is about to roll back: the batch in flight must be done with it first (its
         # own error, if any, is beside the point now)
         self._sending = None
-        self._sender.shutdown(wait=True)
+        self._stop_sender()
 
     def add(self, row: CompositionRow) -> None:
         self.pending.append(row)
         self.pending_bytes += len(row.composition) + len(row.composition_packed)
         if len(self.pending) >= self.chunk or self.pending_bytes >= self.max_bytes:
-            self.flush()
+            parameters = self._taken()
+            self._wait()
+            if self._sender is None:
+                self._sender = ThreadPoolExecutor(1, thread_name_prefix="composition-writer")
+            self._sending = self._sender.submit(self._send, parameters)
 
-    def flush(self) -> None:
-        """Send the pending rows (after the batch in flight, if any, is done)."""
-        if not self.pending:
-            return
+    def close(self) -> None:
+        """Write what is pending and wait until every batch is written; ``changed`` is then
+        complete. The last batch is sent from the caller's thread: nothing is left to compute
+        beside it, and a write of a few nodes then starts no thread at all."""
+        try:
+            self._wait()
+            if self.pending:
+                self._send(self._taken())
+        finally:
+            self._stop_sender()
+
+    def _taken(self) -> dict[str, Any]:
+        """The pending rows as the statement's parameters; nothing is pending after."""
         rows = self.pending
         self.pending = []
         self.pending_bytes = 0
         packed = [r.composition_packed for r in rows]
-        parameters = {
+        return {
             "ids": [r.id for r in rows],
             # one JSON array rather than an array of JSON texts, which would be escaped
             "compositions": "[" + ",".join(r.composition for r in rows) + "]",
@@ -474,18 +488,6 @@ class CompositionWriter:
             "unknown": [r.unknown_fraction for r in rows],
             "stale": [r.stale for r in rows],
         }
-        del rows, packed
-        self._wait()
-        self._sending = self._sender.submit(self._send, parameters)
-
-    def close(self) -> None:
-        """Send what is pending and wait until every batch is written; ``changed`` is then
-        complete."""
-        try:
-            self.flush()
-            self._wait()
-        finally:
-            self._sender.shutdown(wait=True)
 
     def _send(self, parameters: dict[str, Any]) -> None:
         result = self.session.execute(self._statement, parameters)
@@ -495,6 +497,11 @@ class CompositionWriter:
         if self._sending is not None:
             sending, self._sending = self._sending, None
             sending.result()
+
+    def _stop_sender(self) -> None:
+        if self._sender is not None:
+            self._sender.shutdown(wait=True)
+            self._sender = None
 
 
 def mark_stale(session: Session, ids: Sequence[uuid.UUID]) -> None:

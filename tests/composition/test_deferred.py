@@ -366,3 +366,33 @@ def test_a_job_queued_while_runs_are_re_judged_goes_before_the_next_batch(
         assert all(stale is False for stale, _ in states(database.engine).values())
     finally:
         database.dispose()
+
+
+def test_a_write_of_one_batch_starts_no_writer_thread(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[str] = []
+    real = composition_repository.ThreadPoolExecutor
+
+    def executor(*args: Any, **kwargs: Any) -> Any:
+        started.append(kwargs["thread_name_prefix"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(composition_repository, "ThreadPoolExecutor", executor)
+    root, _ = writes.register_dataset(
+        session, DatasetCreate(namespace="t", name="root", version="1", size=1), actor=ANYONE
+    )
+    assert started == []
+    # a batch closed before the last one is sent from the writer's thread
+    monkeypatch.setattr(composition_repository, "WRITE_BYTES", 1)
+    writes.register_dataset(
+        session,
+        DatasetCreate(
+            namespace="t",
+            name="child",
+            version="1",
+            parents=[ParentIn(id=root.id, relation="derived_from")],
+        ),
+        actor=ANYONE,
+    )
+    assert started == ["composition-writer"]
