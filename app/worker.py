@@ -16,18 +16,20 @@ log = logging.getLogger("headwater.worker")
 
 
 def drain(database: Database) -> int:
-    """Run pending propagation jobs, then re-judge queued training runs, until none is left;
-    how many jobs and batches ran."""
+    """Run pending propagation jobs and re-judge queued training runs until none is left; how
+    many jobs and batches ran.
+
+    A pending job goes before every batch of re-judging: a correction queues thousands of runs,
+    and a job queued behind them would leave its compositions stale for as long as they take,
+    while a run judged before the job is done is judged on stale figures and queued again."""
     done = 0
     while True:
         with database.sessions() as session, session.begin():
-            if writes.finish_deferred(session, database.sessions) is None:
-                break
-        done += 1
-    while True:
-        with database.sessions() as session, session.begin():
-            if training_service.rejudge_pending(session) == 0:
-                return done
+            ran = writes.finish_deferred(session, database.sessions) is not None
+        if not ran:
+            with database.sessions() as session, session.begin():
+                if training_service.rejudge_pending(session) == 0:
+                    return done
         done += 1
 
 

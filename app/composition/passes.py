@@ -181,8 +181,8 @@ def recompute(
 
     done = Pass()
     fresh: dict[int, tuple[NodeComposition, bool]] = {}
-    writer = repository.CompositionWriter(session)
-    kept: dict[int, tuple[repository.CompositionRow, bool]] = {}
+    # what a later pass may need of the nodes in ``keep``: their JSON, total, weights_assumed, stale
+    kept: dict[int, tuple[str, float | None, bool, bool]] = {}
 
     def compositions(into: list[repository.ChunkEdge]) -> Iterator[Composition]:
         for edge in into:
@@ -193,56 +193,54 @@ def recompute(
             else:
                 yield outside.composition(edge.parent_id)
 
-    for ix in graph.static_order():
-        node = nodes[ix]
-        into = edges_into[ix]
-        edges_into[ix] = []
-        if node is None:  # gone since it was found
-            continue
-        figures: list[ParentFigures] = []
-        node_stale = False
-        for edge in into:
-            if edge.parent_index is not None:
-                parent, parent_stale = fresh[edge.parent_index]
-                total = parent.total_amount
-            else:
-                total, parent_stale = outside.total_amount(edge.parent_id), edge.parent_stale
-            node_stale |= parent_stale
-            is_dataset = edge.parent_kind == "dataset"
-            figures.append(
-                ParentFigures(
-                    relation=cast(Relation, edge.relation),
-                    amount=edge.amount,
-                    parent_size=edge.parent_size if is_dataset else None,
-                    parent_total_amount=None if is_dataset else total,
-                )
-            )
-        computed = compose_streamed(
-            cast(Kind, node.kind), node.size, node.origin, figures, compositions(into)
-        )
-        for edge in into:
-            if edge.parent_index is None:
-                outside.used(edge.parent_id)
+    with repository.CompositionWriter(session) as writer:
+        for ix in graph.static_order():
+            node = nodes[ix]
+            into = edges_into[ix]
+            edges_into[ix] = []
+            if node is None:  # gone since it was found
                 continue
-            uses_left[edge.parent_index] -= 1
-            if uses_left[edge.parent_index] == 0:
-                del fresh[edge.parent_index]
-        if uses_left[ix]:
-            fresh[ix] = (computed, node_stale)
-        row = stored_row(node.id, computed, node_stale)
-        if node.id in keep:
-            kept[ix] = (row, node_stale)
-        writer.add(row)
-        done.nodes += 1
-        if node.kind == "model":
-            done.models.append(node.id)
-    writer.flush()
+            figures: list[ParentFigures] = []
+            node_stale = False
+            for edge in into:
+                if edge.parent_index is not None:
+                    parent, parent_stale = fresh[edge.parent_index]
+                    total = parent.total_amount
+                else:
+                    total, parent_stale = outside.total_amount(edge.parent_id), edge.parent_stale
+                node_stale |= parent_stale
+                is_dataset = edge.parent_kind == "dataset"
+                figures.append(
+                    ParentFigures(
+                        relation=cast(Relation, edge.relation),
+                        amount=edge.amount,
+                        parent_size=edge.parent_size if is_dataset else None,
+                        parent_total_amount=None if is_dataset else total,
+                    )
+                )
+            computed = compose_streamed(
+                cast(Kind, node.kind), node.size, node.origin, figures, compositions(into)
+            )
+            for edge in into:
+                if edge.parent_index is None:
+                    outside.used(edge.parent_id)
+                    continue
+                uses_left[edge.parent_index] -= 1
+                if uses_left[edge.parent_index] == 0:
+                    del fresh[edge.parent_index]
+            if uses_left[ix]:
+                fresh[ix] = (computed, node_stale)
+            row = stored_row(node.id, computed, node_stale)
+            if node.id in keep:
+                kept[ix] = (row.composition, row.total_amount, row.weights_assumed, node_stale)
+            writer.add(row)
+            done.nodes += 1
+            if node.kind == "model":
+                done.models.append(node.id)
     done.changed = set(writer.changed)
-    for ix, (row, stale) in kept.items():
+    for ix, (composition, total, assumed, stale) in kept.items():
         node = nodes[ix]
         assert node is not None
         updated_at = writer.changed.get(node.id, node.updated_at)
-        done.written[node.id] = Written(
-            row.composition, row.total_amount, row.weights_assumed, updated_at, stale
-        )
+        done.written[node.id] = Written(composition, total, assumed, updated_at, stale)
     return done

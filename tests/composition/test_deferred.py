@@ -5,23 +5,29 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import writes
+from app import worker, writes
 from app.artifacts.models import Artifact
 from app.artifacts.schemas import DatasetCreate, ModelCreate, OriginIn, ParentIn, TrainingSetItem
 from app.auth.core import NOBODY_IN_PARTICULAR as ANYONE
 from app.composition import jobs
 from app.composition import passes as composition_passes
+from app.composition import repository as composition_repository
 from app.composition.models import PropagationJob
 from app.composition.passes import Pass, recompute
+from app.composition.repository import CompositionWriter
 from app.config import get_settings
+from app.db import Database
+from app.training import service as training_service
+from tests import graph_check
 from tests.artifacts.test_api import dataset, ref
 from tests.conftest import LiveServer
 
@@ -257,3 +263,136 @@ def test_a_node_recorded_below_a_stale_one_while_a_job_runs_is_finished_by_it(
     after = states(engine)
     assert "late" in after
     assert after == {name: (False, 0.0) for name in after}
+
+
+@dataclass
+class Batches:
+    """The sizes of the batches a writer sent, and how long each waits in the database first."""
+
+    sent: list[int] = field(default_factory=list)
+    pause_s: float = 0.0
+
+
+@pytest.fixture
+def one_row_a_batch(monkeypatch: pytest.MonkeyPatch) -> Batches:
+    """Every row written in a batch of its own: each is in flight while the next node is
+    composed."""
+    monkeypatch.setattr(composition_repository, "WRITE_BYTES", 1)
+    batches = Batches()
+    real_send = CompositionWriter._send
+
+    def send(writer: CompositionWriter, parameters: dict[str, Any]) -> None:
+        batches.sent.append(len(parameters["ids"]))
+        if batches.pause_s:
+            writer.session.execute(text("SELECT pg_sleep(:s)"), {"s": batches.pause_s})
+        real_send(writer, parameters)
+
+    monkeypatch.setattr(CompositionWriter, "_send", send)
+    return batches
+
+
+def test_a_job_writing_one_row_a_batch_while_it_computes_the_next_is_exact(
+    corrected_in_chunks_of_two: tuple[Engine, sessionmaker[Session]], one_row_a_batch: Batches
+) -> None:
+    engine, sessions = corrected_in_chunks_of_two
+    with sessions.begin() as session:
+        outcome = writes.finish_deferred(session, sessions)
+    assert outcome is not None and outcome.changed == outcome.nodes == len(one_row_a_batch.sent)
+    assert set(one_row_a_batch.sent) == {1}
+    after = states(engine)
+    assert after == {name: (False, 0.0) for name in after}
+    with sessions.begin() as session:
+        while training_service.rejudge_pending(session):
+            pass
+        graph_check.check_graph(session, ["r"])
+
+
+def test_a_pass_that_fails_with_a_batch_in_flight_waits_for_it_before_rolling_back(
+    corrected_in_chunks_of_two: tuple[Engine, sessionmaker[Session]],
+    one_row_a_batch: Batches,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine, sessions = corrected_in_chunks_of_two
+    one_row_a_batch.pause_s = 0.5
+    real_compose = composition_passes.compose_streamed
+
+    def fails_once_a_batch_is_sent(*args: Any, **kwargs: Any) -> Any:
+        if one_row_a_batch.sent:
+            raise RuntimeError("composing failed")
+        return real_compose(*args, **kwargs)
+
+    monkeypatch.setattr(composition_passes, "compose_streamed", fails_once_a_batch_is_sent)
+    # the error is the pass's own, not one of a connection used by two threads at once
+    with pytest.raises(RuntimeError, match="composing failed"), sessions.begin() as session:
+        writes.finish_deferred(session, sessions)
+    assert all(stale for stale, _ in states(engine).values())
+    with Session(engine) as session:
+        assert session.scalars(select(PropagationJob.status)).one() == "pending"
+
+
+def test_a_job_queued_while_runs_are_re_judged_goes_before_the_next_batch(
+    committed: str, monkeypatch: pytest.MonkeyPatch, small_inline_limit: None
+) -> None:
+    database = Database.connect(committed)
+    root = record_graph(database.sessions)
+    with database.sessions.begin() as session:
+        model = session.scalars(select(Artifact.id).where(Artifact.kind == "model")).one()
+        training_service.queue(session, [model], cause="earlier change")
+    real_rejudge = training_service.rejudge_pending
+    pending_at_each_batch: list[int] = []
+
+    def rejudge(session: Session, *args: Any, **kwargs: Any) -> int:
+        with database.sessions() as other:
+            pending_at_each_batch.append(
+                other.scalar(
+                    select(func.count())
+                    .select_from(PropagationJob)
+                    .where(PropagationJob.status == "pending")
+                )
+                or 0
+            )
+        if len(pending_at_each_batch) == 1:
+            # a correction arrives while the first batch is being judged
+            with database.sessions.begin() as other:
+                relabelled = OriginIn(synthetic=1)
+                writes.correct_origin(other, root, relabelled, "relabelled", actor=ANYONE)
+        return real_rejudge(session, *args, **kwargs)
+
+    monkeypatch.setattr(training_service, "rejudge_pending", rejudge)
+    try:
+        worker.drain(database)
+        assert pending_at_each_batch[0] == 0
+        assert pending_at_each_batch[1:] and set(pending_at_each_batch[1:]) == {0}
+        assert all(stale is False for stale, _ in states(database.engine).values())
+    finally:
+        database.dispose()
+
+
+def test_a_write_of_one_batch_starts_no_writer_thread(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[str] = []
+    real = composition_repository.ThreadPoolExecutor
+
+    def executor(*args: Any, **kwargs: Any) -> Any:
+        started.append(kwargs["thread_name_prefix"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(composition_repository, "ThreadPoolExecutor", executor)
+    root, _ = writes.register_dataset(
+        session, DatasetCreate(namespace="t", name="root", version="1", size=1), actor=ANYONE
+    )
+    assert started == []
+    # a batch closed before the last one is sent from the writer's thread
+    monkeypatch.setattr(composition_repository, "WRITE_BYTES", 1)
+    writes.register_dataset(
+        session,
+        DatasetCreate(
+            namespace="t",
+            name="child",
+            version="1",
+            parents=[ParentIn(id=root.id, relation="derived_from")],
+        ),
+        actor=ANYONE,
+    )
+    assert started == ["composition-writer"]
