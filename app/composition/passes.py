@@ -65,6 +65,11 @@ class Written:
     stale: bool
 
 
+# A node with more outside parents than this, each needed by it alone, reads their stored
+# compositions a page at a time as it is composed, instead of with the others before the pass:
+# a training set of 50,000 members would otherwise hold 50,000 stored JSON texts at once.
+WIDE_PARENTS = 1_000
+
 # Stored compositions this short (a handful of buckets: all human, all unknown, a declared
 # origin) recur across a graph; equal ones parsed in one pass share one object.
 SHARED_BELOW = 256
@@ -104,13 +109,17 @@ class Outside:
     """The stored compositions of the parents outside a pass, as JSON text until a child needs
     one; a parsed one is kept only while more children will need it, and each is dropped after
     its last use. A node with 50,000 parents outside then holds their texts, not 50,000 parsed
-    compositions."""
+    compositions; with more than ``WIDE_PARENTS`` of its own, not even their texts: those
+    (``paged``) hold only their totals until the node is composed, and their texts are read
+    then, a page at a time (:meth:`page_through`)."""
 
     def __init__(self) -> None:
-        self.texts: dict[uuid.UUID, tuple[str, float | None, bool]] = {}
+        # the JSON text is None for a paged parent
+        self.texts: dict[uuid.UUID, tuple[str | None, float | None, bool]] = {}
         self.uses: dict[uuid.UUID, int] = defaultdict(int)
         self.parsed: dict[uuid.UUID, Composition] = {}
         self.shared: dict[str, Composition] = {}
+        self.paged: set[uuid.UUID] = set()
 
     def total_amount(self, parent_id: uuid.UUID) -> float | None:
         return self.texts[parent_id][1]
@@ -118,16 +127,33 @@ class Outside:
     def composition(self, parent_id: uuid.UUID) -> Composition:
         found = self.parsed.get(parent_id)
         if found is None:
-            found = parsed(self.texts[parent_id][0], self.shared)
+            stored = self.texts[parent_id][0]
+            assert stored is not None, "a paged parent is read with its child's page"
+            found = parsed(stored, self.shared)
             if self.uses[parent_id] > 1:
                 self.parsed[parent_id] = found
         return found
+
+    def page_through(
+        self, session: Session, into: Sequence[repository.ChunkEdge]
+    ) -> Iterator[Composition] | None:
+        """The stored compositions of a node's paged parents, in the order of its mass-carrying
+        edges, read a page at a time as they are taken; None when it has no paged parent."""
+        ids = [
+            edge.parent_id
+            for edge in into
+            if edge.relation in MASS_RELATIONS and edge.parent_id in self.paged
+        ]
+        if not ids:
+            return None
+        return (parsed(text, self.shared) for text in repository.stored_texts(session, ids))
 
     def used(self, parent_id: uuid.UUID) -> None:
         self.uses[parent_id] -= 1
         if self.uses[parent_id] == 0:
             del self.uses[parent_id], self.texts[parent_id]
             self.parsed.pop(parent_id, None)
+            self.paged.discard(parent_id)
 
 
 def recompute(
@@ -173,23 +199,38 @@ def recompute(
             )
         else:
             missing.add(edge.parent_id)
+    # outside parents that a wide node alone needs are read when it is composed
+    missing_into: dict[int, list[uuid.UUID]] = defaultdict(list)
+    for edge in edges:
+        parent_id = edge.parent_id
+        if edge.parent_index is None and parent_id in missing and outside.uses[parent_id] == 1:
+            missing_into[edge.child_index].append(parent_id)
+    for own in missing_into.values():
+        if len(own) > WIDE_PARENTS:
+            outside.paged.update(own)
+    for parent_id, total, assumed in repository.load_totals(session, list(outside.paged)):
+        outside.texts[parent_id] = (None, total, assumed)
     for parent_id, composition, total, assumed in repository.load_compositions(
-        session, list(missing)
+        session, list(missing - outside.paged)
     ):
         outside.texts[parent_id] = (composition, total, assumed)
-    del missing, edges
+    del missing, missing_into, edges
 
     done = Pass()
     fresh: dict[int, tuple[NodeComposition, bool]] = {}
     # what a later pass may need of the nodes in ``keep``: their JSON, total, weights_assumed, stale
     kept: dict[int, tuple[str, float | None, bool, bool]] = {}
 
-    def compositions(into: list[repository.ChunkEdge]) -> Iterator[Composition]:
+    def compositions(
+        into: list[repository.ChunkEdge], paged: Iterator[Composition] | None
+    ) -> Iterator[Composition]:
         for edge in into:
             if edge.relation not in MASS_RELATIONS:
                 continue
             if edge.parent_index is not None:
                 yield fresh[edge.parent_index][0].composition
+            elif paged is not None and edge.parent_id in outside.paged:
+                yield next(paged)
             else:
                 yield outside.composition(edge.parent_id)
 
@@ -218,8 +259,12 @@ def recompute(
                         parent_total_amount=None if is_dataset else total,
                     )
                 )
+            paged = outside.page_through(session, into)
+            if paged is not None:
+                # its pages are read on the session, which a batch in flight may be using
+                writer.wait()
             computed = compose_streamed(
-                cast(Kind, node.kind), node.size, node.origin, figures, compositions(into)
+                cast(Kind, node.kind), node.size, node.origin, figures, compositions(into, paged)
             )
             for edge in into:
                 if edge.parent_index is None:

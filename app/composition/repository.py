@@ -303,6 +303,39 @@ def load_compositions(
             yield row[0], row[1], row[2], row[3]
 
 
+def load_totals(
+    session: Session, ids: Sequence[uuid.UUID]
+) -> Iterator[tuple[uuid.UUID, float | None, bool]]:
+    """(id, total_amount, weights_assumed) of stored versions: a wide node's parents' figures,
+    before their compositions are read (:func:`stored_texts`)."""
+    if not ids:
+        return iter(())
+    rows = session.execute(
+        text(
+            "SELECT id, total_amount, weights_assumed FROM artifacts"
+            " WHERE id = ANY(CAST(:ids AS uuid[]))"
+        ),
+        {"ids": list(ids)},
+    )
+    return ((row[0], row[1], row[2]) for row in rows.all())
+
+
+def stored_texts(session: Session, ids: Sequence[uuid.UUID], page: int = 1_000) -> Iterator[str]:
+    """The stored compositions of ``ids`` as JSON text, in the order given, read ``page`` at a
+    time as they are taken."""
+    for start in range(0, len(ids), page):
+        wanted = ids[start : start + page]
+        rows = session.execute(
+            text(
+                "SELECT id, composition::text FROM artifacts WHERE id = ANY(CAST(:ids AS uuid[]))"
+            ),
+            {"ids": list(wanted)},
+        )
+        found: dict[uuid.UUID, str] = {row[0]: row[1] for row in rows}
+        for parent_id in wanted:
+            yield found[parent_id]
+
+
 def descendant_ids(
     session: Session, roots: Sequence[uuid.UUID], *, stale_only: bool = False
 ) -> list[uuid.UUID]:
@@ -451,7 +484,7 @@ class CompositionWriter:
         self.pending_bytes += len(row.composition) + len(row.composition_packed)
         if len(self.pending) >= self.chunk or self.pending_bytes >= self.max_bytes:
             parameters = self._taken()
-            self._wait()
+            self.wait()
             if self._sender is None:
                 self._sender = ThreadPoolExecutor(1, thread_name_prefix="composition-writer")
             self._sending = self._sender.submit(self._send, parameters)
@@ -461,7 +494,7 @@ class CompositionWriter:
         complete. The last batch is sent from the caller's thread: nothing is left to compute
         beside it, and a write of a few nodes then starts no thread at all."""
         try:
-            self._wait()
+            self.wait()
             if self.pending:
                 self._send(self._taken())
         finally:
@@ -494,7 +527,8 @@ class CompositionWriter:
         result = self.session.execute(self._statement, parameters)
         self.changed.update((row[0], row[1]) for row in result)
 
-    def _wait(self) -> None:
+    def wait(self) -> None:
+        """Until the batch in flight (if any) is written: the session is the caller's again."""
         if self._sending is not None:
             sending, self._sending = self._sending, None
             sending.result()

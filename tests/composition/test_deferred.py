@@ -396,3 +396,50 @@ def test_a_write_of_one_batch_starts_no_writer_thread(
         actor=ANYONE,
     )
     assert started == ["composition-writer"]
+
+
+def test_a_wide_node_reads_its_parents_in_pages_once_the_batch_in_flight_is_written(
+    session: Session, monkeypatch: pytest.MonkeyPatch, one_row_a_batch: Batches
+) -> None:
+    """A node whose outside parents are read in pages reads them on the session, after the
+    writer's batch in flight (paused in the database here) is written, and composes exactly."""
+
+    def add(name: str, parents: list[ParentIn], origin: OriginIn | None = None) -> uuid.UUID:
+        body = DatasetCreate(
+            namespace="w", name=name, version="1", size=10, origin=origin, parents=parents
+        )
+        node, _ = writes.register_dataset(session, body, actor=ANYONE)
+        return node.id
+
+    root = add("root", [], OriginIn(human=1))
+    below = add("below", [ParentIn(id=root, relation="derived_from")])
+    others = [add(f"x{i}", [], OriginIn(synthetic=1)) for i in range(3)]
+    parents = [ParentIn(id=p, relation="derived_from", amount=10) for p in [below, *others]]
+    add("wide", parents)
+
+    writers: list[CompositionWriter] = []
+    enter = CompositionWriter.__enter__
+
+    def entering(writer: CompositionWriter) -> CompositionWriter:
+        writers.append(writer)
+        return enter(writer)
+
+    # each page read: how many parents, and whether a batch was in flight as it began
+    paged: list[tuple[int, bool]] = []
+    real = composition_repository.stored_texts
+
+    def stored_texts(session: Session, ids: Any, page: int = 1_000) -> Iterator[str]:
+        sending = writers[-1]._sending
+        paged.append((len(ids), sending is not None and not sending.done()))
+        yield from real(session, ids, page)
+
+    monkeypatch.setattr(CompositionWriter, "__enter__", entering)
+    monkeypatch.setattr(composition_repository, "stored_texts", stored_texts)
+    monkeypatch.setattr(composition_passes, "WIDE_PARENTS", 0)
+    one_row_a_batch.sent.clear()
+    one_row_a_batch.pause_s = 0.05
+    writes.correct_origin(session, root, OriginIn(synthetic=1), "relabelled", actor=ANYONE)
+    # the wide node's three parents outside the pass, in one page, read with nothing in flight
+    assert paged == [(3, False)]
+    assert one_row_a_batch.sent == [1, 1, 1]
+    graph_check.check_graph(session, ["w"])

@@ -16,6 +16,7 @@ import math
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from unittest import mock
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
+from app.composition import passes
 from app.composition.origin import IPTC_PREFIX, Origin
 from tests import graph_check
 from tests.composition.reference import RefEdge, RefNode, recompute_all
@@ -326,6 +328,13 @@ def assert_figures(
     assert figures["stale"] is False
 
 
+@pytest.mark.parametrize(
+    "wide_parents",
+    # as served; and every outside parent that one node alone needs read in pages as that
+    # node is composed (a training set of thousands of members, in small)
+    [passes.WIDE_PARENTS, 0],
+    ids=["as-served", "parents-paged"],
+)
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -333,6 +342,13 @@ def assert_figures(
 )
 @given(scenario=scenarios())
 def test_every_stored_composition_equals_a_from_scratch_recomputation(
+    client: TestClient, session: Session, scenario: Scenario, wide_parents: int
+) -> None:
+    with mock.patch.object(passes, "WIDE_PARENTS", wide_parents):
+        every_stored_composition_equals_a_from_scratch_recomputation(client, session, scenario)
+
+
+def every_stored_composition_equals_a_from_scratch_recomputation(
     client: TestClient, session: Session, scenario: Scenario
 ) -> None:
     writer = Writer(client, session, scenario)
