@@ -30,16 +30,15 @@ from app.composition.core import (
     compose_streamed,
     packed,
 )
+from app.composition.writer import CompositionRow, CompositionWriter
 from app.db import json_dumps
 
 
-def stored_row(
-    node_id: uuid.UUID, result: NodeComposition, stale: bool
-) -> repository.CompositionRow:
+def stored_row(node_id: uuid.UUID, result: NodeComposition, stale: bool) -> CompositionRow:
     """The stored form of a node's composition (JSON, packed doubles, and the figures lists
     filter on)."""
     c = result.composition
-    return repository.CompositionRow(
+    return CompositionRow(
         id=node_id,
         composition=json_dumps(c.to_json()),
         composition_packed=packed(c),
@@ -234,7 +233,7 @@ def recompute(
             else:
                 yield outside.composition(edge.parent_id)
 
-    with repository.CompositionWriter(session) as writer:
+    with CompositionWriter(session) as writer:
         for ix in graph.static_order():
             node = nodes[ix]
             into = edges_into[ix]

@@ -21,9 +21,10 @@ from app.auth.core import NOBODY_IN_PARTICULAR as ANYONE
 from app.composition import jobs
 from app.composition import passes as composition_passes
 from app.composition import repository as composition_repository
+from app.composition import writer as composition_writer
 from app.composition.models import PropagationJob
 from app.composition.passes import Pass, recompute
-from app.composition.repository import CompositionWriter
+from app.composition.writer import CompositionWriter
 from app.config import get_settings
 from app.db import Database
 from app.training import service as training_service
@@ -277,7 +278,7 @@ class Batches:
 def one_row_a_batch(monkeypatch: pytest.MonkeyPatch) -> Batches:
     """Every row written in a batch of its own: each is in flight while the next node is
     composed."""
-    monkeypatch.setattr(composition_repository, "WRITE_BYTES", 1)
+    monkeypatch.setattr(composition_writer, "WRITE_BYTES", 1)
     batches = Batches()
     real_send = CompositionWriter._send
 
@@ -372,19 +373,19 @@ def test_a_write_of_one_batch_starts_no_writer_thread(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started: list[str] = []
-    real = composition_repository.ThreadPoolExecutor
+    real = composition_writer.ThreadPoolExecutor
 
     def executor(*args: Any, **kwargs: Any) -> Any:
         started.append(kwargs["thread_name_prefix"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(composition_repository, "ThreadPoolExecutor", executor)
+    monkeypatch.setattr(composition_writer, "ThreadPoolExecutor", executor)
     root, _ = writes.register_dataset(
         session, DatasetCreate(namespace="t", name="root", version="1", size=1), actor=ANYONE
     )
     assert started == []
     # a batch closed before the last one is sent from the writer's thread
-    monkeypatch.setattr(composition_repository, "WRITE_BYTES", 1)
+    monkeypatch.setattr(composition_writer, "WRITE_BYTES", 1)
     writes.register_dataset(
         session,
         DatasetCreate(
