@@ -109,8 +109,8 @@ class Outside:
     one; a parsed one is kept only while more children will need it, and each is dropped after
     its last use. A node with 50,000 parents outside then holds their texts, not 50,000 parsed
     compositions; with more than ``WIDE_PARENTS`` of its own, not even their texts: those
-    (``paged``) hold only their totals until the node is composed, and their texts are read
-    then, a page at a time (:meth:`page_through`)."""
+    (paged: their text is None) hold only their totals until the node is composed, and their
+    texts are read then, a page at a time (:meth:`page_through`)."""
 
     def __init__(self) -> None:
         # the JSON text is None for a paged parent
@@ -118,10 +118,12 @@ class Outside:
         self.uses: dict[uuid.UUID, int] = defaultdict(int)
         self.parsed: dict[uuid.UUID, Composition] = {}
         self.shared: dict[str, Composition] = {}
-        self.paged: set[uuid.UUID] = set()
 
     def total_amount(self, parent_id: uuid.UUID) -> float | None:
         return self.texts[parent_id][1]
+
+    def is_paged(self, parent_id: uuid.UUID) -> bool:
+        return self.texts[parent_id][0] is None
 
     def composition(self, parent_id: uuid.UUID) -> Composition:
         found = self.parsed.get(parent_id)
@@ -141,7 +143,9 @@ class Outside:
         ids = [
             edge.parent_id
             for edge in into
-            if edge.relation in MASS_RELATIONS and edge.parent_id in self.paged
+            if edge.relation in MASS_RELATIONS
+            and edge.parent_index is None
+            and self.is_paged(edge.parent_id)
         ]
         if not ids:
             return None
@@ -152,7 +156,6 @@ class Outside:
         if self.uses[parent_id] == 0:
             del self.uses[parent_id], self.texts[parent_id]
             self.parsed.pop(parent_id, None)
-            self.paged.discard(parent_id)
 
 
 def recompute(
@@ -204,16 +207,14 @@ def recompute(
         parent_id = edge.parent_id
         if edge.parent_index is None and parent_id in missing and outside.uses[parent_id] == 1:
             missing_into[edge.child_index].append(parent_id)
-    for own in missing_into.values():
-        if len(own) > WIDE_PARENTS:
-            outside.paged.update(own)
-    for parent_id, total, assumed in repository.load_totals(session, list(outside.paged)):
+    paged_ids = {p for own in missing_into.values() if len(own) > WIDE_PARENTS for p in own}
+    for parent_id, total, assumed in repository.load_totals(session, list(paged_ids)):
         outside.texts[parent_id] = (None, total, assumed)
     for parent_id, composition, total, assumed in repository.load_compositions(
-        session, list(missing - outside.paged)
+        session, list(missing - paged_ids)
     ):
         outside.texts[parent_id] = (composition, total, assumed)
-    del missing, missing_into, edges
+    del missing, missing_into, paged_ids, edges
 
     done = Pass()
     fresh: dict[int, tuple[NodeComposition, bool]] = {}
@@ -228,7 +229,7 @@ def recompute(
                 continue
             if edge.parent_index is not None:
                 yield fresh[edge.parent_index][0].composition
-            elif paged is not None and edge.parent_id in outside.paged:
+            elif paged is not None and outside.is_paged(edge.parent_id):
                 yield next(paged)
             else:
                 yield outside.composition(edge.parent_id)
