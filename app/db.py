@@ -24,7 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from starlette.concurrency import run_in_threadpool
@@ -146,6 +147,19 @@ def finish(session: Session, failed: BaseException | None) -> None:
             session.rollback()
     finally:
         session.close()
+
+
+def unavailable(exc: BaseException) -> bool:
+    """The database could not be reached, every connection was busy, or the connection broke:
+    no statement was at fault, and another transaction now would meet the same. The write
+    sequence, the worker and the HTTP answer all ask this one question."""
+    if isinstance(exc, PoolTimeout | InterfaceError):
+        return True
+    if isinstance(exc, OperationalError):
+        code = getattr(exc.orig, "sqlstate", None)
+        # class 08: connection exception; 57P0x: the server is shutting down or restarting
+        return exc.connection_invalidated or code is None or code.startswith(("08", "57P0"))
+    return False
 
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])

@@ -13,6 +13,8 @@ from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app import db
+
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "/api/v1/problems/"
 
@@ -226,19 +228,21 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
+    @app.exception_handler(PoolTimeout)
     async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
-        # the connection failed or broke (the server is down, restarting or refusing), or a
-        # transaction lost a serialization conflict: nothing was committed, and a retry can
-        # succeed; the pool replaces connections the server closed (db.discard_if_closed_by_server)
-        # and, after a broken one, every older one, so recovery needs no restart
+        # nothing was committed, and a retry can succeed: the pool replaces connections the
+        # server closed (db.discard_if_closed_by_server) and, after a broken one, every older
+        # one, so recovery needs no restart
+        if isinstance(exc, PoolTimeout):
+            return unavailable("Every database connection is busy; nothing was written.")
         logging.getLogger("headwater").warning(
             "database unavailable", extra={"error": str(exc).splitlines()[0] if str(exc) else ""}
         )
-        return unavailable("The database is unreachable or restarting; nothing was written.")
-
-    @app.exception_handler(PoolTimeout)
-    async def _pool_exhausted(_: Request, exc: PoolTimeout) -> JSONResponse:
-        return unavailable("Every database connection is busy; nothing was written.")
+        if db.unavailable(exc):
+            # the connection failed or broke: the server is down, restarting or refusing
+            return unavailable("The database is unreachable or restarting; nothing was written.")
+        # the transaction lost a conflict past every retry, or ran out of time
+        return unavailable("The database abandoned the transaction; nothing was written.")
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -38,8 +38,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app import registration
@@ -52,6 +51,7 @@ from app.composition import jobs as composition_jobs
 from app.composition import service as composition_service
 from app.composition.service import LineageChange
 from app.config import get_settings
+from app.db import unavailable
 from app.errors import ProblemError
 from app.lineage import batch as lineage_batch
 from app.lineage import ingest as lineage_ingest
@@ -344,7 +344,7 @@ def ingest_group(
                 recorded = ingest_batch(session, [group[i][0] for i in indexes], actor=actor)
                 outcomes.update(zip(indexes, recorded, strict=True))
     except Exception as exc:
-        if unreachable(exc):
+        if unavailable(exc):
             return [exc] * len(group)
         log.warning(
             "a group of events failed together; each is recorded alone",
@@ -363,18 +363,6 @@ def ingest_alone(
             return ingest(session, event, actor=actor, whole_transaction=True)
     except Exception as exc:
         return exc
-
-
-def unreachable(exc: Exception) -> bool:
-    """The database could not be reached, or every connection was busy, or the connection
-    broke: no statement was at fault, and another transaction now would meet the same."""
-    if isinstance(exc, PoolTimeout | InterfaceError):
-        return True
-    if isinstance(exc, OperationalError):
-        code = getattr(exc.orig, "sqlstate", None)
-        # class 08: connection exception; 57P0x: the server is shutting down or restarting
-        return exc.connection_invalidated or code is None or code.startswith(("08", "57P0"))
-    return False
 
 
 def together(changes: Sequence[LineageChange]) -> LineageChange:
