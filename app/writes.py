@@ -36,6 +36,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError
@@ -166,14 +167,8 @@ def register_dataset(
 ) -> tuple[Artifact, bool]:
     """A dataset version with its origin, size and parents (or the identical one recorded)."""
     lineage_service.within_edge_limit(len(body.parents), "parents")
-    artifact, is_new = write(
-        session,
-        lambda: registered(registration.record_dataset(session, body, actor=actor)),
-        whole_transaction=whole_transaction,
-    )
-    if is_new:
-        audit.record(session, actor.name, "dataset.create", request_content(body))
-    return artifact, is_new
+    record = partial(registration.record_dataset, session, body, actor=actor)
+    return register_version(session, record, body, actor, whole_transaction)
 
 
 def register_model(
@@ -182,13 +177,25 @@ def register_model(
     """A model version with its training set, which records its training run."""
     members = len(body.training_set) + (body.base_model is not None)
     lineage_service.within_edge_limit(members, "training-set members")
+    record = partial(registration.record_model, session, body, actor=actor)
+    return register_version(session, record, body, actor, whole_transaction)
+
+
+def register_version(
+    session: Session,
+    record: Callable[[], registration.Registered],
+    body: DatasetCreate | ModelCreate,
+    actor: Principal,
+    whole_transaction: bool,
+) -> tuple[Artifact, bool]:
+    """Record one native version, then audit it if it is new: an identical version posted
+    again is answered with the one recorded, and audited once."""
     artifact, is_new = write(
-        session,
-        lambda: registered(registration.record_model(session, body, actor=actor)),
-        whole_transaction=whole_transaction,
+        session, lambda: registered(record()), whole_transaction=whole_transaction
     )
     if is_new:
-        audit.record(session, actor.name, "model.create", request_content(body))
+        kind = "dataset" if isinstance(body, DatasetCreate) else "model"
+        audit.record(session, actor.name, f"{kind}.create", request_content(body))
     return artifact, is_new
 
 
