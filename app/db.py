@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import select
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import orjson
 from anyio import CancelScope
 from fastapi import Depends, Request
+from pydantic import BaseModel
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
@@ -24,12 +26,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from starlette.concurrency import run_in_threadpool
 
 from app.metrics import LOCK_WAIT_SECONDS
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -54,6 +60,22 @@ def equals_any(
     """``column = ANY(:ids)`` with the ids as one array parameter: ``IN`` binds one parameter
     per value, and a large subgraph has more ids than PostgreSQL's 65,535 parameters."""
     return column == any_(bindparam(None, list(ids), type_=ARRAY(UUID(as_uuid=True))))
+
+
+Shape = TypeVar("Shape", bound="DataclassInstance | BaseModel")
+
+
+def row_as(shape: type[Shape], row: object, **given: Any) -> Shape:
+    """``shape`` (a dataclass or a Pydantic model) made from a row, or any object whose
+    attributes bear its field names: each field is the attribute of that name, but for those
+    ``given`` (computed, or converted). ``from_attributes`` does this for a model whose every
+    field is an attribute; this is for one that adds computed fields to the ones it copies."""
+    names = (
+        shape.model_fields
+        if issubclass(shape, BaseModel)
+        else [f.name for f in dataclasses.fields(shape)]
+    )
+    return shape(**{name: getattr(row, name) for name in names if name not in given}, **given)
 
 
 def normalize_url(url: str) -> str:
@@ -146,6 +168,19 @@ def finish(session: Session, failed: BaseException | None) -> None:
             session.rollback()
     finally:
         session.close()
+
+
+def unavailable(exc: BaseException) -> bool:
+    """The database could not be reached, every connection was busy, or the connection broke:
+    no statement was at fault, and another transaction now would meet the same. The write
+    sequence, the worker and the HTTP answer all ask this one question."""
+    if isinstance(exc, PoolTimeout | InterfaceError):
+        return True
+    if isinstance(exc, OperationalError):
+        code = getattr(exc.orig, "sqlstate", None)
+        # class 08: connection exception; 57P0x: the server is shutting down or restarting
+        return exc.connection_invalidated or code is None or code.startswith(("08", "57P0"))
+    return False
 
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])

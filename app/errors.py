@@ -13,6 +13,8 @@ from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app import db
+
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "/api/v1/problems/"
 
@@ -61,12 +63,29 @@ RETRY_AFTER_SECONDS = 2
 
 
 class ProblemError(Exception):
-    """An error a client can act on; ``slug`` names its problem type."""
+    """An error a client can act on. Each kind is declared by its class line: the HTTP status
+    (else its base's), the slug that names its problem type, its title, and any headers."""
 
     status: int = 400
     slug: str = "bad-request"
     title: str = "Bad request"
     headers: dict[str, str] = {}  # noqa: RUF012 - read-only defaults; instances override
+
+    def __init_subclass__(
+        cls,
+        *,
+        slug: str,
+        title: str,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.slug, cls.title = slug, title
+        if status is not None:
+            cls.status = status
+        if headers is not None:
+            cls.headers = headers
 
     def __init__(self, detail: str, *, headers: dict[str, str] | None = None, **extensions: Any):
         super().__init__(detail)
@@ -76,48 +95,40 @@ class ProblemError(Exception):
             self.headers = headers
 
 
-class NotFound(ProblemError):
-    status = 404
-    slug = "not-found"
-    title = "Not found"
+class NotFound(ProblemError, status=404, slug="not-found", title="Not found"):
+    """A referenced resource is not recorded; ``missing`` names it."""
 
 
-class Conflict(ProblemError):
-    status = 409
-    slug = "conflict"
-    title = "Conflict"
+class Conflict(ProblemError, status=409, slug="conflict", title="Conflict"):
+    """What was sent disagrees with what is recorded."""
 
 
-class CycleRefused(Conflict):
-    slug = "cycle"
-    title = "Edge would close a cycle"
+class CycleRefused(Conflict, slug="cycle", title="Edge would close a cycle"):
+    """The edge would make a version its own ancestor; ``path`` is the cycle."""
 
 
-class Unauthenticated(ProblemError):
-    status = 401
-    slug = "unauthenticated"
-    title = "Unauthenticated"
-    headers = {"WWW-Authenticate": "Bearer"}  # noqa: RUF012
+class Unauthenticated(
+    ProblemError,
+    status=401,
+    slug="unauthenticated",
+    title="Unauthenticated",
+    headers={"WWW-Authenticate": "Bearer"},
+):
+    """No token, or one that is unknown, expired or revoked."""
 
 
-class Forbidden(ProblemError):
+class Forbidden(ProblemError, status=403, slug="forbidden", title="Forbidden"):
     """The token is valid but lacks a scope or a namespace; ``missing`` names which."""
 
-    status = 403
-    slug = "forbidden"
-    title = "Forbidden"
+
+class TooManyFailures(
+    ProblemError, status=429, slug="too-many-failures", title="Too many failed authentications"
+):
+    """Too many failed authentications from one client; ``Retry-After`` says for how long."""
 
 
-class TooManyFailures(ProblemError):
-    status = 429
-    slug = "too-many-failures"
-    title = "Too many failed authentications"
-
-
-class InvalidInput(ProblemError):
-    status = 422
-    slug = "invalid-input"
-    title = "Invalid input"
+class InvalidInput(ProblemError, status=422, slug="invalid-input", title="Invalid input"):
+    """The request is well formed but says something that cannot be; ``errors`` says where."""
 
     @classmethod
     def at(cls, loc: str, msg: str, detail: str) -> InvalidInput:
@@ -126,15 +137,14 @@ class InvalidInput(ProblemError):
         return cls(detail, errors=[{"loc": loc, "msg": msg, "type": "value_error"}])
 
 
-class PayloadTooLarge(ProblemError):
-    status = 413
-    slug = "payload-too-large"
-    title = "Payload too large"
+class PayloadTooLarge(
+    ProblemError, status=413, slug="payload-too-large", title="Payload too large"
+):
+    """A request too large to take (the body limit answers this type from app.http)."""
 
 
-class TooManyEdges(PayloadTooLarge):
-    slug = "too-many-edges"
-    title = "Too many edges for one request"
+class TooManyEdges(PayloadTooLarge, slug="too-many-edges", title="Too many edges for one request"):
+    """One request would record more edges than the limit allows."""
 
 
 def problem(
@@ -226,19 +236,21 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
+    @app.exception_handler(PoolTimeout)
     async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
-        # the connection failed or broke (the server is down, restarting or refusing), or a
-        # transaction lost a serialization conflict: nothing was committed, and a retry can
-        # succeed; the pool replaces connections the server closed (db.discard_if_closed_by_server)
-        # and, after a broken one, every older one, so recovery needs no restart
+        # nothing was committed, and a retry can succeed: the pool replaces connections the
+        # server closed (db.discard_if_closed_by_server) and, after a broken one, every older
+        # one, so recovery needs no restart
+        if isinstance(exc, PoolTimeout):
+            return unavailable("Every database connection is busy; nothing was written.")
         logging.getLogger("headwater").warning(
             "database unavailable", extra={"error": str(exc).splitlines()[0] if str(exc) else ""}
         )
-        return unavailable("The database is unreachable or restarting; nothing was written.")
-
-    @app.exception_handler(PoolTimeout)
-    async def _pool_exhausted(_: Request, exc: PoolTimeout) -> JSONResponse:
-        return unavailable("Every database connection is busy; nothing was written.")
+        if db.unavailable(exc):
+            # the connection failed or broke: the server is down, restarting or refusing
+            return unavailable("The database is unreachable or restarting; nothing was written.")
+        # the transaction lost a conflict past every retry, or ran out of time
+        return unavailable("The database abandoned the transaction; nothing was written.")
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -33,11 +33,14 @@ from app.metrics import EVENTS_WAITING, GROUP_EVENTS
 log = logging.getLogger("headwater.group_commit")
 
 
-class ShuttingDown(ProblemError):
-    status = 503
-    slug = "unavailable"
-    title = "Service unavailable"
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}  # noqa: RUF012
+class ShuttingDown(
+    ProblemError,
+    status=503,
+    slug="unavailable",
+    title="Service unavailable",
+    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+):
+    """The process is stopping: an event still waiting for its group is not recorded."""
 
 
 @dataclass

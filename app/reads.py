@@ -25,6 +25,7 @@ from app.composition.schemas import (
     WeightRead,
     composition_summary,
 )
+from app.db import row_as
 from app.errors import NotFound
 from app.lineage import reads as lineage_reads
 from app.lineage import repository as lineage_repository
@@ -119,12 +120,9 @@ def lineage(
     )
     found = artifact_repository.many(session, [node for node, _ in reached])
     nodes = [
-        LineageNode(
-            id=node,
-            kind=found[node].kind,
-            namespace=found[node].namespace,
-            name=found[node].name,
-            version=found[node].version,
+        row_as(
+            LineageNode,
+            found[node],
             distance=distance,
             composition=artifact_reads.composition_read(found[node]),
         )

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-
 from app import writes
 from app.background import Poller
-from app.db import Database
+from app.db import Database, unavailable
 from app.training import service as training_service
 
 log = logging.getLogger("headwater.worker")
@@ -40,7 +37,7 @@ class PropagationWorker(Poller):
         drain(self.database)
 
     def failed(self, exc: Exception) -> None:
-        if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        if unavailable(exc):
             # the database is down or restarting: the jobs wait, and so does the worker
             log.warning("propagation worker waits for the database", extra={"error": repr(exc)})
         else:

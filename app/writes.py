@@ -36,10 +36,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app import registration
@@ -52,6 +52,7 @@ from app.composition import jobs as composition_jobs
 from app.composition import service as composition_service
 from app.composition.service import LineageChange
 from app.config import get_settings
+from app.db import unavailable
 from app.errors import ProblemError
 from app.lineage import batch as lineage_batch
 from app.lineage import ingest as lineage_ingest
@@ -166,14 +167,8 @@ def register_dataset(
 ) -> tuple[Artifact, bool]:
     """A dataset version with its origin, size and parents (or the identical one recorded)."""
     lineage_service.within_edge_limit(len(body.parents), "parents")
-    artifact, is_new = write(
-        session,
-        lambda: registered(registration.record_dataset(session, body, actor=actor)),
-        whole_transaction=whole_transaction,
-    )
-    if is_new:
-        audit.record(session, actor.name, "dataset.create", request_content(body))
-    return artifact, is_new
+    record = partial(registration.record_dataset, session, body, actor=actor)
+    return register_version(session, record, body, actor, whole_transaction)
 
 
 def register_model(
@@ -182,13 +177,25 @@ def register_model(
     """A model version with its training set, which records its training run."""
     members = len(body.training_set) + (body.base_model is not None)
     lineage_service.within_edge_limit(members, "training-set members")
+    record = partial(registration.record_model, session, body, actor=actor)
+    return register_version(session, record, body, actor, whole_transaction)
+
+
+def register_version(
+    session: Session,
+    record: Callable[[], registration.Registered],
+    body: DatasetCreate | ModelCreate,
+    actor: Principal,
+    whole_transaction: bool,
+) -> tuple[Artifact, bool]:
+    """Record one native version, then audit it if it is new: an identical version posted
+    again is answered with the one recorded, and audited once."""
     artifact, is_new = write(
-        session,
-        lambda: registered(registration.record_model(session, body, actor=actor)),
-        whole_transaction=whole_transaction,
+        session, lambda: registered(record()), whole_transaction=whole_transaction
     )
     if is_new:
-        audit.record(session, actor.name, "model.create", request_content(body))
+        kind = "dataset" if isinstance(body, DatasetCreate) else "model"
+        audit.record(session, actor.name, f"{kind}.create", request_content(body))
     return artifact, is_new
 
 
@@ -344,7 +351,7 @@ def ingest_group(
                 recorded = ingest_batch(session, [group[i][0] for i in indexes], actor=actor)
                 outcomes.update(zip(indexes, recorded, strict=True))
     except Exception as exc:
-        if unreachable(exc):
+        if unavailable(exc):
             return [exc] * len(group)
         log.warning(
             "a group of events failed together; each is recorded alone",
@@ -363,18 +370,6 @@ def ingest_alone(
             return ingest(session, event, actor=actor, whole_transaction=True)
     except Exception as exc:
         return exc
-
-
-def unreachable(exc: Exception) -> bool:
-    """The database could not be reached, or every connection was busy, or the connection
-    broke: no statement was at fault, and another transaction now would meet the same."""
-    if isinstance(exc, PoolTimeout | InterfaceError):
-        return True
-    if isinstance(exc, OperationalError):
-        code = getattr(exc.orig, "sqlstate", None)
-        # class 08: connection exception; 57P0x: the server is shutting down or restarting
-        return exc.connection_invalidated or code is None or code.startswith(("08", "57P0"))
-    return False
 
 
 def together(changes: Sequence[LineageChange]) -> LineageChange:

@@ -11,11 +11,13 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
 
 from app import migrate
-from app.db import Database, normalize_url
+from app.db import Database, normalize_url, unavailable
 from app.http import InFlightLimitMiddleware
 from app.main import create_app
 from benchmarks.outage import Post, Writers, post_dataset
@@ -118,3 +120,30 @@ def test_requests_past_the_in_flight_limit_answer_503_at_once() -> None:
             return [refused.status_code, *(r.status_code for r in answered), after.status_code]
 
     assert asyncio.run(scenario()) == [503, 200, 200, 200, 200]
+
+
+class _Failure(Exception):
+    """A driver error carrying the SQLSTATE PostgreSQL sent."""
+
+    def __init__(self, sqlstate: str | None) -> None:
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (PoolTimeout("no connection"), True),
+        (InterfaceError("SELECT 1", None, _Failure(None)), True),
+        (OperationalError("SELECT 1", None, _Failure("08006")), True),  # connection failure
+        (OperationalError("SELECT 1", None, _Failure("57P01")), True),  # admin shutdown
+        (OperationalError("SELECT 1", None, _Failure(None)), True),  # no answer at all
+        (OperationalError("SELECT 1", None, _Failure("40001")), False),  # serialization
+        (OperationalError("SELECT 1", None, _Failure("57014")), False),  # statement timeout
+        (ValueError("not the database"), False),
+    ],
+)
+def test_the_database_is_unavailable_only_when_no_statement_was_at_fault(
+    error: Exception, expected: bool
+) -> None:
+    assert unavailable(error) is expected

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response
 
 from app import reads, writes
 from app.artifacts import reads as artifact_reads
@@ -21,12 +21,11 @@ from app.artifacts.schemas import (
 from app.auth.security import Writer, requires
 from app.composition.schemas import CompositionDetail
 from app.db import SessionDep
-from app.errors import PROBLEM_RESPONSES
-from app.http import json_response
+from app.http import created, json_response
 from app.lineage.schemas import LineageGraph
 from app.pagination import Page, Paging
 
-router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
+router = APIRouter()
 
 Direction = Annotated[Literal["upstream", "downstream"], Query()]
 Depth = Annotated[int, Query(ge=0, le=1000, description="Hops to follow.")]
@@ -43,10 +42,6 @@ def version_path(kind: Kind) -> Any:
     """The path parameter that names a version of ``kind`` (``dataset_id``, ``model_id``), for
     routes registered once per kind."""
     return Path(alias=f"{kind}_id")
-
-
-def created(response: Response, is_new: bool) -> None:
-    response.status_code = status.HTTP_201_CREATED if is_new else status.HTTP_200_OK
 
 
 def _reading_routes(kind: Kind, read: type[DatasetRead] | type[ModelRead]) -> None:

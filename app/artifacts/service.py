@@ -148,13 +148,8 @@ def origin_of(declared: OriginIn | None, *, field: str = "origin") -> Origin | N
     if declared is None:
         return None
     try:
-        return resolve_origin(
-            human=declared.human,
-            synthetic=declared.synthetic,
-            unknown=declared.unknown,
-            synthetic_depth=declared.synthetic_depth,
-            digital_source_type=declared.digital_source_type,
-        )
+        # OriginIn's fields are resolve_origin's parameters, by name (OriginUpdate adds a reason)
+        return resolve_origin(**declared.model_dump(include=set(OriginIn.model_fields)))
     except OriginInvalid as exc:
         raise InvalidInput.at(f"body.{field}", str(exc), str(exc)) from exc
 

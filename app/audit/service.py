@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.audit import chain, repository
 from app.audit.models import AuditEntry
 from app.audit.schemas import AuditEntryRead
+from app.db import row_as
 from app.pagination import Page, PageRequest, invalid_cursor, page
 
 SEAL_BATCH = 5_000
@@ -61,17 +62,7 @@ def seal(session: Session, limit: int = SEAL_BATCH) -> int:
 
 
 def as_entry(row: AuditEntry) -> chain.Entry:
-    return chain.Entry(
-        id=str(row.id),
-        sequence=row.sequence,
-        recorded_at=row.recorded_at,
-        actor=row.actor,
-        operation=row.operation,
-        content=row.content,
-        content_hash=row.content_hash,
-        previous_hash=row.previous_hash,
-        hash=row.hash,
-    )
+    return row_as(chain.Entry, row, id=str(row.id))
 
 
 def verify(session: Session) -> chain.Verdict:

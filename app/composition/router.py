@@ -11,10 +11,9 @@ from app.auth.security import requires
 from app.composition import service
 from app.composition.schemas import PropagationRead
 from app.db import SessionDep
-from app.errors import PROBLEM_RESPONSES
 from app.pagination import Page, Paging
 
-router = APIRouter(prefix="/api/v1", tags=["propagations"], responses=PROBLEM_RESPONSES)
+router = APIRouter(tags=["propagations"])
 
 
 @router.get(

@@ -38,6 +38,15 @@ class EdgeColumns:
     # where an OpenLineage amount was read (``inputStatistics.rowCount``); None: posted natively
     amount_source: Mapped[str | None] = mapped_column(Text)
 
+    def recorded(self) -> dict[str, Any]:
+        """What this edge records, by column: a copy of it (a retracted edge's) or a row of a
+        bulk insert carries each one."""
+        return {name: getattr(self, name) for name in RECORDED}
+
+
+# declared once, above: every annotation of EdgeColumns is a column
+RECORDED = tuple(EdgeColumns.__annotations__)
+
 
 class Edge(EdgeColumns, Base):
     """A derivation, child ← parent, with the amount of the parent that went into the child."""

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.artifacts import repository as artifact_repository
 from app.artifacts.models import Artifact
 from app.db import json_dumps
-from app.lineage.models import Alias, Edge, LineageEvent
+from app.lineage.models import RECORDED, Alias, Edge, LineageEvent
 from app.pagination import newest_first, where_given
 
 
@@ -207,11 +207,7 @@ def insert_many(session: Session, edges: Sequence[Edge]) -> None:
         ),
         {
             "id": [e.id for e in edges],
-            "child_id": [e.child_id for e in edges],
-            "parent_id": [e.parent_id for e in edges],
-            "relation": [e.relation for e in edges],
-            "amount": [e.amount for e in edges],
-            "amount_source": [e.amount_source for e in edges],
+            **{name: [getattr(e, name) for e in edges] for name in RECORDED},
         },
     )
 

@@ -6,15 +6,16 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from app import writes
 from app.auth.security import Writer, requires
 from app.db import SessionDep
-from app.errors import PROBLEM_BASE, PROBLEM_RESPONSES, ProblemError
+from app.errors import PROBLEM_BASE, ProblemError
 from app.group_commit import GroupCommitDep
+from app.http import created
 from app.lineage import events, ingest, reads
 from app.lineage.schemas import (
     BatchItem,
@@ -37,7 +38,7 @@ class SchemaResponse(JSONResponse):
     media_type = "application/schema+json"
 
 
-router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
+router = APIRouter()
 
 FACET_SCHEMA_PATH = "/api/v1/spec/facets/1-0-0/HeadwaterOriginDatasetFacet.json"
 MAX_BATCH = 1000
@@ -58,7 +59,7 @@ def create_edge(
     body: EdgeCreate, session: SessionDep, response: Response, principal: Writer
 ) -> EdgeRead:
     edge, is_new = writes.add_edge(session, body, actor=principal)
-    response.status_code = status.HTTP_201_CREATED if is_new else status.HTTP_200_OK
+    created(response, is_new)
     return reads.edge_read(edge)
 
 
@@ -134,7 +135,7 @@ async def post_event(
         EVENTS.labels("rejected").inc()
         raise
     EVENTS.labels(result.status).inc()
-    response.status_code = 201 if result.status == "accepted" else 200
+    created(response, result.status == "accepted")
     return accepted(result)
 
 

@@ -8,12 +8,12 @@ from fastapi import APIRouter, Path, Query, Response
 
 from app.auth.security import PolicyAuthor, requires
 from app.db import SessionDep
-from app.errors import PROBLEM_RESPONSES
+from app.http import created
 from app.pagination import Page, Paging
 from app.policies import service
 from app.policies.schemas import PolicyPut, PolicyRead
 
-router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
+router = APIRouter()
 
 Name = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
@@ -51,6 +51,6 @@ def get_policy(
 def put_policy(
     name: Name, body: PolicyPut, session: SessionDep, response: Response, principal: PolicyAuthor
 ) -> PolicyRead:
-    policy, created = service.put(session, name, body, actor=principal.name)
-    response.status_code = 201 if created else 200
+    policy, is_new = service.put(session, name, body, actor=principal.name)
+    created(response, is_new)
     return PolicyRead.model_validate(policy)

@@ -20,6 +20,7 @@ from app.composition.core import (
     mix_packed,
     weighting,
 )
+from app.db import row_as
 from app.errors import NotFound
 from app.pagination import Page, PageRequest
 from app.policies import preservation as source_preservation
@@ -379,15 +380,7 @@ def remedy(
     for candidate in candidates:
         if wanted is not None and supplied >= wanted:
             break
-        sources.append(
-            Source(
-                id=candidate.id,
-                namespace=candidate.namespace,
-                name=candidate.name,
-                version=candidate.version,
-                size=candidate.size or 0.0,
-            )
-        )
+        sources.append(row_as(Source, candidate, size=candidate.size or 0.0))
         supplied += candidate.size or 0.0
     return RemediationRead(
         target=plan.target,

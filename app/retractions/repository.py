@@ -52,14 +52,7 @@ def move(session: Session, retraction_id: uuid.UUID, edges: Sequence[Edge]) -> N
         session,
         [
             RetractedEdge(
-                id=e.id,
-                retraction_id=retraction_id,
-                child_id=e.child_id,
-                parent_id=e.parent_id,
-                relation=e.relation,
-                amount=e.amount,
-                amount_source=e.amount_source,
-                created_at=e.created_at,
+                id=e.id, retraction_id=retraction_id, created_at=e.created_at, **e.recorded()
             )
             for e in edges
         ],
@@ -79,12 +72,8 @@ def keep(session: Session, edges: Sequence[RetractedEdge]) -> None:
                 {
                     "id": e.id or uuid.uuid4(),
                     "retraction_id": e.retraction_id,
-                    "child_id": e.child_id,
-                    "parent_id": e.parent_id,
-                    "relation": e.relation,
-                    "amount": e.amount,
-                    "amount_source": e.amount_source,
                     "created_at": e.created_at,
+                    **e.recorded(),
                 }
                 for e in edges
             ]

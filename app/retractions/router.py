@@ -11,21 +11,17 @@ from app import writes
 from app.artifacts.schemas import Kind
 from app.auth.security import Writer, requires
 from app.db import SessionDep
-from app.errors import PROBLEM_RESPONSES
+from app.http import created
 from app.pagination import Page, Paging
 from app.retractions import service
 from app.retractions.schemas import RetractionCreate, RetractionRead
 
-router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES, tags=["retractions"])
+router = APIRouter(tags=["retractions"])
 
 _ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {"description": "Already retracted: the earlier retraction"},
     201: {"description": "Retracted; descendants recomputed, training runs re-judged"},
 }
-
-
-def _answer(response: Response, found: tuple[object, bool]) -> None:
-    response.status_code = 201 if found[1] else 200
 
 
 @router.post(
@@ -43,7 +39,7 @@ def retract_edge(
     principal: Writer,
 ) -> RetractionRead:
     found = writes.retract_edge(session, edge_id, body.reason, actor=principal)
-    _answer(response, found)
+    created(response, found[1])
     return service.reads(session, [found[0]])[0]
 
 
@@ -56,7 +52,7 @@ def _retract_version_route(kind: Kind, summary: str) -> None:
         principal: Writer,
     ) -> RetractionRead:
         found = writes.retract_version(session, artifact_id, kind, body.reason, actor=principal)
-        _answer(response, found)
+        created(response, found[1])
         return service.reads(session, [found[0]])[0]
 
     router.add_api_route(

@@ -21,6 +21,7 @@ from app.artifacts.models import Artifact
 from app.auth.core import Principal, require_namespace
 from app.composition import repository as composition_repository
 from app.composition.service import LineageChange
+from app.db import row_as
 from app.errors import NotFound
 from app.lineage.models import Edge
 from app.pagination import Page, PageRequest
@@ -174,11 +175,9 @@ def reads(session: Session, retractions: Sequence[Retraction]) -> list[Retractio
     for r in retractions:
         version = versions.get(r.artifact_id) if r.artifact_id is not None else None
         out.append(
-            RetractionRead(
-                id=r.id,
-                reason=r.reason,
-                retracted_by=r.retracted_by,
-                created_at=r.created_at,
+            row_as(
+                RetractionRead,
+                r,
                 version=RetractedVersion.model_validate(version) if version is not None else None,
                 edges=edges.get(r.id, []),
             )

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query
 
 from app.auth.security import Writer, requires
 from app.db import SessionDep
-from app.errors import PROBLEM_RESPONSES
 from app.pagination import Page, Paging
 from app.sources import service
 from app.sources.models import SourceStatus
@@ -20,7 +19,7 @@ from app.sources.schemas import (
     SourceRead,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["sources"], responses=PROBLEM_RESPONSES)
+router = APIRouter(tags=["sources"])
 
 
 @router.get(

@@ -20,6 +20,7 @@ from app.composition import repository as composition_repository
 from app.composition.core import Composition
 from app.composition.schemas import composition_summary
 from app.config import get_settings
+from app.db import row_as
 from app.errors import NotFound
 from app.metrics import VERDICTS
 from app.pagination import Page, PageRequest
@@ -242,12 +243,8 @@ def run_read(session: Session, run: TrainingRun, model: Artifact | None = None) 
     return TrainingRunRead(
         **dict(summaries(session, [(run, model)])[0]),
         training_set=[
-            SetMember(
-                id=d,
-                namespace=datasets[d].namespace,
-                name=datasets[d].name,
-                version=datasets[d].version,
-                amount=amount if amount is not None else datasets[d].size,
+            row_as(
+                SetMember, datasets[d], amount=amount if amount is not None else datasets[d].size
             )
             for d, amount in edges
         ],

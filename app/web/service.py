@@ -18,6 +18,7 @@ from app.artifacts import service as artifact_service
 from app.artifacts.models import Artifact
 from app.artifacts.schemas import DatasetRead, ModelRead
 from app.composition.schemas import CompositionDetail, CompositionRead
+from app.db import row_as
 from app.lineage import repository as lineage_repository
 from app.pagination import next_cursor
 from app.policies.schemas import GateRequest, GateResponse
@@ -249,15 +250,9 @@ def graph(session: Session, root: Artifact, request: GraphRequest) -> GraphView:
         shown_parents[e.child_id].add(e.parent_id)
         shown_children[e.parent_id].add(e.child_id)
     nodes = [
-        GraphNode(
-            id=a.id,
-            kind=a.kind,
-            namespace=a.namespace,
-            name=a.name,
-            version=a.version,
-            human_fraction=a.human_fraction,
-            synthetic_fraction=a.synthetic_fraction,
-            unknown_fraction=a.unknown_fraction,
+        row_as(
+            GraphNode,
+            a,
             max_depth=composition(a).max_depth,
             hidden_parents=parent_count.get(a.id, 0) - len(shown_parents[a.id]),
             hidden_children=child_count.get(a.id, 0) - len(shown_children[a.id]),

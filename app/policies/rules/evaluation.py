@@ -103,22 +103,32 @@ def bounded(rule: FloorRule | CeilingRule, value: float) -> Bounded:
     return Bounded(status, limits, threshold)
 
 
+def terms(rule: FloorRule | CeilingRule, judged: Bounded, render: Callable[[float], str]) -> str:
+    """How a floor or a ceiling reads after its figure: "this policy passes at 5% or less" and,
+    short of a pass, " and fails above 10%" when it has a fail threshold."""
+    if isinstance(rule, FloorRule):
+        passing, failing, side, word = rule.pass_at_least, rule.fail_below, "more", "below"
+    else:
+        passing, failing, side, word = rule.pass_at_most, rule.fail_above, "less", "above"
+    return (
+        f"this policy passes at {render(passing)} or {side}{judged.clause(failing, render, word)}"
+    )
+
+
 def human_fraction(
     rule: HumanFractionRule, figures: SetFigures, previous: PreviousGeneration | None
 ) -> Finding:
     share = figures.human_fraction
     judged = bounded(rule, share)
     observed = pct(share, *judged.limits)
-    passes = f"passes at {pct_limit(rule.pass_at_least)} or more"
     if judged.status == "fail":
         assert rule.fail_below is not None
         message = (
             f"Only {observed} of the training set is human-made, below this policy's floor of "
-            f"{pct_limit(rule.fail_below)}; it {passes}"
+            f"{pct_limit(rule.fail_below)}; it passes at {pct_limit(rule.pass_at_least)} or more"
         )
     else:
-        clause = judged.clause(rule.fail_below, pct_limit, "below")
-        message = f"{observed} of the training set is human-made; this policy {passes}{clause}"
+        message = f"{observed} of the training set is human-made; {terms(rule, judged, pct_limit)}"
     return judged.finding(
         "human_fraction", share, f"{message}{cited(rule.reference)}.", rule.reference
     )
@@ -131,9 +141,8 @@ def depth_load(
     judged = bounded(rule, load)
     message = (
         f"The training set's depth load (its synthetic share weighted by the number of model "
-        f"generations behind it) is {number(load, *judged.limits)}; this policy passes at "
-        f"{number_limit(rule.pass_at_most)} or less"
-        f"{judged.clause(rule.fail_above, number_limit, 'above')}"
+        f"generations behind it) is {number(load, *judged.limits)}; "
+        f"{terms(rule, judged, number_limit)}"
     )
     return judged.finding("depth_load", load, f"{message}{cited(rule.reference)}.", rule.reference)
 
@@ -146,8 +155,7 @@ def deep_tail(
     generations = "generation" if rule.min_depth == 1 else "generations"
     message = (
         f"{pct(mass, *judged.limits)} of the training set has passed through {rule.min_depth} "
-        f"or more model {generations}; this policy passes at {pct_limit(rule.pass_at_most)} or "
-        f"less{judged.clause(rule.fail_above, pct_limit, 'above')}"
+        f"or more model {generations}; {terms(rule, judged, pct_limit)}"
     )
     return judged.finding(
         "deep_tail",
@@ -164,9 +172,8 @@ def unknown_fraction(
     share = figures.unknown_fraction
     judged = bounded(rule, share)
     message = (
-        f"{pct(share, *judged.limits)} of the training set has unknown origin; this policy "
-        f"passes at {pct_limit(rule.pass_at_most)} or less"
-        f"{judged.clause(rule.fail_above, pct_limit, 'above')}{cited(rule.reference)}."
+        f"{pct(share, *judged.limits)} of the training set has unknown origin; "
+        f"{terms(rule, judged, pct_limit)}{cited(rule.reference)}."
     )
     if judged.status != "pass":
         message += (
@@ -197,9 +204,7 @@ def sources_preserved(
     judged = bounded(rule, share)
     message = (
         f"{pct(share, *judged.limits)} of the training set's human-made data whose original "
-        f"sources were checked can still be verified; this policy passes at "
-        f"{pct_limit(rule.pass_at_least)} or more"
-        f"{judged.clause(rule.fail_below, pct_limit, 'below')}{cite}."
+        f"sources were checked can still be verified; {terms(rule, judged, pct_limit)}{cite}."
     )
     if judged.status != "pass":
         message += (
