@@ -194,6 +194,23 @@ def writes_nothing(endpoint: Endpoint) -> Endpoint:
     return endpoint
 
 
+def writes_first(endpoint: Endpoint) -> Endpoint:
+    """Mark a GET that writes before it reads (the audit listing seals the entries pending, to
+    list them): its session is a transaction, committed before the answer, as a write's is,
+    so that the locks its write takes last until that write commits."""
+    endpoint.writes_first = True  # type: ignore[attr-defined]
+    return endpoint
+
+
+def transactional(request: Request) -> bool:
+    """Whether a request's session is a transaction: every request's but a GET's and a
+    ``writes_nothing`` route's, and a ``writes_first`` GET's too."""
+    endpoint = request.scope.get("endpoint")
+    if getattr(endpoint, "writes_first", False):
+        return True
+    return request.method != "GET" and not getattr(endpoint, "writes_nothing", False)
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """One request, one transaction: commit on success, roll back on any exception.
 
@@ -208,7 +225,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     it runs in a worker thread, shielded from cancellation so that the connection always goes
     back to the pool."""
     database: Database = request.app.state.database
-    if request.method == "GET" or getattr(request.scope.get("endpoint"), "writes_nothing", False):
+    if not transactional(request):
         with database.read_sessions() as session:
             yield session
         return

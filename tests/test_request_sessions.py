@@ -1,7 +1,8 @@
 """The request's session as the service runs it (``get_session``, not the suite's override):
 a write commits before its answer and a failed one leaves nothing; a GET, and a route that
-writes nothing, run without a transaction; every request gives its connection back; and the
-token check, which runs its query in a worker thread, still answers 401, 403 and 429."""
+writes nothing, run without a transaction, unless the GET writes first; every request gives
+its connection back; and the token check, which runs its query in a worker thread, still
+answers 401, 403 and 429."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 from app.auth import service as auth_service
 from app.auth.schemas import TokenCreate
 from app.config import Settings
-from app.db import Database, SessionDep, writes_nothing
+from app.db import Database, SessionDep, writes_first, writes_nothing
 from app.main import create_app
 from tests.auth.conftest import bearer
 
@@ -55,6 +56,11 @@ def probe(committed: str) -> Iterator[tuple[TestClient, Database]]:
     @app.post("/reading")
     @writes_nothing
     def reading_transaction(session: SessionDep) -> bool:
+        return in_a_transaction(session)
+
+    @app.get("/writes-first")
+    @writes_first
+    def writes_first_transaction(session: SessionDep) -> bool:
         return in_a_transaction(session)
 
     @app.post("/write/{n}")
@@ -98,6 +104,7 @@ def test_only_writing_routes_run_in_a_transaction(probe: tuple[TestClient, Datab
     assert client.post("/transaction").json() is True
     assert client.get("/transaction").json() is False
     assert client.post("/reading").json() is False
+    assert client.get("/writes-first").json() is True
     assert database.engine.pool.checkedout() == 0
 
 

@@ -18,7 +18,12 @@ def add(session: Session, entry: AuditEntry) -> None:
     session.add(entry)
 
 
-def try_seal_lock(session: Session) -> bool:
+def seal_lock(session: Session, *, wait: bool) -> bool:
+    """The one sealer's lock, until the transaction ends; without ``wait``, False at once when
+    another sealer holds it."""
+    if wait:
+        session.execute(select(func.pg_advisory_xact_lock(AUDIT_SEAL_LOCK)))
+        return True
     return bool(session.scalar(select(func.pg_try_advisory_xact_lock(AUDIT_SEAL_LOCK))))
 
 

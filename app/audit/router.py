@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from app.audit import service
 from app.audit.schemas import AuditEntryRead, AuditPage
 from app.auth.security import requires
-from app.db import SessionDep
+from app.db import SessionDep, writes_first
 from app.pagination import Page, Paging
 
 router = APIRouter(tags=["audit"])
@@ -22,6 +22,7 @@ router = APIRouter(tags=["audit"])
     summary="Every accepted write, oldest first, in its hash chain",
     dependencies=[requires("admin")],
 )
+@writes_first
 def list_audit(
     session: SessionDep,
     paging: Paging,

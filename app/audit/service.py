@@ -38,9 +38,12 @@ def record(session: Session, actor: str, operation: str, content: Any) -> None:
     )
 
 
-def seal(session: Session, limit: int = SEAL_BATCH) -> int:
-    """Chain the committed entries not sealed yet; how many (0 when another sealer is busy)."""
-    if not repository.try_seal_lock(session):
+def seal(session: Session, limit: int = SEAL_BATCH, *, wait: bool = False) -> int:
+    """Chain the committed entries not sealed yet; how many (0 when another sealer is busy).
+    With ``wait``, a busy sealer is waited for instead: once it has committed, this one seals
+    what it left, so every entry committed before the call is sealed when it returns (each
+    statement of a read-committed transaction sees what committed before it began)."""
+    if not repository.seal_lock(session, wait=wait):
         return 0
     rows = repository.unsealed(session, limit)
     if not rows:
@@ -89,8 +92,9 @@ def listing(
     session: Session, requested: PageRequest, *, since: datetime | None, actor: str | None
 ) -> Page[AuditEntryRead]:
     """One page of the sealed entries, oldest first; writes acknowledged a moment ago are
-    sealed first, so they are listed too, not only those the sealer reached."""
-    seal(session)
+    sealed first, so they are listed too, not only those the sealer reached (if the background
+    sealer is sealing them at that moment, the listing waits for it rather than miss them)."""
+    seal(session, wait=True)
     start = after(requested.cursor)
     return page(
         lambda n: repository.page(session, after=start, since=since, actor=actor, limit=n),

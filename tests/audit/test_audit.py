@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import writes as write_sequence
@@ -19,6 +19,7 @@ from app.audit import service as audit
 from app.audit.sealer import drain
 from app.auth.core import Principal
 from app.db import Database
+from app.main import create_app
 from app.policies import service as policy_service
 from app.policies.schemas import PolicyPut
 from tests.auth.conftest import Issue, bearer
@@ -202,6 +203,40 @@ def test_an_unreachable_database_is_exit_2() -> None:
 
 
 # --- concurrency -------------------------------------------------------------------------------
+
+
+def test_the_listing_waits_for_a_busy_sealer_and_lists_what_it_sealed(committed: str) -> None:
+    """Entries the background sealer is chaining when the log is listed are listed too: the
+    listing waits for that sealer to commit rather than skip them, and its own sealing runs in
+    a transaction (a GET's session has none, and a lock taken outside one is let go at once)."""
+    write_entries(committed, 3, seal=False)
+    engine = create_engine(committed)
+    answers: list[Any] = []
+    with TestClient(create_app(committed, run_worker=False)) as client, Session(engine) as busy:
+        assert audit.seal(busy) == 3  # the sealer's lock held, its chain not committed yet
+        listing = threading.Thread(target=lambda: answers.append(client.get("/api/v1/audit")))
+        listing.start()
+        with engine.connect() as watcher:
+            while listing.is_alive() and not waiting_for_an_advisory_lock(watcher):
+                listing.join(0.01)
+        assert listing.is_alive(), "the listing answered without waiting for the sealer"
+        busy.commit()
+        listing.join()
+    engine.dispose()
+    assert answers[0].status_code == 200, answers[0].text
+    assert [entry["sequence"] for entry in answers[0].json()["items"]] == [1, 2, 3]
+
+
+def waiting_for_an_advisory_lock(conn: Connection) -> bool:
+    return bool(
+        conn.execute(
+            text(
+                "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory'"
+                " AND NOT granted AND database = (SELECT oid FROM pg_database"
+                " WHERE datname = current_database()))"
+            )
+        ).scalar()
+    )
 
 
 def test_concurrent_writers_and_sealers_leave_one_valid_chain(committed: str) -> None:
