@@ -55,6 +55,28 @@ def sql_one(url: str, query: str, params: Sequence[Any] = ()) -> Any:
         return None if row is None else row[0]
 
 
+def reused_database(server: str, name: str, graph: Graph) -> str:
+    """The URL of ``name`` when it holds exactly ``graph`` as setup leaves it before recording
+    training runs: the same nodes and edges, none stale, no training run, nothing a benchmark
+    writes (an interrupted run's setup, which at a million nodes took most of an hour)."""
+    url = normalize_url(server).rsplit("/", 1)[0] + f"/{name}"
+    migrate.upgrade(url)
+    found = (
+        sql_one(url, "SELECT count(*) FROM artifacts"),
+        sql_one(url, "SELECT count(*) FROM edges"),
+        sql_one(url, "SELECT count(*) FROM artifacts WHERE composition_stale"),
+        sql_one(url, "SELECT count(*) FROM training_runs"),
+        sql_one(url, "SELECT count(*) FROM artifacts WHERE id = %s", (graph.giant_root,)),
+    )
+    wanted = (len(graph.nodes), len(graph.edges), 0, 0, 1)
+    if found != wanted:
+        raise SystemExit(
+            f"{name} does not hold this graph as setup left it (artifacts, edges, stale,"
+            f" training runs, giant root: {found}, wanted {wanted}): run without --reuse-setup"
+        )
+    return url
+
+
 def fresh_database(server: str, name: str) -> str:
     """Drop and recreate ``name`` on the server at ``server`` (a URL); return its URL."""
     base = normalize_url(server).rsplit("/", 1)[0]
