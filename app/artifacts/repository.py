@@ -71,6 +71,7 @@ _NOT_READ = frozenset(
         "synthetic_fraction",
         "unknown_fraction",
         "composition_updated_at",
+        "natural_key_hash",
     }
 )
 RETRACTION_COLUMNS = ("id", "reason", "retracted_by", "created_at")
