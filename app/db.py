@@ -97,7 +97,7 @@ class DriverRead:
     SQLAlchemy's own (a lost connection as ``OperationalError``, a 503), and a connection the
     server closed is invalidated, as SQLAlchemy would, so the pool never hands it out again."""
 
-    def __init__(self, statement: Select[Any]) -> None:
+    def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
         dialect: Dialect = PGDialect_psycopg()  # type: ignore[no-untyped-call]
         self.sql = str(statement.compile(dialect=dialect))
         self.row: type[Any] = namedtuple("Row", statement.selected_columns.keys())  # type: ignore[misc]
