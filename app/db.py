@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 import select
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections import namedtuple
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import orjson
+import psycopg
 from anyio import CancelScope
 from fastapi import Depends, Request
 from pydantic import BaseModel
@@ -18,6 +20,7 @@ from sqlalchemy import (
     ARRAY,
     ColumnElement,
     MetaData,
+    Select,
     any_,
     bindparam,
     create_engine,
@@ -25,8 +28,9 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import UUID
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
@@ -100,6 +104,47 @@ def discard_if_closed_by_server(
     poll.register(dbapi_connection.fileno(), select.POLLIN)
     if poll.poll(0):
         raise DisconnectionError("the server closed this connection while it was idle")
+
+
+class DriverRead:
+    """A statement built and compiled once, run by psycopg itself on a session's connection:
+    for the point read, where SQLAlchemy's execution of a statement (its cache key, an
+    execution context, the result's metadata from every column's description, the row) cost
+    more in Python than the driver's (a read, its round trip included, took 0.60 to 0.68 times
+    as long by the driver, measured alternating on one pool).
+
+    The values are psycopg's, loaded as the engine configured it (JSON by orjson): what
+    SQLAlchemy's rows hold for the same columns, whose types need no processing of their own.
+    A row is a named tuple of the statement's column names. A driver error is raised as
+    SQLAlchemy's own (a lost connection as ``OperationalError``, a 503), and a connection the
+    server closed is invalidated, as SQLAlchemy would, so the pool never hands it out again."""
+
+    def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
+        dialect: Dialect = PGDialect_psycopg()  # type: ignore[no-untyped-call]
+        self.sql = str(statement.compile(dialect=dialect))
+        self.row: type[Any] = namedtuple("Row", statement.selected_columns.keys())  # type: ignore[misc]
+
+    def first(self, session: Session, params: Mapping[str, Any]) -> Any:
+        """The first row (None: there is none)."""
+        connection = session.connection()
+        driver = connection.connection.driver_connection
+        assert isinstance(driver, psycopg.Connection)
+        try:
+            with driver.cursor() as cursor:
+                values = cursor.execute(self.sql, params).fetchone()
+        except psycopg.Error as exc:
+            closed = connection.dialect.is_disconnect(cast(Any, exc), connection.connection, None)
+            if closed:
+                connection.invalidate(exc)
+            raise DBAPIError.instance(
+                self.sql,
+                dict(params),
+                exc,
+                psycopg.Error,
+                connection_invalidated=closed,
+                dialect=connection.dialect,
+            ) from exc
+        return None if values is None else self.row._make(values)
 
 
 @dataclass

@@ -5,7 +5,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
+    Computed,
     DateTime,
     Double,
     Index,
@@ -24,6 +26,14 @@ from app.db import Base
 
 # A dataset version at least this human counts as a human-origin source.
 HUMAN_SOURCE_MIN = 0.999999999
+
+# The hash of a version's natural key, the text ``app.db.scope_text`` makes of it (so it is also
+# the advisory lock key a writer of that key takes): one int8 to probe where the unique index
+# compares four text columns under the database's collation.
+NATURAL_KEY_HASH = (
+    "hashtextextended('artifact' || chr(31) || kind || chr(31) || namespace || chr(31) || name"
+    " || chr(31) || version, 0)"
+)
 
 
 class Artifact(Base):
@@ -62,6 +72,7 @@ class Artifact(Base):
         CheckConstraint("total_amount IS NULL OR total_amount >= 0", name="total_non_negative"),
         Index("ix_artifacts_listing", "kind", "namespace", "name", "created_at", "id"),
         Index("ix_artifacts_created", "kind", "created_at", "id"),
+        Index("ix_artifacts_natural_key_hash", "natural_key_hash"),
         # remediation's candidate sources: the largest all-human dataset versions
         Index(
             "ix_artifacts_human_sources",
@@ -76,6 +87,11 @@ class Artifact(Base):
     namespace: Mapped[str] = mapped_column(Text)
     name: Mapped[str] = mapped_column(Text)
     version: Mapped[str] = mapped_column(Text)
+    # derived by the database, and read only by lookups of many keys at once (the gate's):
+    # deferred, so that loading a version never fetches it
+    natural_key_hash: Mapped[int] = mapped_column(
+        BigInteger, Computed(NATURAL_KEY_HASH, persisted=True), deferred=True
+    )
     size: Mapped[float | None] = mapped_column(Double)
     uri: Mapped[str | None] = mapped_column(Text)
     checksum: Mapped[str | None] = mapped_column(Text)

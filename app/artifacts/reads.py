@@ -9,7 +9,6 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from app.artifacts import repository
@@ -20,8 +19,9 @@ from app.composition.schemas import CompositionRead, composition_summary
 from app.errors import NotFound
 from app.retractions.models import Retraction
 
-Version = Artifact | Row[Any]
-"""A version as the ORM loads it, or as the columns of a point read (``repository``)."""
+Version = Artifact | Any
+"""A version as the ORM loads it, or as the columns of a point read (``repository``: a named
+tuple of the columns, as the driver reads them)."""
 
 
 def composition_read(artifact: Version) -> CompositionRead:
@@ -100,7 +100,7 @@ def page(
 
 def version_or_404(
     session: Session, artifact_id: uuid.UUID, kind: Kind
-) -> tuple[Row[Any], dict[str, Any] | None]:
+) -> tuple[Any, dict[str, Any] | None]:
     """A version's columns with its retraction's, if any, in one query; or the 404."""
     found = repository.get_with_retraction(session, artifact_id, kind)
     if found is None:

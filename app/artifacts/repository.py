@@ -12,7 +12,6 @@ from sqlalchemy import (
     ColumnElement,
     DateTime,
     Integer,
-    Row,
     Select,
     Subquery,
     Text,
@@ -29,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased, defer
 
 from app.artifacts.models import Artifact
-from app.db import equals_any, json_dumps
+from app.db import DriverRead, equals_any, json_dumps
 from app.lineage.models import Edge
 from app.pagination import newest_first, where_given
 from app.retractions.models import Retraction
@@ -60,9 +59,8 @@ def get(session: Session, artifact_id: uuid.UUID, kind: str | None = None) -> Ar
 
 # The columns of a version that its read shows or derives from, and its retraction's beside
 # them: selected as plain columns by a statement built once, since a point read spent more
-# building the statement and two ORM entities than PostgreSQL spent finding the row. Of the
-# tables, not the mapped classes: a statement that names no mapped class runs without the
-# ORM's compile and loading steps, a fifth of what the point read's query costs in Python.
+# building the statement and two ORM entities than PostgreSQL spent finding the row; run by the
+# driver (``DriverRead``), since SQLAlchemy's execution of it cost more again.
 _NOT_READ = frozenset(
     {
         "composition_packed",
@@ -71,11 +69,12 @@ _NOT_READ = frozenset(
         "synthetic_fraction",
         "unknown_fraction",
         "composition_updated_at",
+        "natural_key_hash",
     }
 )
 RETRACTION_COLUMNS = ("id", "reason", "retracted_by", "created_at")
 _ARTIFACTS, _RETRACTIONS = Artifact.__table__, Retraction.__table__
-_WITH_RETRACTION = (
+_WITH_RETRACTION = DriverRead(
     select(
         *(c for c in _ARTIFACTS.c if c.name not in _NOT_READ),
         *(_RETRACTIONS.c[c].label(f"retraction_{c}") for c in RETRACTION_COLUMNS),
@@ -85,10 +84,11 @@ _WITH_RETRACTION = (
 )
 
 
-def get_with_retraction(session: Session, artifact_id: uuid.UUID, kind: str) -> Row[Any] | None:
+def get_with_retraction(session: Session, artifact_id: uuid.UUID, kind: str) -> Any:
     """A version of ``kind`` with the columns of the retraction that took it out (``retraction_``
-    and the column's name; None when it was not retracted): one query, one row of plain values."""
-    return session.execute(_WITH_RETRACTION, {"artifact_id": artifact_id, "kind": kind}).first()
+    and the column's name; None when it was not retracted): one query, one row of plain values
+    (a named tuple; None when there is no such version)."""
+    return _WITH_RETRACTION.first(session, {"artifact_id": artifact_id, "kind": kind})
 
 
 def by_natural_key(

@@ -266,9 +266,11 @@ class SharedReads:
         Read largest first, as many as leaving out those excluded among them still gives
         ``limit`` (or all there are): a training set of a thousand human sources rarely holds
         the very largest, and reading a thousand rows more for each gate costs more than the
-        judgement."""
+        judgement. The first read takes up to ``limit`` rows more when there are that many to
+        leave out: a few rows more cost nothing beside a second query, which three gates in
+        four of 1,000 random dataset versions needed when the first read took ``limit``."""
         excluded = set(exclude)
-        needed = limit
+        needed = limit + min(len(excluded), limit)
         while True:
             if self.candidates is None or self.candidates_limit < needed:
                 self.candidates = list(repository.human_sources(self.session, [], needed))

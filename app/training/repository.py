@@ -10,7 +10,7 @@ from typing import NamedTuple
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from app.artifacts.models import Artifact
+from app.artifacts.models import NATURAL_KEY_HASH, Artifact
 from app.db import equals_any, json_dumps
 from app.lineage.models import Edge
 from app.pagination import newest_first, where_given
@@ -163,33 +163,39 @@ def proposed_members(
     """
     rows = session.execute(
         text(
-            """
+            f"""
             WITH asked AS MATERIALIZED (
-                SELECT k.position, n.namespace, n.name,
-                       coalesce(k.version, newest.version) AS version
-                FROM jsonb_to_recordset(CAST(:items AS jsonb))
-                    AS k(position int, namespace text, name text, version text)
-                LEFT JOIN aliases al
-                    ON al.kind = 'dataset' AND al.namespace = k.namespace AND al.name = k.name
-                CROSS JOIN LATERAL (
-                    SELECT coalesce(al.canonical_namespace, k.namespace) AS namespace,
-                           coalesce(al.canonical_name, k.name) AS name
-                ) n
-                LEFT JOIN LATERAL (
-                    SELECT v.version FROM artifacts v
-                    WHERE k.version IS NULL AND v.kind = 'dataset'
-                      AND v.namespace = n.namespace AND v.name = n.name
-                      AND NOT EXISTS (SELECT FROM retractions x WHERE x.artifact_id = v.id)
-                    ORDER BY v.created_at DESC, v.id DESC
-                    LIMIT 1
-                ) newest ON true
+                SELECT position, namespace, name, version, {NATURAL_KEY_HASH} AS natural_key_hash
+                FROM (
+                    SELECT k.position, 'dataset' AS kind, n.namespace, n.name,
+                           coalesce(k.version, newest.version) AS version
+                    FROM jsonb_to_recordset(CAST(:items AS jsonb))
+                        AS k(position int, namespace text, name text, version text)
+                    LEFT JOIN aliases al
+                        ON al.kind = 'dataset' AND al.namespace = k.namespace
+                        AND al.name = k.name
+                    CROSS JOIN LATERAL (
+                        SELECT coalesce(al.canonical_namespace, k.namespace) AS namespace,
+                               coalesce(al.canonical_name, k.name) AS name
+                    ) n
+                    LEFT JOIN LATERAL (
+                        SELECT v.version FROM artifacts v
+                        WHERE k.version IS NULL AND v.kind = 'dataset'
+                          AND v.namespace = n.namespace AND v.name = n.name
+                          AND NOT EXISTS (SELECT FROM retractions x WHERE x.artifact_id = v.id)
+                        ORDER BY v.created_at DESC, v.id DESC
+                        LIMIT 1
+                    ) newest ON true
+                ) named
             )
-            -- materialized: each version is then found by its unique key, not among its name's
+            -- materialized: each version is then found by the hash of its key, not among its
+            -- name's; the key's text is compared on the row found, as two keys may hash alike
             SELECT a.id, a.namespace, a.name, a.version, a.size, a.composition_packed,
                    a.composition_stale, a.human_fraction, a.synthetic_fraction, r.reason
             FROM asked
             LEFT JOIN artifacts a
-                ON a.kind = 'dataset' AND a.namespace = asked.namespace
+                ON a.natural_key_hash = asked.natural_key_hash
+                AND a.kind = 'dataset' AND a.namespace = asked.namespace
                 AND a.name = asked.name AND a.version = asked.version
             LEFT JOIN retractions r ON r.artifact_id = a.id
             ORDER BY asked.position
