@@ -73,13 +73,18 @@ class Artifact(Base):
         Index("ix_artifacts_listing", "kind", "namespace", "name", "created_at", "id"),
         Index("ix_artifacts_created", "kind", "created_at", "id"),
         Index("ix_artifacts_natural_key_hash", "natural_key_hash"),
-        # remediation's candidate sources: the largest all-human dataset versions
+        # remediation's candidate sources: the largest all-human dataset versions. No index of
+        # this table may read a column that a recomputed composition writes (only the flag
+        # derived from one, which PostgreSQL compares by value): the job's UPDATEs after a
+        # correction (tens of thousands of rows) are then heap-only (HOT) and write no index.
         Index(
             "ix_artifacts_human_sources",
             text("size DESC"),
             text("created_at DESC"),
-            postgresql_where=text(f"kind = 'dataset' AND human_fraction >= {HUMAN_SOURCE_MIN!r}"),
+            postgresql_where=text("kind = 'dataset' AND human_source"),
         ),
+        # room in each page for a row's next version, which a HOT update needs
+        {"postgresql_with": {"fillfactor": 80}},
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -123,6 +128,11 @@ class Artifact(Base):
     synthetic_fraction: Mapped[float] = mapped_column(Double)
     unknown_fraction: Mapped[float] = mapped_column(Double)
     composition_stale: Mapped[bool] = mapped_column(default=False, server_default="false")
+    # entirely human-made (what remediation's index is predicated on): derived by the database,
+    # so that a composition's writer cannot forget it
+    human_source: Mapped[bool] = mapped_column(
+        Computed(f"human_fraction >= {HUMAN_SOURCE_MIN!r}", persisted=True)
+    )
 
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.clock_timestamp()

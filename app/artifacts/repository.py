@@ -70,6 +70,7 @@ _NOT_READ = frozenset(
         "unknown_fraction",
         "composition_updated_at",
         "natural_key_hash",
+        "human_source",
     }
 )
 RETRACTION_COLUMNS = ("id", "reason", "retracted_by", "created_at")

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import exists, func, select, text
 from sqlalchemy.orm import Session
 
-from app.artifacts.models import HUMAN_SOURCE_MIN, Artifact
+from app.artifacts.models import Artifact
 from app.artifacts.repository import is_source
 from app.db import equals_any
 from app.graph import upstream
@@ -181,7 +181,7 @@ def human_sources(session: Session, exclude: Sequence[uuid.UUID], limit: int) ->
         select(Artifact.id, Artifact.namespace, Artifact.name, Artifact.version, Artifact.size)
         .where(
             Artifact.kind == "dataset",
-            Artifact.human_fraction >= HUMAN_SOURCE_MIN,
+            Artifact.human_source,
             Artifact.size > 0,
             Artifact.composition_stale.is_(False),
             ~gone,
