@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import shutil
 import signal
@@ -50,6 +51,10 @@ def serve() -> None:
 
     settings = get_settings()
     configure(settings.log_level)
+    # a crash in native code (a C extension) writes every thread's Python stack to stderr
+    # before the process dies, so that it can be traced; worker processes inherit the setting
+    faulthandler.enable()
+    os.environ.setdefault("PYTHONFAULTHANDLER", "1")
     data_dir_lock = lock_data_dir(settings)
     try:
         try:

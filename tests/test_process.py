@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from tests.conftest import WORKERS, LiveServer
@@ -139,6 +140,24 @@ def postgres_running(data_dir: Path) -> bool:
         ["pgrep", "-f", f"postgres -D {data_dir / 'postgres'}"], capture_output=True
     )
     return found.returncode == 0
+
+
+@pytest.mark.parametrize("live_server", WORKERS, indirect=True)
+def test_a_crash_in_native_code_leaves_the_python_stacks_in_the_log(
+    live_server: LiveServer,
+) -> None:
+    """A segmentation fault (here sent, as a C extension's bad pointer would raise it) kills the
+    process that serves requests, but first writes where each of its threads was."""
+    assert live_server.process is not None
+    supervisor = psutil.Process(live_server.process.pid)
+    # with HEADWATER_WORKERS > 1, the worker processes uvicorn spawned serve; else the one
+    workers = [p for p in supervisor.children() if "spawn_main" in " ".join(p.cmdline())]
+    crashed = workers[0] if workers else supervisor
+    crashed.send_signal(signal.SIGSEGV)
+    crashed.wait(timeout=60)
+    logs = live_server.logs()
+    assert "Fatal Python error: Segmentation fault" in logs, logs
+    assert "Current thread" in logs or "Thread 0x" in logs, logs
 
 
 @pytest.mark.slow
