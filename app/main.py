@@ -6,9 +6,8 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
@@ -104,24 +103,19 @@ def create_app(
     app.add_middleware(RequestBodyMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(InFlightLimitMiddleware, limit=settings.max_in_flight)
     app.add_middleware(AccessLogMiddleware)
-
-    def api(router: APIRouter, **options: Any) -> None:
-        # every API route is under /api/v1 and documents the problems any route may answer
-        app.include_router(router, prefix="/api/v1", responses=PROBLEM_RESPONSES, **options)
-
-    api(artifacts_router, tags=["artifacts"])
-    api(lineage_router)
-    api(policies_router, tags=["policies"])
-    api(gate_router, tags=["policies"])
-    api(training_router)
-    api(propagations_router)
+    app.include_router(artifacts_router, tags=["artifacts"])
+    app.include_router(lineage_router)
+    app.include_router(policies_router, tags=["policies"])
+    app.include_router(gate_router, tags=["policies"])
+    app.include_router(training_router)
+    app.include_router(propagations_router)
     app.include_router(problems_router)
     app.include_router(metrics_router)
-    api(tokens_router)
-    api(audit_router)
-    api(retractions_router)
-    api(provenance_router)
-    api(sources_router)
+    app.include_router(tokens_router)
+    app.include_router(audit_router)
+    app.include_router(retractions_router)
+    app.include_router(provenance_router)
+    app.include_router(sources_router)
     web.install(app)  # pages for people, outside /api/v1
 
     @app.get("/healthz", tags=["health"], summary="The process is alive")

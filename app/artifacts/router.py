@@ -21,11 +21,12 @@ from app.artifacts.schemas import (
 from app.auth.security import Writer, requires
 from app.composition.schemas import CompositionDetail
 from app.db import SessionDep
+from app.errors import PROBLEM_RESPONSES
 from app.http import created, json_response
 from app.lineage.schemas import LineageGraph
 from app.pagination import Page, Paging
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
 Direction = Annotated[Literal["upstream", "downstream"], Query()]
 Depth = Annotated[int, Query(ge=0, le=1000, description="Hops to follow.")]

@@ -11,9 +11,10 @@ from app.audit import service
 from app.audit.schemas import AuditEntryRead, AuditPage
 from app.auth.security import requires
 from app.db import SessionDep, writes_first
+from app.errors import PROBLEM_RESPONSES
 from app.pagination import Page, Paging
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(prefix="/api/v1", tags=["audit"], responses=PROBLEM_RESPONSES)
 
 
 @router.get(

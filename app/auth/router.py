@@ -10,9 +10,10 @@ from app.auth import service
 from app.auth.schemas import TokenCreate, TokenCreated, TokenRead
 from app.auth.security import Admin
 from app.db import SessionDep
+from app.errors import PROBLEM_RESPONSES
 from app.pagination import Page, Paging
 
-router = APIRouter(tags=["tokens"])
+router = APIRouter(prefix="/api/v1", tags=["tokens"], responses=PROBLEM_RESPONSES)
 
 Name = Annotated[str, Path(min_length=1, max_length=128)]
 

@@ -11,9 +11,10 @@ from app.auth.security import requires
 from app.composition import service
 from app.composition.schemas import PropagationRead
 from app.db import SessionDep
+from app.errors import PROBLEM_RESPONSES
 from app.pagination import Page, Paging
 
-router = APIRouter(tags=["propagations"])
+router = APIRouter(prefix="/api/v1", tags=["propagations"], responses=PROBLEM_RESPONSES)
 
 
 @router.get(

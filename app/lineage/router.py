@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from app import writes
 from app.auth.security import Writer, requires
 from app.db import SessionDep
-from app.errors import PROBLEM_BASE, ProblemError
+from app.errors import PROBLEM_BASE, PROBLEM_RESPONSES, ProblemError
 from app.group_commit import GroupCommitDep
 from app.http import created
 from app.lineage import events, ingest, reads
@@ -38,7 +38,7 @@ class SchemaResponse(JSONResponse):
     media_type = "application/schema+json"
 
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
 FACET_SCHEMA_PATH = "/api/v1/spec/facets/1-0-0/HeadwaterOriginDatasetFacet.json"
 MAX_BATCH = 1000

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Path, Query, Response
 
 from app.auth.security import PolicyAuthor, requires
 from app.db import SessionDep
+from app.errors import PROBLEM_RESPONSES
 from app.http import created
 from app.pagination import Page, Paging
 from app.policies import service
 from app.policies.schemas import PolicyPut, PolicyRead
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
 Name = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
 

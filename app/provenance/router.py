@@ -12,9 +12,10 @@ from app.artifacts.router import Depth, MaxNodes, version_path
 from app.artifacts.schemas import Kind
 from app.auth.security import requires
 from app.db import SessionDep
+from app.errors import PROBLEM_RESPONSES
 from app.provenance import service as provenance
 
-router = APIRouter(tags=["provenance"])
+router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES, tags=["provenance"])
 
 _DOCUMENT: dict[int | str, dict[str, Any]] = {
     200: {

@@ -11,12 +11,13 @@ from app import writes
 from app.artifacts.schemas import Kind
 from app.auth.security import Writer, requires
 from app.db import SessionDep
+from app.errors import PROBLEM_RESPONSES
 from app.http import created
 from app.pagination import Page, Paging
 from app.retractions import service
 from app.retractions.schemas import RetractionCreate, RetractionRead
 
-router = APIRouter(tags=["retractions"])
+router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES, tags=["retractions"])
 
 _ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {"description": "Already retracted: the earlier retraction"},

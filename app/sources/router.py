@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from app.auth.security import Writer, requires
 from app.db import SessionDep
+from app.errors import PROBLEM_RESPONSES
 from app.pagination import Page, Paging
 from app.sources import service
 from app.sources.models import SourceStatus
@@ -19,7 +20,7 @@ from app.sources.schemas import (
     SourceRead,
 )
 
-router = APIRouter(tags=["sources"])
+router = APIRouter(prefix="/api/v1", tags=["sources"], responses=PROBLEM_RESPONSES)
 
 
 @router.get(

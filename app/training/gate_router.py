@@ -6,11 +6,12 @@ from fastapi import APIRouter, Response
 
 from app.auth.security import Gatekeeper
 from app.db import SessionDep, writes_nothing
+from app.errors import PROBLEM_RESPONSES
 from app.http import json_response
 from app.policies.schemas import GateRequest, GateResponse
 from app.training import gate as service
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
 
 @router.post(

@@ -10,11 +10,12 @@ from fastapi import APIRouter, Query
 
 from app.auth.security import requires
 from app.db import SessionDep
+from app.errors import PROBLEM_RESPONSES
 from app.pagination import Page, Paging
 from app.training import service
 from app.training.schemas import TrainingRunRead, TrainingRunSummary
 
-router = APIRouter(tags=["training runs"])
+router = APIRouter(prefix="/api/v1", tags=["training runs"], responses=PROBLEM_RESPONSES)
 
 
 @router.get(
