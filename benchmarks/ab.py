@@ -1,7 +1,8 @@
-"""What the A/B scripts (``ab_gate``, ``ab_reads``, ``ab_ingestion``) share: their command line
-(a database that ``benchmarks.run`` set up, the server that holds it, a seed and the worktrees
-to compare as ``LABEL=WORKTREE``), starting one worktree's service on that database, and the
-alternating order that lets the machine's load fall on every version alike."""
+"""What the A/B scripts (``ab_gate``, ``ab_reads``, ``ab_ingestion``, ``ab_writes``,
+``ab_correction``) share: their command line (a database that ``benchmarks.run`` set up, the
+server that holds it, a seed and the worktrees to compare as ``LABEL=WORKTREE``), the versions
+recorded there, starting one worktree's service on that database, and the alternating order
+that lets the machine's load fall on every version alike."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy import create_engine, text
 
 from app.db import normalize_url
 from benchmarks import servers
+from benchmarks.generate import Graph, Node
 from benchmarks.run import DEFAULT_SERVER
 
 T = TypeVar("T")
@@ -43,6 +45,13 @@ def recorded(url: str, columns: str) -> list[Any]:
             return list(conn.execute(text(f"SELECT {columns} FROM artifacts")))
     finally:
         engine.dispose()
+
+
+def recorded_graph(url: str) -> Graph:
+    """The recorded versions as the nodes of a graph without edges: what the write and
+    ingestion benchmarks draw parents and inputs from."""
+    rows = recorded(url, "id, kind, namespace, name, version, size")
+    return Graph(seed=0, nodes=[Node(*row, origin=None, uri=None) for row in rows])
 
 
 def worktrees(args: argparse.Namespace) -> dict[str, str]:

@@ -19,7 +19,6 @@ import statistics
 from collections.abc import Sequence
 
 from benchmarks import ab
-from benchmarks.generate import Graph, Node
 from benchmarks.ingestion import bench_openlineage
 from benchmarks.scale import QUICK
 
@@ -33,8 +32,7 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     args = arguments(argv)
     url = ab.database_url(args)
-    rows = ab.recorded(url, "id, kind, namespace, name, version, size")
-    graph = Graph(seed=0, nodes=[Node(*row, origin=None, uri=None) for row in rows])
+    graph = ab.recorded_graph(url)
     trees = ab.worktrees(args)
     ratios: dict[str, list[tuple[float, float]]] = {label: [] for label in trees}
     for round_ in range(args.rounds):

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 
 from benchmarks import ab
 from benchmarks.clients import run_clients
-from benchmarks.generate import Graph, Node
 from benchmarks.scale import QUICK
 from benchmarks.stats import ratio
 from benchmarks.writes import BATCH_DATASETS, copy_baseline, write_bodies
@@ -37,13 +36,12 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     args = arguments(argv)
     url = ab.database_url(args)
-    rows = ab.recorded(url, "id, kind, namespace, name, version, size")
-    graph = Graph(seed=0, nodes=[Node(*row, origin=None, uri=None) for row in rows])
+    graph = ab.recorded_graph(url)
     trees = ab.worktrees(args)
     started = {label: ab.start("app", tree, url, f"ab-{label}") for label, tree in trees.items()}
     ratios: dict[str, list[float]] = {label: [] for label in trees}
     # new names on every run: the same seed on a database that grew gives other ones
-    rng = random.Random(f"{args.seed}-{len(rows)}")
+    rng = random.Random(f"{args.seed}-{len(graph.nodes)}")
     clients = QUICK.writers
     try:
         for round_ in range(args.rounds):
