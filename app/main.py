@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
+import multiprocessing
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -153,6 +158,22 @@ def create_app(
 def from_environment() -> FastAPI:
     """The app of one of several worker processes (``HEADWATER_WORKERS``): settings from the
     environment, the database already migrated by the process that started them."""
+    stop_with_supervisor()
     settings = get_settings()
     configure(settings.log_level)
     return create_app(settings=settings)
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def stop_with_supervisor() -> None:
+    """In a worker process the supervisor spawned: be sent SIGTERM (a clean stop) when the
+    supervisor dies, so that a supervisor killed or crashed does not leave its workers serving
+    on its port with nobody to stop them. On Linux; elsewhere workers outlive it as before."""
+    supervisor = multiprocessing.parent_process()
+    if supervisor is None or not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != supervisor.pid:  # it died before the request was made
+        os.kill(os.getpid(), signal.SIGTERM)

@@ -161,6 +161,25 @@ def test_a_crash_in_native_code_leaves_the_python_stacks_in_the_log(
     assert "Current thread" in logs or "Thread 0x" in logs, logs[-4000:]
 
 
+def test_workers_stop_when_their_supervisor_is_killed(committed: str, tmp_path: Path) -> None:
+    """``kill -9`` of the process that supervises HEADWATER_WORKERS leaves no worker serving
+    on its port: each is told to stop when its parent dies."""
+    server = LiveServer(
+        {"DATABASE_URL": committed, "HEADWATER_LOG_LEVEL": "warning", "HEADWATER_WORKERS": "3"},
+        tmp_path,
+    ).start()
+    assert server.process is not None
+    supervisor = psutil.Process(server.process.pid)
+    workers = [p for p in supervisor.children() if "spawn_main" in " ".join(p.cmdline())]
+    assert len(workers) == 3
+    supervisor.kill()
+    server.process.wait(timeout=30)
+    _, alive = psutil.wait_procs(workers, timeout=60)
+    for worker in alive:
+        worker.kill()
+    assert alive == [], "workers kept running after their supervisor was killed"
+
+
 @pytest.mark.slow
 def test_the_embedded_postgres_outlives_a_crash_and_stops_with_the_service(
     tmp_path: Path,
