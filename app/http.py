@@ -16,14 +16,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.errors import problem, unavailable
 from app.metrics import observe_request
 
+log = logging.getLogger("headwater.http")
+
 
 def created(response: Response, is_new: bool) -> None:
     """Answer a write 201 when it recorded something new, 200 when what it sent was already
     recorded: repeating a write is safe, and its answer says which it was."""
     response.status_code = 201 if is_new else 200
-
-
-log = logging.getLogger("headwater.http")
 
 
 def json_response(body: BaseModel, status_code: int = 200) -> Response:
