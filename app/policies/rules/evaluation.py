@@ -38,11 +38,6 @@ from app.policies.rules.wording import (
     times,
 )
 
-_NO_PREVIOUS = (
-    "No earlier version of this model is among the training data's ancestors, so the lineage "
-    "is not self-consuming"
-)
-
 
 def at_least(value: float, passing: float, failing: float | None) -> Status:
     if value >= passing:
@@ -73,9 +68,19 @@ class Bounded:
         return "" if self.status == "pass" else failing_clause(fail, render, word)
 
     def finding(
-        self, rule: str, observed: float, message: str, reference: str, **also: float
+        self,
+        rule: str,
+        observed: float,
+        statement: str,
+        reference: str,
+        advice: str = "",
+        **also: float,
     ) -> Finding:
-        """The finding of ``observed``, judged; ``also`` goes first into its threshold."""
+        """The finding of ``observed``, judged: ``statement`` with its citation and, short of a
+        pass, the ``advice`` that would mend it; ``also`` goes first into its threshold."""
+        message = f"{statement}{cited(reference)}."
+        if advice and self.status != "pass":
+            message = f"{message} {advice}"
         return Finding(rule, self.status, observed, {**also, **self.threshold}, message, reference)
 
 
@@ -88,6 +93,21 @@ def unobserved(
 ) -> Finding:
     """A finding with no observed value: the rule does not apply, or its figure is unknown."""
     return Finding(rule, status, None, threshold, message, reference)
+
+
+def first_generation(
+    rule: str, threshold: dict[str, float], consequence: str, reference: str
+) -> Finding:
+    """A self-consuming-loop rule's finding when no earlier version of the model is among the
+    training data's ancestors: it does not apply, and ``consequence`` says why."""
+    return unobserved(
+        rule,
+        "not_applicable",
+        threshold,
+        "No earlier version of this model is among the training data's ancestors, so the "
+        f"lineage is not self-consuming: {consequence}.",
+        reference,
+    )
 
 
 def bounded(rule: FloorRule | CeilingRule, value: float) -> Bounded:
@@ -129,9 +149,7 @@ def human_fraction(
         )
     else:
         message = f"{observed} of the training set is human-made; {terms(rule, judged, pct_limit)}"
-    return judged.finding(
-        "human_fraction", share, f"{message}{cited(rule.reference)}.", rule.reference
-    )
+    return judged.finding("human_fraction", share, message, rule.reference)
 
 
 def depth_load(
@@ -144,7 +162,7 @@ def depth_load(
         f"generations behind it) is {number(load, *judged.limits)}; "
         f"{terms(rule, judged, number_limit)}"
     )
-    return judged.finding("depth_load", load, f"{message}{cited(rule.reference)}.", rule.reference)
+    return judged.finding("depth_load", load, message, rule.reference)
 
 
 def deep_tail(
@@ -160,7 +178,7 @@ def deep_tail(
     return judged.finding(
         "deep_tail",
         mass,
-        f"{message}{cited(rule.reference)}.",
+        message,
         rule.reference,
         min_depth=rule.min_depth,
     )
@@ -171,47 +189,41 @@ def unknown_fraction(
 ) -> Finding:
     share = figures.unknown_fraction
     judged = bounded(rule, share)
-    message = (
+    return judged.finding(
+        "unknown_fraction",
+        share,
         f"{pct(share, *judged.limits)} of the training set has unknown origin; "
-        f"{terms(rule, judged, pct_limit)}{cited(rule.reference)}."
+        f"{terms(rule, judged, pct_limit)}",
+        rule.reference,
+        advice="Declaring the origin of the source datasets (the headwater_origin facet) would "
+        "resolve it.",
     )
-    if judged.status != "pass":
-        message += (
-            " Declaring the origin of the source datasets (the headwater_origin facet) would "
-            "resolve it."
-        )
-    return judged.finding("unknown_fraction", share, message, rule.reference)
 
 
 def sources_preserved(
     rule: SourcesPreservedRule, figures: SetFigures, previous: PreviousGeneration | None
 ) -> Finding:
     checked = figures.checked_human_fraction
-    cite = cited(rule.reference)
     if checked <= 0.0:
         return unobserved(
             "sources_preserved",
             "not_applicable",
             thresholds(pass_at_least=rule.pass_at_least, fail_below=rule.fail_below),
-            (
-                "No original source of the training set's human-made data has been checked "
-                "yet; `headwater sources verify` checks them"
-            )
-            + f"{cite}.",
+            "No original source of the training set's human-made data has been checked yet; "
+            f"`headwater sources verify` checks them{cited(rule.reference)}.",
             rule.reference,
         )
     share = min(1.0, figures.verified_human_fraction / checked)
     judged = bounded(rule, share)
-    message = (
+    return judged.finding(
+        "sources_preserved",
+        share,
         f"{pct(share, *judged.limits)} of the training set's human-made data whose original "
-        f"sources were checked can still be verified; {terms(rule, judged, pct_limit)}{cite}."
+        f"sources were checked can still be verified; {terms(rule, judged, pct_limit)}",
+        rule.reference,
+        advice="Sources found lost or changed can no longer be accumulated into the next "
+        "generation: restore them, or name a preserved copy (archive_uri) and verify again.",
     )
-    if judged.status != "pass":
-        message += (
-            " Sources found lost or changed can no longer be accumulated into the next "
-            "generation: restore them, or name a preserved copy (archive_uri) and verify again."
-        )
-    return judged.finding("sources_preserved", share, message, rule.reference)
 
 
 def _kept(current: float, previous: float, ratio: float) -> Status:
@@ -227,11 +239,10 @@ def replace(rule: ReplaceRule, figures: SetFigures, previous: PreviousGeneration
     ratio = rule.warn_below_ratio
     cite = cited(rule.reference)
     if previous is None:
-        return unobserved(
+        return first_generation(
             "replace",
-            "not_applicable",
             {"warn_below_ratio": ratio},
-            f"{_NO_PREVIOUS}: no previous generation's human data can be replaced.",
+            "no previous generation's human data can be replaced",
             rule.reference,
         )
     generation = f"the previous generation (version {previous.version})"
@@ -309,11 +320,10 @@ def fresh_real(
     ratio = rule.min_ratio
     cite = cited(rule.reference)
     if previous is None:
-        return unobserved(
+        return first_generation(
             "fresh_real",
-            "not_applicable",
             {"min_ratio": ratio},
-            f"{_NO_PREVIOUS}: there is no generation to add fresh data to.",
+            "there is no generation to add fresh data to",
             rule.reference,
         )
     since = f"Since the previous generation (version {previous.version})"
