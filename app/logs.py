@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
+
+from pythonjsonlogger import json as jsonlogger
 
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message",
@@ -31,18 +32,31 @@ def redact(text: str) -> str:
     return text
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        entry.update({k: v for k, v in vars(record).items() if k not in _RESERVED})
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
-        return redact(json.dumps(entry, default=str))
+class JsonFormatter(jsonlogger.JsonFormatter):
+    """python-json-logger's formatter, in our fields: the time (UTC, to the millisecond), the
+    level, the logger and the message first, then the record's extras, any traceback as
+    ``error``; secrets redacted from the whole line."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            ["created", "levelname", "name", "message"],
+            rename_fields={
+                "created": "time",
+                "levelname": "level",
+                "name": "logger",
+                "exc_info": "error",
+            },
+            reserved_attrs=_RESERVED,
+        )
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        created = datetime.fromtimestamp(log_data["time"], UTC)
+        log_data["time"] = created.isoformat(timespec="milliseconds")
+        log_data["level"] = log_data["level"].lower()
+        return log_data
+
+    def jsonify_log_record(self, log_data: dict[str, Any]) -> str:
+        return redact(super().jsonify_log_record(log_data))
 
 
 def configure(level: str) -> None:
