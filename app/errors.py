@@ -243,13 +243,13 @@ def install_handlers(app: FastAPI) -> None:
         # one, so recovery needs no restart
         if isinstance(exc, PoolTimeout):
             return unavailable("Every database connection is busy; nothing was written.")
-        logging.getLogger("headwater").warning(
-            "database unavailable", extra={"error": str(exc).splitlines()[0] if str(exc) else ""}
-        )
+        error = str(exc).splitlines()[0] if str(exc) else ""
         if db.unavailable(exc):
             # the connection failed or broke: the server is down, restarting or refusing
+            logging.getLogger("headwater").warning("database unavailable", extra={"error": error})
             return unavailable("The database is unreachable or restarting; nothing was written.")
         # the transaction lost a conflict past every retry, or ran out of time
+        logging.getLogger("headwater").warning("transaction abandoned", extra={"error": error})
         return unavailable("The database abandoned the transaction; nothing was written.")
 
     @app.exception_handler(Exception)

@@ -66,6 +66,12 @@ LOCK_WAIT_SECONDS = Histogram(
     "Time a write spent taking the locks on what it changes (natural keys, its subgraph's rows).",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+WRITE_RETRIES = Counter(
+    "headwater_write_retries",
+    "Writes run again after they deadlocked with another writer or failed to serialize, by the"
+    " error (DeadlockDetected, SerializationFailure).",
+    ["error"],
+)
 VERDICTS = Counter(
     "headwater_verdicts",
     "Verdicts given, by outcome and by what was judged: a training_run or a gate request.",

@@ -22,9 +22,10 @@ scope:
    same transaction, so an acknowledged write is always in the log and a rolled-back one never.
 
 Writers in unrelated parts of the graph take no lock in common. Writers whose locks cross can
-deadlock; PostgreSQL then aborts one of them, and :func:`write` runs that one's sequence again
-from a savepoint, so the client sees the conflict resolved rather than an error. Routers call
-these functions, never a domain's write functions directly.
+deadlock; PostgreSQL then aborts one of them, and that one's write runs again
+(:func:`retried`): from its savepoint when nothing before it in the transaction holds a lock,
+else as a whole transaction, so the client sees the conflict resolved rather than an error.
+Routers call these functions, never a domain's write functions directly.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from app.lineage import ingest as lineage_ingest
 from app.lineage import service as lineage_service
 from app.lineage.models import Edge
 from app.lineage.schemas import EdgeCreate, NativeBatch
+from app.metrics import WRITE_RETRIES
 from app.retractions import service as retraction_service
 from app.retractions.models import Retraction
 from app.training import service as training_service
@@ -96,28 +98,50 @@ def write(
     record: Callable[[], tuple[T, LineageChange | None]],
     *,
     whole_transaction: bool = False,
+    after_locks: bool = False,
 ) -> T:
     """Record, propagate and re-judge, as one step of the caller's transaction.
 
     ``whole_transaction``: the write is all the transaction holds (a request that writes one
     thing), so a retry rolls the transaction back instead of a savepoint, and the two statements
-    of the savepoint are saved."""
+    of the savepoint are saved.
+
+    ``after_locks``: earlier steps of the transaction hold locks (the events of a batch recorded
+    before this write), so a deadlock is not retried from this write's savepoint but raised, for
+    the transaction's owner to retry whole (:func:`retried`). Rolled back to a savepoint, the
+    transaction keeps what its earlier steps locked: the writer it deadlocked with would go on
+    waiting for that, and the write run again would meet it again, every time."""
+
+    def step() -> T:
+        with nullcontext() if whole_transaction else session.begin_nested():
+            result, change = record()
+            if change is not None:
+                follow(session, change)
+        counters.writes += 1
+        return result
+
+    if after_locks:
+        return step()
+    return retried(session, step, whole_transaction=whole_transaction)
+
+
+def retried(session: Session, work: Callable[[], T], *, whole_transaction: bool = True) -> T:
+    """``work`` run again after a deadlock or a serialization failure, up to ``ATTEMPTS`` times
+    in all: from a rolled-back transaction when it is all the transaction holds
+    (``whole_transaction``), else from its own savepoint, which ``work`` rolls back itself."""
     attempt = 1
     while True:
         try:
-            with nullcontext() if whole_transaction else session.begin_nested():
-                result, change = record()
-                if change is not None:
-                    follow(session, change)
-            counters.writes += 1
-            return result
+            return work()
         except DBAPIError as exc:
             if not retryable(exc) or attempt >= ATTEMPTS:
                 raise
             if whole_transaction:
                 session.rollback()
+            error = type(exc.orig).__name__
             counters.retries += 1
-            log.info("write retried", extra={"attempt": attempt, "error": type(exc.orig).__name__})
+            WRITE_RETRIES.labels(error).inc()
+            log.info("write retried", extra={"attempt": attempt, "error": error})
             # writers that deadlocked on each other and retry at once tend to meet again in the
             # same order: a random, growing pause lets the surviving one finish first
             time.sleep(random.uniform(0.0, RETRY_PAUSE * 2 ** min(attempt, 6)))
@@ -289,16 +313,25 @@ def ingest(
 
 
 def ingest_batch(
-    session: Session, events: Sequence[Any], *, actor: Principal
+    session: Session, events: Sequence[Any], *, actor: Principal, whole_transaction: bool = False
 ) -> list[lineage_ingest.Ingested | ProblemError]:
     """OpenLineage events, each recorded or rejected on its own, as if posted one after the
     other: those that stand alone recorded together, set-based, the others one by one in order
     on savepoints of their own (a rejected event's work is rolled back to its savepoint, the
     others' stays; ``lineage_ingest.ingest_together``); then what they changed propagated and
     re-judged once for all of them: each descendant is recomputed once, however many of the
-    batch's events reach it."""
+    batch's events reach it.
+
+    Each step writes after the locks of the steps before it, so a deadlock is not retried step
+    by step (``write``'s ``after_locks``): with ``whole_transaction`` (the batch is all the
+    transaction holds) the whole batch is rolled back and recorded again; otherwise the
+    transaction's owner decides (a group of single events is recorded event by event)."""
+    if whole_transaction:
+        return retried(session, lambda: ingest_batch(session, events, actor=actor))
     settled = write(
-        session, lambda: (lineage_ingest.ingest_together(session, events, actor=actor), None)
+        session,
+        lambda: (lineage_ingest.ingest_together(session, events, actor=actor), None),
+        after_locks=True,
     )
     outcomes = dict(settled.outcomes)
     for index in settled.left:
@@ -307,7 +340,7 @@ def ingest_batch(
             return lineage_ingest.ingest(session, event, actor=actor), None
 
         try:
-            outcomes[index] = write(session, record)
+            outcomes[index] = write(session, record, after_locks=True)
         except ProblemError as exc:
             outcomes[index] = exc
     ordered = [outcomes[index] for index in range(len(events))]
@@ -320,7 +353,7 @@ def ingest_batch(
         if outcome.change is not None:
             changes.append(outcome.change)
     if changes:
-        write(session, lambda: (None, together(changes)))
+        write(session, lambda: (None, together(changes)), after_locks=True)
     return ordered
 
 

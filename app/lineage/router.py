@@ -155,7 +155,9 @@ def post_batch(
     events: Annotated[list[Any], Body(max_length=MAX_BATCH)],
 ) -> BatchResult:
     items: list[BatchItem] = []
-    for index, outcome in enumerate(writes.ingest_batch(session, events, actor=principal)):
+    for index, outcome in enumerate(
+        writes.ingest_batch(session, events, actor=principal, whole_transaction=True)
+    ):
         if isinstance(outcome, ProblemError):
             EVENTS.labels("rejected").inc()
             items.append(BatchItem(index=index, status="rejected", problem=problem_of(outcome)))
