@@ -78,7 +78,8 @@ RETRY_PAUSE = 0.005  # seconds; the pause before retry n is drawn from [0, RETRY
 
 @dataclass
 class WriteCounters:
-    """Totals since the process started, for metrics to read."""
+    """Totals since the process started, in this process (the tests read them; retries are also
+    counted for Prometheus, ``headwater_write_retries_total``)."""
 
     writes: int = 0
     retries: int = 0
