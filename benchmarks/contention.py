@@ -8,7 +8,7 @@ For each worktree in turn: a fresh database, that worktree's service on it with 
 processes, and ``--clients`` processes posting for ``--seconds`` what a seeded stream draws:
 native batches (half the requests) of up to 60 dataset versions among 300 names, with parents
 among them, edges between recorded ones and a few models trained on them; single OpenLineage
-events and batches of up to 50 whose inputs are those datasets; origin corrections of the first
+events and batches of 50 whose inputs are those datasets; origin corrections of the first
 30. Every worktree is sent the same streams. Prints, per worktree, the requests answered by
 status, the deadlocks PostgreSQL broke in its database (``pg_stat_database``), the writes run
 again (the service's log lines that say so), and the latency.
