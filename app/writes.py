@@ -78,11 +78,10 @@ RETRY_PAUSE = 0.005  # seconds; the pause before retry n is drawn from [0, RETRY
 
 @dataclass
 class WriteCounters:
-    """Totals since the process started, in this process (the tests read them; retries are also
-    counted for Prometheus, ``headwater_write_retries_total``)."""
+    """Totals since the process started, in this process, for the tests to read (retries are
+    counted for Prometheus instead: ``headwater_write_retries_total``)."""
 
     writes: int = 0
-    retries: int = 0
     propagated_nodes: int = 0
     deferred_propagations: int = 0
 
@@ -140,7 +139,6 @@ def retried(session: Session, work: Callable[[], T], *, whole_transaction: bool 
             if whole_transaction:
                 session.rollback()
             error = type(exc.orig).__name__
-            counters.retries += 1
             WRITE_RETRIES.labels(error).inc()
             log.info("write retried", extra={"attempt": attempt, "error": error})
             # writers that deadlocked on each other and retry at once tend to meet again in the
